@@ -1,0 +1,53 @@
+"""CLI: ``natsbench query``."""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("query", help="metrics and costs of one architecture",
+                       description="Print the metrics (last epoch, or --epoch) and costs of one "
+                                   "architecture, given as an index or an arch string.")
+    p.add_argument("bench", help="benchmark directory (or an official archive)")
+    p.add_argument("arch", help="architecture index or arch string")
+    p.add_argument("--dataset", required=True, help="e.g. cifar10-valid, cifar10, cifar100, ImageNet16-120")
+    p.add_argument("--hp", required=True, help="training length, e.g. 12 or 200 (tss), 01/12/90 (sss)")
+    p.add_argument("--epoch", type=int, default=None, help="0-based epoch (default: last)")
+    p.add_argument("--seed", default="mean", help="a seed, or 'mean' over seeds (default)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_query)
+
+
+def _query(args: argparse.Namespace) -> int:
+    from natsbench.api.compat import open_as_bench
+    from natsbench.store.records import COST_NAMES
+
+    bench = open_as_bench(args.bench)
+    arch = int(args.arch) if args.arch.lstrip("-").isdigit() else args.arch
+    index = bench.index_of(arch)
+    seed = args.seed if args.seed in ("mean",) else int(args.seed)
+    values = {}
+    for name in bench.metric_names(args.dataset, args.hp):
+        values[name] = float(bench.metric(args.dataset, args.hp, name, archs=[index], seed=seed,
+                                          epoch=args.epoch)[0])
+    for name in COST_NAMES:
+        values[name] = float(bench.metric(args.dataset, args.hp, name, archs=[index], seed=seed)[0])
+    out = {"index": index, "arch": bench.arch_strs[index], "dataset": args.dataset,
+           "hp": args.hp, "seed": args.seed,
+           "epoch": args.epoch if args.epoch is not None else bench.epochs(args.dataset, args.hp) - 1,
+           "seeds_run": [s for s, v in zip(bench.seeds(args.dataset, args.hp),
+                                           bench.metric(args.dataset, args.hp, "train_loss", archs=[index],
+                                                        seed="all", epoch=0)[0]) if not math.isnan(v)],
+           "values": {k: (None if math.isnan(v) else v) for k, v in values.items()}}
+    if args.json:
+        print(json.dumps(out, indent=1))
+        return 0
+    print(f"[{index}] {out['arch']}")
+    print(f"{args.dataset} hp {args.hp}, epoch {out['epoch']}, seed {args.seed} (runs: {out['seeds_run']})")
+    units = {"params": "M", "flops": "M", "latency": "s"}
+    for k, v in out["values"].items():
+        unit = units.get(k, "%" if k.endswith("acc1") or k.endswith("acc5") else ("s" if k.endswith("time") else ""))
+        print(f"  {k:<18} {'n/a' if v is None else f'{v:.6g}'} {unit}")
+    return 0

@@ -1,0 +1,324 @@
+"""Per-architecture result views with the official ``ArchResults``/``ResultsCount`` interface.
+
+The compatibility API returns these where ``nats_bench`` returns its result objects. They
+read a benchmark's dense arrays: on first touch of an (architecture, dataset, hp) the runs'
+rows are converted once to Python lists and cumulative times (summed left to right, so the
+numbers equal the official ``sum`` bit for bit); later queries are list lookups.
+"""
+from __future__ import annotations
+
+import math
+import random
+from itertools import accumulate
+from typing import Any
+
+from natsbench.errors import QueryError
+from natsbench.store.reader import GroupArrays
+from natsbench.store.records import COST_NAMES
+
+_nan = math.nan
+
+
+class MissingValue(KeyError):
+    """A value the run did not record (the official API raises KeyError/ValueError here)."""
+
+
+def _isnan(x: float) -> bool:
+    return x != x
+
+
+class RunData:
+    """One run (architecture, dataset, hp, seed) as Python lists (a ``ResultsCount`` view)."""
+
+    __slots__ = ("dataset", "seed", "epochs", "series", "cum", "eval_names", "has_train_time",
+                 "has_eval_times", "costs", "net_config", "_dicts")
+
+    def __init__(self, g: GroupArrays, arch: int, seed_pos: int, eval_sets: list[str],
+                 net_config: dict[str, Any]) -> None:
+        info = g.info
+        self.dataset = info.dataset
+        self.seed = info.seeds[seed_pos]
+        self.epochs = info.epochs
+        row = g.row(arch)
+        block = g.metrics[row, seed_pos]  # [E, M]
+        columns = block.T.tolist()
+        self.series = dict(zip(info.metrics, columns))
+        self.cum: dict[str, list[float]] = {}
+        for name, column in self.series.items():
+            if name.endswith("_time"):
+                self.cum[name] = list(accumulate(column))
+        self.has_train_time = not all(_isnan(v) for v in self.series.get("train_time", [_nan]))
+        names = []
+        for set_name in eval_sets:
+            if any(not all(_isnan(v) for v in self.series.get(f"{set_name}_{q}", [_nan]))
+                   for q in ("loss", "acc1", "time")):
+                names.append(set_name)
+        self.eval_names = names
+        self.has_eval_times = any(not all(_isnan(v) for v in self.series.get(f"{s}_time", [_nan]))
+                                  for s in names)
+        self.costs = [float(x) for x in g.costs[row, seed_pos]]
+        self.net_config = net_config
+        self._dicts: dict[str, dict] = {}
+
+    # -- low-level point lookups (tuples: loss, accuracy, cur_time, all_time) ------------
+    def point(self, setname: str, epoch: int) -> tuple[float, float, float | None, float | None]:
+        """Loss, accuracy, epoch time and cumulative time of one set at one epoch."""
+        if setname == "train":
+            loss = self.series["train_loss"][epoch]
+            acc = self.series["train_acc1"][epoch]
+            if _isnan(loss) or _isnan(acc):
+                raise MissingValue(f"train@{epoch}")
+            if self.has_train_time:
+                return loss, acc, self.series["train_time"][epoch], self.cum["train_time"][epoch]
+            return loss, acc, None, None
+        name = "x-valid" if setname == "valid" else setname
+        if self.has_eval_times:
+            times = self.cum.get(f"{name}_time")
+            if times is None or _isnan(times[epoch]):
+                raise MissingValue(f"{name}@{epoch}")
+            cur, total = self.series[f"{name}_time"][epoch], times[epoch]
+        else:
+            cur = total = None
+        losses = self.series.get(f"{name}_loss")
+        accs = self.series.get(f"{name}_acc1")
+        if losses is None or accs is None or _isnan(losses[epoch]) or _isnan(accs[epoch]):
+            raise MissingValue(f"{name}@{epoch}")
+        return losses[epoch], accs[epoch], cur, total
+
+    def check_epoch(self, iepoch: int | None) -> int:
+        if iepoch is None:
+            return self.epochs - 1
+        if not isinstance(iepoch, int) or isinstance(iepoch, bool) or not 0 <= iepoch < self.epochs:
+            raise QueryError(f"epoch {iepoch!r} beyond the run: {self.dataset} runs have epochs "
+                             f"0..{self.epochs - 1}")
+        return iepoch
+
+    # -- the official ResultsCount interface ----------------------------------------------
+    def get_train(self, iepoch: int | None = None) -> dict[str, Any]:
+        e = self.check_epoch(iepoch)
+        loss, acc, cur, total = self.point("train", e)
+        return {"iepoch": e, "loss": loss, "accuracy": acc, "cur_time": cur, "all_time": total}
+
+    def get_eval(self, name: str, iepoch: int | None = None) -> dict[str, Any]:
+        e = self.check_epoch(iepoch)
+        loss, acc, cur, total = self.point(name, e)
+        return {"iepoch": e, "loss": loss, "accuracy": acc, "cur_time": cur, "all_time": total}
+
+    def get_times(self) -> dict[str, float | None]:
+        info: dict[str, float | None] = {}
+        if self.has_train_time:
+            total = self.cum["train_time"][-1]
+            info["T-train@epoch"] = total / self.epochs
+            info["T-train@total"] = total
+        else:
+            info["T-train@epoch"] = info["T-train@total"] = None
+        for name in self.eval_names:
+            times = self.cum.get(f"{name}_time")
+            if times is None or _isnan(times[-1]):
+                info[f"T-{name}@epoch"] = info[f"T-{name}@total"] = None
+            else:
+                info[f"T-{name}@epoch"] = times[-1] / self.epochs
+                info[f"T-{name}@total"] = times[-1]
+        return info
+
+    def get_latency(self) -> float:
+        lat = self.costs[COST_NAMES.index("latency")]
+        return -1.0 if _isnan(lat) else lat
+
+    @property
+    def params(self) -> float:
+        return self.costs[0]
+
+    @property
+    def flop(self) -> float:
+        return self.costs[1]
+
+    @property
+    def latency(self) -> list[float] | None:
+        lat = self.costs[2]
+        return None if _isnan(lat) else [lat]
+
+    @property
+    def name(self) -> str:
+        return self.dataset
+
+    def get_total_epoch(self) -> int:
+        return self.epochs
+
+    def get_eval_set(self) -> list[str]:
+        return list(self.eval_names)
+
+    def get_net_param(self, clone: bool = False) -> None:
+        """Trained weights are not stored in natsbench benchmarks: always None."""
+        return None
+
+    def get_config(self, str2structure: Any = None) -> dict[str, Any]:
+        cfg = dict(self.net_config)
+        if str2structure is not None and "genotype" in cfg:
+            cfg["genotype"] = str2structure(cfg["genotype"])
+        elif str2structure is not None and "arch_str" in cfg:
+            cfg["genotype"] = str2structure(cfg.pop("arch_str"))
+        return cfg
+
+    def _epoch_dict(self, name: str) -> dict[int, float]:
+        values = self.series.get(name)
+        if values is None:
+            return {}
+        return {e: v for e, v in enumerate(values) if not _isnan(v)}
+
+    def _eval_dict(self, quantity: str) -> dict[str, float]:
+        out = {}
+        for set_name in self.eval_names:
+            for e, v in enumerate(self.series.get(f"{set_name}_{quantity}", [])):
+                if not _isnan(v):
+                    out[f"{set_name}@{e}"] = v
+        return out
+
+    train_acc1es = property(lambda self: self._epoch_dict("train_acc1"))
+    train_acc5es = property(lambda self: self._epoch_dict("train_acc5") or None)
+    train_losses = property(lambda self: self._epoch_dict("train_loss"))
+    train_times = property(lambda self: self._epoch_dict("train_time") if self.has_train_time else None)
+    eval_acc1es = property(lambda self: self._eval_dict("acc1"))
+    eval_losses = property(lambda self: self._eval_dict("loss"))
+    eval_times = property(lambda self: self._eval_dict("time"))
+
+    def __repr__(self) -> str:
+        return (f"ResultsCount({self.dataset}, seed={self.seed}, epochs={self.epochs}, "
+                f"FLOP={self.flop:.2f}M, Param={self.params:.3f}MB, eval-sets={self.eval_names})")
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+class ArchResultsView:
+    """All runs of one architecture for one hp (the official ``ArchResults`` interface)."""
+
+    def __init__(self, api: Any, index: int, hp: str) -> None:
+        self._api = api
+        self.arch_index = index
+        self.arch_str = api.meta_archs[index]
+        self.hp = hp
+        self._runs: dict[str, list[RunData]] = {}
+        self.clear_net_done = True
+
+    # -- runs ------------------------------------------------------------------------------
+    @property
+    def dataset_seed(self) -> dict[str, list[int]]:
+        return {d: [r.seed for r in self.runs(d)] for d in self.get_dataset_names()}
+
+    def get_dataset_names(self) -> list[str]:
+        return [d for d in self._api._datasets_of_hp(self.hp)
+                if self._api._present_row(d, self.hp, self.arch_index)]
+
+    def runs(self, dataset: str) -> list[RunData]:
+        runs = self._runs.get(dataset)
+        if runs is None:
+            runs = self._api._load_runs(self.arch_index, dataset, self.hp)
+            self._runs[dataset] = runs
+        return runs
+
+    def get_dataset_seeds(self, dataset: str) -> list[int]:
+        return [r.seed for r in self.runs(dataset)]
+
+    def query(self, dataset: str, seed: int | None = None):
+        runs = self.runs(dataset)
+        if seed is None:
+            return {r.seed: r for r in runs}
+        for r in runs:
+            if r.seed == seed:
+                return r
+        raise QueryError(f"seed {seed!r} not run for {dataset} hp {self.hp}; valid: "
+                         f"{[r.seed for r in runs]}")
+
+    @property
+    def all_results(self) -> dict[tuple[str, int], RunData]:
+        return {(d, r.seed): r for d in self.get_dataset_names() for r in self.runs(d)}
+
+    # -- the official ArchResults interface ------------------------------------------------
+    def get_compute_costs(self, dataset: str) -> dict[str, float | None]:
+        runs = self.runs(dataset)
+        seeds = [r.seed for r in runs]
+
+        def legacy_fix(raw: list[float]) -> list[float]:
+            # official v1.6: inconsistent params/FLOPs across seeds -> take seed 888's value
+            if len(raw) > 1 and len({f"{x:.5f}" for x in raw}) > 1:
+                if 888 not in seeds:
+                    raise QueryError(f"inconsistent costs across seeds {seeds} and no seed 888 "
+                                     f"to resolve them ({dataset}, arch {self.arch_index})")
+                return [raw[seeds.index(888)]]
+            return raw
+
+        flops = legacy_fix([r.flop for r in runs])
+        params = legacy_fix([r.params for r in runs])
+        latencies = [x for x in (r.get_latency() for r in runs) if x > 0]
+        info: dict[str, float | None] = {
+            "flops": _mean(flops), "params": _mean(params),
+            "latency": _mean(latencies) if latencies else None,
+        }
+        collected: dict[str, list] = {}
+        for r in runs:
+            for key, value in r.get_times().items():
+                collected.setdefault(key, []).append(value)
+        for key, values in collected.items():
+            info[key] = _mean(values) if values and values[0] is not None else None
+        return info
+
+    def get_metrics(self, dataset: str, setname: str, iepoch: int | None = None,
+                    is_random: bool | int = False) -> dict[str, Any]:
+        runs = self.runs(dataset)
+        if isinstance(is_random, bool) and is_random:
+            runs = [runs[self._api._rng.randrange(len(runs))]]
+        elif isinstance(is_random, int) and not isinstance(is_random, bool):
+            match = [r for r in runs if r.seed == is_random]
+            if not match:
+                raise QueryError(f"seed {is_random} not run for {dataset} hp {self.hp}; "
+                                 f"valid: {[r.seed for r in runs]}")
+            runs = match
+        elif is_random is not False:
+            raise QueryError(f"is_random must be True, False or a seed int, got {is_random!r}")
+        infos = [r.get_train(iepoch) if setname == "train" else r.get_eval(setname, iepoch) for r in runs]
+        if len(infos) == 1 and is_random is not False:
+            return infos[0]
+        out = {}
+        for key in infos[0]:
+            values = [i[key] for i in infos]
+            out[key] = _mean(values) if values[0] is not None else None
+        return out
+
+    def get_latency(self, dataset: str) -> float:
+        lats = []
+        for r in self.runs(dataset):
+            lat = r.get_latency()
+            if lat <= 0:
+                raise QueryError(f"no latency recorded for {dataset} seed {r.seed}")
+            lats.append(lat)
+        return _mean(lats)
+
+    def get_total_epoch(self, dataset: str | None = None) -> int:
+        datasets = [dataset] if dataset is not None else self.get_dataset_names()
+        epochs = {r.epochs for d in datasets for r in self.runs(d)}
+        if len(epochs) != 1:
+            raise QueryError(f"runs have different epoch counts {sorted(epochs)}")
+        return epochs.pop()
+
+    def get_net_param(self, dataset: str, seed: int | None = None):
+        """Trained weights are not stored: None (or ``{seed: None}`` for all seeds)."""
+        if seed is None:
+            return {r.seed: None for r in self.runs(dataset)}
+        self.query(dataset, seed)
+        return None
+
+    def arch_idx_str(self) -> str:
+        return f"{self.arch_index:06d}"
+
+    def clear_params(self) -> None:
+        """No-op: weights are never loaded."""
+
+    def __repr__(self) -> str:
+        n = sum(len(self.runs(d)) for d in self.get_dataset_names())
+        return f"ArchResults(arch-index={self.arch_index}, arch={self.arch_str}, {n} runs, clear=True)"
+
+
+def choose_seed(rng: random.Random, runs: list[RunData]) -> RunData:
+    return runs[rng.randrange(len(runs))]
