@@ -112,7 +112,8 @@ class StoreReader:
 
         path = self.path / ARCHS_FILE
         try:
-            column = pq.read_table(path, columns=["arch"]).column("arch")
+            # ParquetFile avoids pq.read_table's import of pyarrow.dataset (~1 s)
+            column = pq.ParquetFile(path).read(columns=["arch"], use_threads=False).column("arch")
         except (OSError, KeyError, ValueError) as exc:
             raise StoreError(f"{path}: unreadable architecture table ({exc})") from exc
         archs = column.to_pylist()
@@ -135,7 +136,9 @@ class StoreReader:
         """``archs.parquet`` as a pandas DataFrame (index column ``index``)."""
         import pandas as pd
 
-        df = pd.read_parquet(self.path / ARCHS_FILE)
+        import pyarrow.parquet as pq
+
+        df = pq.ParquetFile(self.path / ARCHS_FILE).read().to_pandas()
         if self._extra_archs:
             extra = pd.DataFrame({"index": np.arange(len(df), len(df) + len(self._extra_archs)),
                                   "arch": self._extra_archs})
