@@ -241,9 +241,7 @@ class Bench:
     def evaluated(self, dataset: str, hp: int | str) -> np.ndarray:
         """Bool ``[n_archs]``: at least one seed ran."""
         g = self.group(dataset, hp)
-        out = np.zeros(len(self), dtype=bool)
-        out[np.asarray(g.rows)[np.asarray(g.present).any(axis=1)]] = True
-        return out
+        return g.gather(g.present, slice(None), fill=False).any(axis=1)
 
     def cumulative(self, dataset: str, hp: int | str, metric: str, archs: Any = None,
                    seed: SeedSpec = None, epoch: EpochSpec = None) -> np.ndarray:

@@ -34,6 +34,9 @@ class GroupArrays:
     Attributes:
         info: axis labels (seeds, epochs, metric names).
         rows: ``[R]`` int64, sorted: the architecture index of each row.
+        source: optional ``[num_archs]`` int64: the architecture whose results an
+            architecture without its own row shares (``source_index`` column of the arch
+            table, e.g. the trained representative of an isomorphism class); -1 = none.
         metrics: ``[R, seed, epoch, metric]`` float array, NaN where absent.
         costs: ``[R, seed, 3]`` float64: params (M), FLOPs (M), latency (s).
         present: ``[R, seed]`` bool: the run exists.
@@ -46,6 +49,7 @@ class GroupArrays:
     costs: np.ndarray
     present: np.ndarray
     num_archs: int
+    source: np.ndarray | None = None
     seed_pos: dict[int, int] = field(init=False)
     metric_pos: dict[str, int] = field(init=False)
     identity: bool = field(init=False)
@@ -53,7 +57,8 @@ class GroupArrays:
     def __post_init__(self) -> None:
         self.seed_pos = {s: i for i, s in enumerate(self.info.seeds)}
         self.metric_pos = {m: i for i, m in enumerate(self.info.metrics)}
-        self.identity = len(self.rows) == self.num_archs  # rows are sorted and unique
+        # rows are sorted and unique, so R == num_archs means rows == arange(num_archs)
+        self.identity = len(self.rows) == self.num_archs and self.source is None
         self._row_of: np.ndarray | None = None
 
     @property
@@ -62,6 +67,11 @@ class GroupArrays:
         if self._row_of is None:
             row_of = np.full(self.num_archs, -1, dtype=np.int64)
             row_of[np.asarray(self.rows)] = np.arange(len(self.rows))
+            if self.source is not None:  # isomorphic copies read their representative's row
+                src = self.source
+                own = row_of[: len(src)]
+                alias = (own < 0) & (src >= 0)
+                own[alias] = row_of[src[alias]]
             self._row_of = row_of
         return self._row_of
 
@@ -107,19 +117,36 @@ class StoreReader:
 
     # -- architectures -------------------------------------------------------------------
     @cached_property
-    def _table_arch_strs(self) -> list[str]:
+    def _table_columns(self) -> tuple[list[str], np.ndarray | None]:
         import pyarrow.parquet as pq
 
         path = self.path / ARCHS_FILE
         try:
+            handle = pq.ParquetFile(path)
+            names = handle.schema_arrow.names
+            wanted = ["arch"] + (["source_index"] if "source_index" in names else [])
             # ParquetFile avoids pq.read_table's import of pyarrow.dataset (~1 s)
-            column = pq.ParquetFile(path).read(columns=["arch"], use_threads=False).column("arch")
+            table = handle.read(columns=wanted, use_threads=False)
         except (OSError, KeyError, ValueError) as exc:
             raise StoreError(f"{path}: unreadable architecture table ({exc})") from exc
-        archs = column.to_pylist()
+        archs = table.column("arch").to_pylist()
         if len(archs) != self.manifest.num_archs:
             raise StoreError(f"{path} has {len(archs)} rows but the manifest says {self.manifest.num_archs}")
-        return archs
+        source = None
+        if "source_index" in wanted:
+            source = table.column("source_index").to_numpy(zero_copy_only=False).astype(np.int64)
+            if len(source) and (source.min() < -1 or source.max() >= len(archs)):
+                raise StoreError(f"{path}: source_index outside [-1, {len(archs)})")
+        return archs, source
+
+    @property
+    def _table_arch_strs(self) -> list[str]:
+        return self._table_columns[0]
+
+    @property
+    def source_index(self) -> np.ndarray | None:
+        """Per-arch index of the architecture whose results it shares (-1: its own), or None."""
+        return self._table_columns[1]
 
     @property
     def arch_strs(self) -> list[str]:
@@ -200,7 +227,7 @@ class StoreReader:
                               or np.any(np.diff(rows) <= 0)):
                 raise StoreError(f"{gdir}: {ROWS_FILE} must hold sorted, unique arch indices "
                                  f"in [0, {self.manifest.num_archs})")
-            loaded = GroupArrays(disk, rows, metrics, costs, present, self.num_archs)
+            loaded = GroupArrays(disk, rows, metrics, costs, present, self.num_archs, self.source_index)
         records = self._pending_records.get((info.dataset, info.hp), [])
         if records:
             return self._overlay(info, loaded, records)
@@ -283,7 +310,7 @@ class StoreReader:
             for name, values in rec.metrics.items():
                 out_m[r, s, :, m_new[name]] = values
         log.info("overlaid %d uncompacted records on %s hp %s", len(records), info.dataset, info.hp)
-        return GroupArrays(info, rows, out_m, out_c, out_p, self.num_archs)
+        return GroupArrays(info, rows, out_m, out_c, out_p, self.num_archs, self.source_index)
 
     @property
     def num_pending_records(self) -> int:

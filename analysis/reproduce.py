@@ -1,0 +1,504 @@
+"""Reproductions of published figures: a registry used by ``natsbench reproduce NAME``.
+
+Each reproduction is a plain function (usable from Python) that writes figures (PNG + PDF),
+the CSV of every number drawn, and a ``summary.md`` into an output folder, and returns a
+:class:`Result`. :data:`REGISTRY` maps the CLI name to its source, its CLI arguments and an
+adapter from parsed arguments to the function. docs/REPRODUCING.md lists them.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+
+from natsbench.errors import ArchiveError, QueryError
+
+if TYPE_CHECKING:  # numpy/pandas are imported inside the functions: `natsbench --help` stays fast
+    import pandas as pd
+
+log = logging.getLogger(__name__)
+
+#: Bundled ExtCell random samples (columns group, error, params); not shipped yet.
+DEFAULT_EXTCELL_TABLE: Path = Path(__file__).resolve().parents[1] / "data" / "extcell" / "samples.csv"
+
+VALID_SET = "x-valid"
+# "test" as the official NATS-Bench API reports it (get_more_info 'test-accuracy'): x-test where
+# the dataset has one (cifar100, ImageNet16-120), else ori-test (cifar10, cifar10-valid).
+TEST_SETS: tuple[str, ...] = ("x-test", "ori-test")
+
+
+@dataclass
+class Result:
+    """What a reproduction wrote: the folder, every file, and the markdown summary."""
+
+    name: str
+    out_dir: Path
+    files: list[Path] = field(default_factory=list)
+    summary: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+def md_table(frame: pd.DataFrame, *, floatfmt: str = ".4g", index: bool = True) -> str:
+    """A GitHub-markdown table of ``frame`` (no external dependency)."""
+    import numpy as np
+
+    df = frame.rename_axis(frame.index.name or "").reset_index() if index else frame
+
+    def cell(v: Any) -> str:
+        if isinstance(v, (float, np.floating)):
+            return "" if np.isnan(v) else format(float(v), floatfmt)
+        return str(v).replace("|", "\\|")
+
+    head = "| " + " | ".join(map(str, df.columns)) + " |"
+    sep = "|" + "|".join("---" for _ in df.columns) + "|"
+    rows = ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join([head, sep, *rows])
+
+
+def _finish(result: Result, summary_lines: Sequence[str]) -> Result:
+    result.out_dir.mkdir(parents=True, exist_ok=True)
+    result.summary = "\n".join(summary_lines).rstrip() + "\n"
+    path = result.out_dir / "summary.md"
+    path.write_text(result.summary, encoding="utf-8")
+    result.files.append(path)
+    return result
+
+
+def _write_csv(frame: pd.DataFrame, path: Path, result: Result, *, index: bool = False) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=index)
+    result.files.append(path)
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a CSV or Parquet (``.parquet``/``.pq``) table."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise ArchiveError(f"table file not found: {path}")
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+        return pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise ArchiveError(f"{path}: unreadable table ({exc})") from exc
+
+
+# --------------------------------------------------------------------------------------------
+# nb360-profile: DASH Fig. 4 and D2NAS Fig. 7
+def nb360_profile(out_dir: str | Path, *, errors_csv: str | Path | None = None,
+                  num: int = 400, tau_max_linear: float | None = 4.0) -> Result:
+    """Performance profiles of DASH Fig. 4 and D2NAS Fig. 7 from the published errors.
+
+    For each figure writes ``<fig>/profile_linear`` and ``<fig>/profile_log10`` (PNG, PDF, CSV),
+    ``errors.csv`` (the [task x method] table profiled), ``ratios.csv``, ``ranks.csv``,
+    ``methods.csv`` (best-on counts, mean rank, rho(1), area) and ``claims.csv`` (the papers'
+    statements in words next to the recomputed numbers).
+    """
+    import numpy as np
+
+    from analysis import nb360, plots, profiles
+
+    out = Path(out_dir)
+    result = Result("nb360-profile", out)
+    errors = nb360.load_errors(errors_csv)
+    figures = {
+        "dash_fig4": ("DASH (Shen et al. 2022) Fig. 4", nb360.dash_fig4_table(errors),
+                      list(nb360.DASH_FIG4_METHODS), nb360.dash_claims, ("DASH",)),
+        "d2nas_fig7": ("D2NAS (Lee et al. 2024) Fig. 7", nb360.d2nas_fig7_table(errors),
+                       list(nb360.D2NAS_FIG7_METHODS), nb360.d2nas_claims, ("D2NAS", "DASH")),
+    }
+    lines = ["# nb360-profile: NAS-Bench-360 performance profiles", "",
+             "Published test errors (data/published/nasbench360_errors.csv; lower is better, "
+             "missing = not run = failure). Ratios r = error / best error per task.", ""]
+    for key, (title, full, methods, claim_fn, highlight) in figures.items():
+        table = full[methods]
+        ratios = profiles.performance_ratios(table)
+        ranks = profiles.task_ranks(table)
+        log_grid = profiles.tau_grid(ratios, scale="log10", num=num)
+        lin_grid = profiles.tau_grid(ratios, scale="linear", num=num, tau_max=tau_max_linear)
+        tau_max_log = float(log_grid.max())
+        for scale, grid in (("linear", lin_grid), ("log10", log_grid)):
+            result.files += plots.plot_profiles(
+                profiles.profile(ratios, grid), out / key / f"profile_{scale}",
+                log10=scale == "log10", title=f"{title}: performance profile", highlight=highlight)
+        methods_df = nb360.method_summary(table, tau_max_log10=float(np.log10(tau_max_log)))
+        methods_df["area_linear"] = profiles.profile_area(ratios, tau_max=float(lin_grid.max()))
+        claims = nb360.claims_frame(claim_fn(full))
+        _write_csv(full.reset_index(), out / key / "errors.csv", result)
+        _write_csv(ratios.reset_index(), out / key / "ratios.csv", result)
+        _write_csv(ranks.reset_index(), out / key / "ranks.csv", result)
+        _write_csv(methods_df.reset_index(), out / key / "methods.csv", result)
+        _write_csv(claims, out / key / "claims.csv", result)
+        result.data[key] = {"table": table, "methods": methods_df, "claims": claims}
+        lines += [f"## {title}", "",
+                  f"Methods: {', '.join(methods)}. Area: normalized area under rho(tau) for "
+                  f"log10 tau in [0, {np.log10(tau_max_log):.3f}].", "",
+                  md_table(methods_df), "", "### Statements in the paper vs these numbers", "",
+                  md_table(claims.drop(columns=["figure"]), index=False), ""]
+    return _finish(result, lines)
+
+
+def _nb360_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--errors", type=Path, default=None,
+                        help="published errors CSV (default: the shipped data/published/nasbench360_errors.csv)")
+    parser.add_argument("--num", type=int, default=400, help="tau grid points (default 400)")
+    parser.add_argument("--tau-max-linear", type=float, default=4.0,
+                        help="right end of the linear tau axis (default 4; the log10 profile always "
+                             "spans every finite ratio)")
+
+
+def _nb360_run(args: argparse.Namespace, out: Path) -> Result:
+    return nb360_profile(out, errors_csv=args.errors, num=args.num, tau_max_linear=args.tau_max_linear)
+
+
+# --------------------------------------------------------------------------------------------
+# nats-analysis: NATS-Bench Figs. 5.2-5.5 for any benchmark
+def _pick_hp(bench: Any, dataset: str, hp: str | int | None) -> str:
+    hps = [str(h) for h in bench.hps(dataset)]
+    if not hps:
+        raise QueryError(f"dataset {dataset!r} has no hp in this benchmark")
+    if hp is not None:
+        from natsbench.store.records import normalize_hp
+
+        for cand in hps:
+            if normalize_hp(cand) == normalize_hp(hp):
+                return cand
+        raise QueryError(f"hp {hp!r} not available for {dataset!r}; valid: {hps}")
+    try:
+        return max(hps, key=lambda h: bench.epochs(dataset, h))
+    except (AttributeError, TypeError):
+        return max(hps, key=lambda h: int(h) if h.isdigit() else -1)
+
+
+def _arch_indexed(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.set_index("arch") if "arch" in frame.columns else frame
+
+
+def bench_frame(bench: Any, dataset: str, hp: str) -> pd.DataFrame:
+    """``bench.table(dataset, hp)`` indexed by arch, with ``params``/``flops`` from ``bench.costs``."""
+    table = _arch_indexed(bench.table(dataset, hp)).copy()
+    missing = [c for c in ("params", "flops") if c not in table.columns]
+    if missing:
+        costs = _arch_indexed(bench.costs(dataset))
+        for c in missing:
+            if c in costs.columns:
+                table[c] = costs[c].reindex(table.index)
+    return table
+
+
+def _acc_column(table: pd.DataFrame, sets: Iterable[str]) -> str | None:
+    for s in sets:
+        if f"{s}_acc1" in table.columns:
+            return f"{s}_acc1"
+    return None
+
+
+def nats_analysis(bench: Any, out_dir: str | Path, *, datasets: Sequence[str] | None = None,
+                  hp: str | int | None = None, reference: str | None = None,
+                  fractions: Sequence[float] = (1.0, 0.5, 0.2, 0.1, 0.05),
+                  methods: Sequence[str] = ("kendall", "spearman")) -> Result:
+    """NATS-Bench Figs. 5.2-5.5 for a benchmark (``bench``: an object with ``datasets``,
+    ``hps(d)``, optional ``epochs(d, hp)``, ``table(d, hp)`` and ``costs(d)``).
+
+    * Fig. 5.3 per dataset: train and test accuracy vs params and FLOPs with Pareto fronts;
+    * Fig. 5.2: rank of every arch by test accuracy per dataset, sorted by ``reference``;
+    * Fig. 5.4: correlation matrix of validation (x-valid) and test accuracies (test = x-test
+      where the dataset has it, else ori-test, as the official API's ``test-accuracy``);
+    * Fig. 5.5: correlation of test accuracies between datasets, on all archs and on the top
+      ``fractions`` of archs ranked by the ``reference`` dataset's test accuracy.
+
+    hp defaults per dataset to the longest training schedule; ``reference`` to ``cifar10``
+    (else the first dataset).
+    """
+    import pandas as pd
+
+    from analysis import benchmark_analysis as ba, plots
+
+    out = Path(out_dir)
+    result = Result("nats-analysis", out)
+    available = list(bench.datasets)
+    datasets = list(datasets) if datasets else available
+    unknown = [d for d in datasets if d not in available]
+    if unknown:
+        raise QueryError(f"datasets {unknown} not in the benchmark; valid: {available}")
+    space = getattr(bench, "space", "")
+    space = getattr(space, "name", space)
+    tests: dict[str, pd.Series] = {}
+    valid_test: dict[str, pd.Series] = {}
+    used_hp: dict[str, str] = {}
+    used_cols: dict[str, str] = {}
+    for d in datasets:
+        used_hp[d] = _pick_hp(bench, d, hp)
+        table = bench_frame(bench, d, used_hp[d])
+        test_col = _acc_column(table, TEST_SETS)
+        valid_col = _acc_column(table, (VALID_SET,))
+        used_cols[d] = f"valid {valid_col or '-'}, test {test_col or '-'}"
+        panels = [(cost, acc) for cost in ("params", "flops") if cost in table.columns
+                  for acc in ("train_acc1", test_col) if acc and acc in table.columns]
+        if panels:
+            result.files += plots.plot_cost_accuracy(
+                table, out / f"fig5_3_{d}", panels=panels,
+                title=f"{space} {d} (hp {used_hp[d]}): accuracy vs cost",
+                labels={"params": "#params (M)", "flops": "FLOPs (M)", "train_acc1": "train accuracy (%)",
+                        test_col or "": "test accuracy (%)"})
+        else:
+            log.warning("dataset %s: no cost/accuracy columns for Fig. 5.3", d)
+        if valid_col:
+            valid_test[f"{d} valid"] = table[valid_col]
+        if test_col:
+            tests[d] = table[test_col]
+            valid_test[f"{d} test"] = table[test_col]
+    if not tests:
+        raise QueryError(f"no test accuracy column ({', '.join(s + '_acc1' for s in TEST_SETS)}) "
+                         f"in the tables of {datasets}")
+    scores = pd.DataFrame(tests).dropna(axis=1, how="all")
+    if scores.empty:
+        raise QueryError(f"every test accuracy of {datasets} is missing (hp {used_hp})")
+    if reference is None:
+        reference = "cifar10" if "cifar10" in scores.columns else scores.columns[0]
+    if reference not in scores.columns:
+        raise QueryError(f"reference dataset {reference!r} has no test accuracy; valid: {list(scores.columns)}")
+    scores = scores[[reference, *[c for c in scores.columns if c != reference]]]
+    ranks = ba.rank_frame(scores, reference=reference)
+    result.files += plots.plot_ranks(ranks, out / "fig5_2_ranks", reference=reference,
+                                     title=f"{space}: rank by test accuracy")
+    vt = pd.DataFrame(valid_test)
+    lines = [f"# nats-analysis ({space})", "",
+             "Datasets, hp and columns: " + "; ".join(f"{d} (hp {h}: {used_cols[d]})"
+                                                      for d, h in used_hp.items()), ""]
+    for method in methods:
+        corr = ba.correlation_matrix(vt, method=method)
+        result.files += plots.plot_correlation_matrix(
+            corr, out / f"fig5_4_valid_test_{method}", title=f"{space}: {method} valid/test")
+        lines += [f"## Fig. 5.4 {method} correlation, validation and test accuracy", "",
+                  md_table(corr.round(4)), ""]
+        if scores.shape[1] > 1:
+            dcorr = ba.correlation_matrix(scores, method=method)
+            result.files += plots.plot_correlation_matrix(
+                dcorr, out / f"fig5_5_datasets_{method}", title=f"{space}: {method} between datasets")
+    if scores.shape[1] > 1:
+        top = ba.top_fraction_correlations(scores, fractions=fractions, select_by=reference,
+                                           methods=methods)
+        result.files += plots.plot_top_correlations(
+            top, out / "fig5_5_top_fractions",
+            title=f"{space}: correlation on the top archs by {reference} test accuracy")
+        lines += ["## Fig. 5.5 correlation between datasets (test accuracy) on the top archs", "",
+                  f"Top archs chosen by {reference} test accuracy.", "",
+                  md_table(top, index=False), ""]
+    best = scores.idxmax()
+    lines += ["## Best arch per dataset (test accuracy)", "",
+              md_table(pd.DataFrame({"arch": best, "test_acc1": scores.max(),
+                                     f"rank_on_{reference}": [ranks.loc[a, reference] for a in best]})), ""]
+    result.data.update(scores=scores, ranks=ranks, valid_test=vt)
+    return _finish(result, lines)
+
+
+def _nats_analysis_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--bench", type=Path, required=True, help="benchmark directory (natsbench.open_bench)")
+    parser.add_argument("--datasets", nargs="+", default=None, help="datasets (default: all in the benchmark)")
+    parser.add_argument("--hp", default=None, help="training schedule (default: the longest per dataset)")
+    parser.add_argument("--reference", default=None, help="dataset that orders ranks and picks top archs "
+                        "(default cifar10, else the first)")
+    parser.add_argument("--fractions", nargs="+", type=float, default=[1.0, 0.5, 0.2, 0.1, 0.05],
+                        help="top fractions for Fig. 5.5 (default 1 0.5 0.2 0.1 0.05)")
+    parser.add_argument("--methods", nargs="+", default=["kendall", "spearman"],
+                        choices=["kendall", "spearman", "pearson"], help="correlation measures")
+
+
+def _nats_analysis_run(args: argparse.Namespace, out: Path) -> Result:
+    import natsbench
+
+    bench = natsbench.open_bench(args.bench)
+    return nats_analysis(bench, out, datasets=args.datasets, hp=args.hp, reference=args.reference,
+                         fractions=args.fractions, methods=args.methods)
+
+
+# --------------------------------------------------------------------------------------------
+# nats-multitrial: NATS-Bench Fig. 5.6 (and 5.7 with x="step")
+def nats_multitrial(rows: pd.DataFrame, out_dir: str | Path, *, x: str = "sim_time",
+                    time_step: float | None = 100.0, max_time: float | None = None,
+                    band: str = "ci", value: str = "reported") -> Result:
+    """Anytime curves (mean and 95% band over runs) of the searched arch's test accuracy.
+
+    ``rows``: tidy search rows (see :mod:`analysis.anytime`). With ``x="sim_time"`` the grid is
+    every ``time_step`` seconds up to ``max_time`` (default: the largest simulated time), as in
+    Fig. 5.6 (every 100 s up to 2e4 s); with ``x="step"`` it is every search step/epoch (Fig. 5.7).
+    """
+    from analysis import anytime, plots
+
+    out = Path(out_dir)
+    result = Result("nats-multitrial", out)
+    anytime.check_search_rows(rows)
+    step = time_step if x == "sim_time" else None
+    summary = anytime.anytime_curves(rows, x=x, step=step, max_x=max_time, band=band, value=value)
+    fig = "fig5_6_anytime" if x == "sim_time" else "fig5_7_anytime"
+    result.files += plots.plot_anytime(
+        summary, out / fig, xlabel="simulated time (s)" if x == "sim_time" else "search epoch",
+        ylabel="test accuracy (%)" if value == "reported" else "best feedback")
+    last = summary.sort_values("x").groupby(["space", "dataset", "algorithm"], sort=True).tail(1)
+    last = last.sort_values(["space", "dataset", "mean"], ascending=[True, True, False])
+    _write_csv(last, out / "final.csv", result)
+    runs = rows.groupby(["space", "dataset", "algorithm"])["run"].nunique().rename("runs").reset_index()
+    lines = ["# nats-multitrial", "",
+             f"Anytime {value} accuracy of the current best-by-feedback arch; mean over runs and "
+             f"95% {'confidence interval of the mean' if band == 'ci' else 'percentile band'}.", "",
+             "## Runs", "", md_table(runs, index=False), "",
+             "## Value at the end of the grid", "", md_table(last, index=False), ""]
+    result.data.update(summary=summary, final=last)
+    return _finish(result, lines)
+
+
+def _multitrial_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--runs", type=Path, required=True,
+                        help="Parquet (or CSV) of search rows: algorithm, space, dataset, run, step, "
+                             "sim_time, arch, feedback, reported")
+    parser.add_argument("--x", choices=["sim_time", "step"], default="sim_time",
+                        help="x axis: simulated seconds (Fig. 5.6) or search step/epoch (Fig. 5.7)")
+    parser.add_argument("--time-step", type=float, default=100.0, help="grid spacing in seconds (default 100)")
+    parser.add_argument("--max-time", type=float, default=None, help="grid end in seconds (default: last row)")
+    parser.add_argument("--band", choices=["ci", "percentile"], default="ci",
+                        help="95%% band: t confidence interval of the mean, or 2.5-97.5 percentiles of runs")
+
+
+def _multitrial_run(args: argparse.Namespace, out: Path) -> Result:
+    return nats_multitrial(read_table(args.runs), out, x=args.x, time_step=args.time_step,
+                           max_time=args.max_time, band=args.band)
+
+
+# --------------------------------------------------------------------------------------------
+# extcell-edf: Na (2022) Fig. 4.2
+EXTCELL_COLUMNS: tuple[str, ...] = ("group", "error", "params")
+
+
+def extcell_edf(samples: pd.DataFrame, out_dir: str | Path, *, reference_group: str | None = None,
+                bins: int = 10, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> Result:
+    """Na (2022) Fig. 4.2: box plots of test accuracy and error EDFs of random cells per space.
+
+    ``samples``: one row per sampled network, columns ``group`` (e.g. ``DARTS``, ``16-ExtCell``),
+    ``error`` (test error, %) and ``params`` (M). Writes the box plot of accuracy = 100 - error
+    (4.2a), the EDFs with bootstrap bands (4.2b), the params-normalized EDFs (uniform params
+    distribution over the range shared by all groups, ``bins`` bins, empty bins dropped) and
+    the KS statistics of every group against ``reference_group`` (default: the first group).
+    """
+    import numpy as np
+    import pandas as pd
+    from scipy import stats as sstats
+
+    from analysis import edf as edf_mod, plots
+
+    missing = [c for c in EXTCELL_COLUMNS if c not in samples.columns]
+    if missing:
+        raise ArchiveError(f"samples lack columns {missing}; required {list(EXTCELL_COLUMNS)}, "
+                           f"found {list(samples.columns)}")
+    out = Path(out_dir)
+    result = Result("extcell-edf", out)
+    frame = samples[list(EXTCELL_COLUMNS)].dropna().reset_index(drop=True)
+    frame["accuracy"] = 100.0 - frame["error"]
+    groups = list(dict.fromkeys(frame["group"]))
+    reference_group = groups[0] if reference_group is None else reference_group
+    if reference_group not in groups:
+        raise QueryError(f"reference group {reference_group!r} not in {groups}")
+    rng = np.random.default_rng(seed)
+    result.files += plots.plot_boxes(frame, out / "fig4_2a_accuracy_boxes", value="accuracy", group="group",
+                                     ylabel="test accuracy (%)", title="Test accuracy of random cells")
+    curves = edf_mod.edf_table(frame, value="error", group="group", rng=rng, n_boot=n_boot, level=level)
+    result.files += plots.plot_edfs(curves, out / "fig4_2b_error_edf", title="Error EDF")
+    lo = max(frame.groupby("group")["params"].min())
+    hi = min(frame.groupby("group")["params"].max())
+    if not hi > lo:
+        raise QueryError(f"the groups' params ranges do not overlap (common range [{lo}, {hi}]); "
+                         "a params-normalized EDF is undefined")
+    frame["weight"] = 0.0
+    for g, sub in frame.groupby("group"):
+        frame.loc[sub.index, "weight"] = edf_mod.complexity_weights(
+            sub["params"].to_numpy(), bins=bins, value_range=(lo, hi), empty="drop")
+    weighted = frame[frame["weight"] > 0]
+    ncurves = edf_mod.edf_table(weighted, value="error", group="group", weights="weight", rng=rng,
+                                n_boot=n_boot, level=level, grid=np.unique(curves["x"]))
+    result.files += plots.plot_edfs(ncurves, out / "fig4_2b_error_edf_params_normalized",
+                                    title=f"Error EDF, params-normalized ({lo:.3g}-{hi:.3g} M)")
+    ref = frame[frame["group"] == reference_group]
+    rows = []
+    for g in groups:
+        sub = frame[frame["group"] == g]
+        ks = edf_mod.ks_statistic(sub["error"], ref["error"])
+        w_sub, w_ref = sub[sub["weight"] > 0], ref[ref["weight"] > 0]
+        rows.append({"group": g, "reference": reference_group, "n": len(sub),
+                     "mean_error": sub["error"].mean(), "min_error": sub["error"].min(),
+                     "ks": ks, "ks_pvalue": float(sstats.ks_2samp(sub["error"], ref["error"]).pvalue),
+                     "n_in_common_params_range": len(w_sub),
+                     "ks_params_normalized": edf_mod.ks_statistic(
+                         w_sub["error"], w_ref["error"], weights_a=w_sub["weight"], weights_b=w_ref["weight"])})
+    ks_frame = pd.DataFrame(rows)
+    _write_csv(ks_frame, out / "ks.csv", result)
+    lines = ["# extcell-edf (Na 2022, Fig. 4.2)", "",
+             f"{len(frame)} sampled networks in {len(groups)} groups; reference {reference_group}. "
+             f"Params-normalized EDF: {bins} equal-width bins on the common params range "
+             f"[{lo:.4g}, {hi:.4g}] M, uniform target, empty bins dropped.", "",
+             md_table(ks_frame, index=False), ""]
+    result.data.update(ks=ks_frame, curves=curves, normalized=ncurves)
+    return _finish(result, lines)
+
+
+def _extcell_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--table", type=Path, default=None,
+                        help="CSV/Parquet with columns group, error (%%), params (M); default: the "
+                             f"bundled samples ({DEFAULT_EXTCELL_TABLE.relative_to(DEFAULT_EXTCELL_TABLE.parents[2])}, "
+                             "not shipped yet)")
+    parser.add_argument("--reference-group", default=None, help="group the KS statistics compare to "
+                        "(default: the first group in the table)")
+    parser.add_argument("--bins", type=int, default=10, help="params bins of the normalized EDF (default 10)")
+    parser.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the bands (default 1000)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap generator (default 0)")
+
+
+def _extcell_run(args: argparse.Namespace, out: Path) -> Result:
+    path = args.table or DEFAULT_EXTCELL_TABLE
+    if args.table is None and not path.is_file():
+        raise ArchiveError(f"the bundled ExtCell samples ({path}) are not shipped yet; pass "
+                           "--table FILE with columns group, error, params")
+    return extcell_edf(read_table(path), out, reference_group=args.reference_group, bins=args.bins,
+                       n_boot=args.n_boot, seed=args.seed)
+
+
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Reproduction:
+    """One entry of :data:`REGISTRY`."""
+
+    name: str
+    source: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace, Path], Result]
+
+
+REGISTRY: dict[str, Reproduction] = {r.name: r for r in (
+    Reproduction("nb360-profile", "DASH (Shen et al., NeurIPS 2022) Fig. 4 and D2NAS (Lee et al., "
+                 "IEEE Access 2024) Fig. 7, from their Table 2",
+                 "performance profiles of NAS-Bench-360 methods from the shipped published errors",
+                 _nb360_args, _nb360_run),
+    Reproduction("nats-analysis", "NATS-Bench (Dong et al., TPAMI 2021; Dong 2021 thesis) Figs. 5.2-5.5",
+                 "rankings, accuracy vs cost with Pareto fronts, and correlations for a benchmark",
+                 _nats_analysis_args, _nats_analysis_run),
+    Reproduction("nats-multitrial", "NATS-Bench Fig. 5.6 (Fig. 5.7 with --x step)",
+                 "anytime test accuracy of search algorithms from tidy search rows",
+                 _multitrial_args, _multitrial_run),
+    Reproduction("extcell-edf", "Na (PhD thesis 2022) Fig. 4.2 (method of Radosavovic et al., ICCV 2019)",
+                 "box plots and error EDFs of DARTS vs k-ExtCell random samples",
+                 _extcell_args, _extcell_run),
+)}
+
+
+def get_reproduction(name: str) -> Reproduction:
+    """The registry entry ``name`` (QueryError listing the valid names otherwise)."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise QueryError(f"unknown reproduction {name!r}; valid: {sorted(REGISTRY)}") from None

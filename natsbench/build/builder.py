@@ -1,0 +1,129 @@
+"""``natsbench build``: plan, skip what is done, train the rest, compact.
+
+A build is resumable at any point: every finished job is an atomic record file, planning
+skips jobs whose record exists, and compaction happens only at the end. Kill it (even with
+SIGKILL) and start the same command again: it runs only the missing jobs.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from natsbench.build.executors import EXECUTORS, JobResult, RunSettings
+from natsbench.build.plan import ArchSelection, plan_jobs, select_archs
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BuildReport:
+    """What a build did: counts, wall time, and the failed jobs."""
+
+    planned: int = 0
+    skipped: int = 0
+    ok: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    failures: list[JobResult] = field(default_factory=list)
+
+    @property
+    def archs_per_hour(self) -> float:
+        return 3600.0 * self.ok / self.seconds if self.seconds > 0 else float("nan")
+
+
+def _dataset_entry(dataset: str) -> dict[str, Any]:
+    from natsbench.datasets import get_spec
+
+    spec = get_spec(dataset)
+    return {"num_classes": spec.num_classes, "eval_sets": list(spec.eval_sets)}
+
+
+def build(*, space: str, datasets: Sequence[str], protocol: str, seeds: Sequence[int],
+          store: str | os.PathLike, archs: str | ArchSelection = "all", workers: int = 1,
+          executor: str = "local", device: str | None = None, data_root: str | None = None,
+          retry_failed: bool = False, compact_at_end: bool = True, progress: bool = True,
+          limit: int | None = None, image_size: int | None = None,
+          provenance: dict[str, Any] | None = None) -> BuildReport:
+    """Build (or resume) a benchmark.
+
+    Args:
+        space: ``tss``, ``sss``, ``darts`` or ``extcell``.
+        datasets: dataset names (``natsbench.datasets``).
+        protocol: protocol spec (``H0``, ``12``, ``"H0:epochs=4,batch_size=64"`` ...).
+        seeds: training seeds; one job per (arch, dataset, seed).
+        store: benchmark directory (created if needed; resumed if it exists).
+        archs: ``all``, ``unique``, ``sample:N``, a file, or an :class:`ArchSelection`.
+        workers: parallel jobs.
+        executor: ``local`` (process pool) or ``ray``.
+        device: torch device for training (default: CUDA if available).
+        retry_failed: rerun jobs whose record says ``failed``.
+        compact_at_end: merge records into the arrays when every job has finished.
+        limit: run at most this many jobs (for time-boxed, resumable sessions).
+        image_size: side of the bundled ``digits`` images.
+        provenance: extra provenance for the manifest.
+    """
+    from tqdm.auto import tqdm
+
+    from natsbench import __version__
+    from natsbench.store.compact import compact, init_bench
+    from natsbench.train.protocol import get_protocol
+
+    if executor not in EXECUTORS:
+        raise ValueError(f"unknown executor {executor!r}; valid: {sorted(EXECUTORS)}")
+    prot = get_protocol(protocol)
+    selection = archs if isinstance(archs, ArchSelection) else select_archs(space, archs)
+    store = Path(store)
+    net_config = {"channel": 16, "num_cells": 5} if space == "tss" else {}
+    base_prov = {
+        "data": ", ".join(datasets), "protocol": prot.to_dict(), "seeds": list(seeds),
+        "code_version": __version__, "hardware": f"{platform.machine()} {platform.processor()} "
+                                                f"({os.cpu_count()} cores)",
+        "python": platform.python_version(), "builder": "natsbench build",
+        "archs": archs if isinstance(archs, str) else "custom selection",
+    }
+    base_prov.update(provenance or {})
+    init_bench(store, space=space, arch_strs=selection.archs, arch_order=selection.order,
+               datasets={d: _dataset_entry(d) for d in datasets}, arch_columns=selection.columns(),
+               net_config=net_config, provenance=base_prov)
+    t0 = time.perf_counter()
+    jobs, skipped = plan_jobs(store, space, selection, datasets, protocol, prot.hp, seeds,
+                              retry_failed=retry_failed)
+    total_jobs = len(jobs)
+    if limit is not None:
+        jobs = jobs[:limit]
+    log.info("planned %d jobs (%d already done) in %.2f s", len(jobs), skipped, time.perf_counter() - t0)
+    report = BuildReport(planned=len(jobs), skipped=skipped)
+    threads = max(1, (os.cpu_count() or 1) // max(1, workers))
+    settings = RunSettings(store=str(store), device=device, data_root=data_root,
+                           threads_per_job=threads, image_size=image_size)
+    run = EXECUTORS[executor]
+    start = time.perf_counter()
+    bar = tqdm(total=len(jobs), disable=not progress, desc=f"build {space}", unit="run",
+               smoothing=0.05)
+    try:
+        for result in run(jobs, settings, workers):
+            if result.status == "ok":
+                report.ok += 1
+            else:
+                report.failed += 1
+                report.failures.append(result)
+            bar.update(1)
+            bar.set_postfix(ok=report.ok, failed=report.failed)
+    finally:
+        bar.close()
+        report.seconds = time.perf_counter() - start
+    finished_all = limit is None or len(jobs) >= total_jobs
+    if compact_at_end and finished_all:
+        prov = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+        from natsbench.store.reader import StoreReader
+
+        wall = StoreReader(store).manifest.provenance.get("wall_time_s", 0.0)
+        prov["wall_time_s"] = round(float(wall) + report.seconds, 1)
+        compact(store, provenance_update=prov)
+    return report

@@ -1,0 +1,50 @@
+"""CLI: ``natsbench build``."""
+from __future__ import annotations
+
+import argparse
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        return [int(s) for s in text.replace(",", " ").split()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seeds takes integers, e.g. '777 888' or 777,888; got {text!r}") from None
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "build", help="train a benchmark table (resumable; local pool or Ray)",
+        description="Plan one job per (arch, dataset, seed), skip jobs whose record exists, "
+                    "train the rest, record failures and go on, and compact the records into "
+                    "the benchmark at the end. Kill it any time and run the same command to resume.")
+    p.add_argument("--space", required=True, choices=["tss", "sss", "darts", "extcell"])
+    p.add_argument("--dataset", required=True, action="append", dest="datasets",
+                   help="dataset (repeatable): cifar10-valid, cifar10, cifar100, ImageNet16-120, digits")
+    p.add_argument("--protocol", required=True,
+                   help="H0 (12 epochs), H1 (200), H2 (90), or a proxy like 'H0:epochs=4,batch_size=64'")
+    p.add_argument("--seeds", type=_seeds, default=[777], help="training seeds, e.g. '777,888' (default 777)")
+    p.add_argument("--store", required=True, help="benchmark directory (created or resumed)")
+    p.add_argument("--archs", default="all", help="all | unique (tss: one per isomorphism class) | sample:N | FILE")
+    p.add_argument("--workers", type=int, default=1, help="parallel training jobs (default 1)")
+    p.add_argument("--executor", choices=["local", "ray"], default="local")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: CUDA if available)")
+    p.add_argument("--data-root", default=None, help="folder with the dataset files (not needed for digits)")
+    p.add_argument("--retry-failed", action="store_true", help="rerun jobs recorded as failed")
+    p.add_argument("--limit", type=int, default=None, help="run at most N jobs now (resume later)")
+    p.add_argument("--no-compact", action="store_true", help="leave records uncompacted")
+    p.set_defaults(func=_build)
+
+
+def _build(args: argparse.Namespace) -> int:
+    from natsbench.build.builder import build
+
+    report = build(space=args.space, datasets=args.datasets, protocol=args.protocol, seeds=args.seeds,
+                   store=args.store, archs=args.archs, workers=args.workers, executor=args.executor,
+                   device=args.device, data_root=args.data_root, retry_failed=args.retry_failed,
+                   compact_at_end=not args.no_compact, limit=args.limit)
+    print(f"build: {report.ok} trained, {report.failed} failed, {report.skipped} already done, "
+          f"{report.seconds:.1f} s ({report.archs_per_hour:.0f} runs/hour)")
+    for failure in report.failures[:5]:
+        last = (failure.error or "").strip().splitlines()[-1:] or [""]
+        print(f"  failed: {failure.job.arch} on {failure.job.dataset} seed {failure.job.seed}: {last[0]}")
+    return 0 if report.failed == 0 else 3

@@ -1,0 +1,322 @@
+"""DARTS-style cell networks for the DARTS cell space and the ExtCell space.
+
+Network (Liu et al., DARTS, ICLR 2019, evaluation network; Na's thesis section 2.1.1):
+
+    stem: 3x3 conv (no bias) -> BN, ``stem_multiplier * C`` channels
+    ``layers`` cells; the cells at depth ``layers // 3`` and ``2 * layers // 3`` are reduction
+        cells (stride 2, width doubled), the others normal cells
+    global average pooling -> linear                                  [B, num_classes]
+
+A cell reads the outputs of the two previous cells (nodes 0 and 1, each first mapped to the cell
+width C by a 1x1 ReLU-Conv-BN, or by a factorized reduction when the previous cell halved the
+resolution), computes intermediate nodes 2, 3, ... each as the sum of the operations on its
+incoming edges, and outputs the channel concatenation of its intermediate nodes.  In a reduction
+cell the edges leaving nodes 0 and 1 have stride 2.
+
+A cell is given as edges ``(to_node, from_node, op)``.  A DARTS cell has exactly two edges into
+each intermediate node; an ExtCell (Na's thesis, section 4.2.1) may have several operations on
+the same node pair (they are summed like any other incoming edges), any number of edges per
+node, and *inactivated* intermediate nodes.
+
+Inactivated nodes.  The thesis defines them as intermediate nodes "that do not have incoming
+edges and thus are not connected to the output of an ExtCell", i.e. they take no part in the
+cell's computation.  We follow that literally and transitively:
+
+* a node is active when at least one non-``none`` edge enters it from an active node (nodes 0
+  and 1 are always active);
+* an inactive node is excluded from the output concatenation, so the cell's output width is
+  ``C * (number of active intermediate nodes)`` and the next cells' 1x1 preprocessing adapts;
+* edges leaving an inactive node are dropped (its feature map would be identically zero, so
+  such an edge could only add a constant, e.g. a BN shift); they build no module and cost no
+  parameters or FLOPs.
+
+A cell with no active intermediate node outputs zeros of shape ``[B, C, H', W']`` (one node's
+worth of channels): it passes no information, but the network still runs, because every cell
+also reads the cell two steps back.  Such cells are degenerate, and the network logs a warning.
+
+Submodules are named ``cells.<i>.edges.<to>_<from>_<k>`` (k counts repeated pairs), so weights
+of equal cells line up across networks.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from natsbench.errors import InvalidArchError
+from natsbench.models.ops import OPS, FactorizedReduce, Identity, ReLUConvBN, make_op
+
+__all__ = [
+    "SearchedCell", "CellNetwork", "active_nodes", "drop_path", "build_darts_network",
+    "build_extcell_network",
+]
+
+logger = logging.getLogger(__name__)
+
+#: One edge of a cell: (to_node, from_node, operation name); nodes 0 and 1 are the inputs.
+Edge = tuple[int, int, str]
+
+
+def drop_path(x: torch.Tensor, drop_prob: float) -> torch.Tensor:
+    """Zero whole samples of ``x`` with probability ``drop_prob`` and rescale the others.
+
+    Uses torch's RNG (seed it with ``torch.manual_seed``); returns ``x`` unchanged for 0.
+    """
+    if drop_prob <= 0.0:
+        return x
+    keep = 1.0 - drop_prob
+    mask = torch.empty((x.shape[0],) + (1,) * (x.dim() - 1), device=x.device, dtype=x.dtype)
+    return x * mask.bernoulli_(keep) / keep
+
+
+def active_nodes(edges: Sequence[Edge], steps: int) -> list[int]:
+    """Intermediate nodes (2 .. steps + 1) reachable from the inputs through non-``none`` edges."""
+    active = {0, 1}
+    for j in range(2, steps + 2):
+        if any(t == j and f in active and op != "none" for t, f, op in edges):
+            active.add(j)
+    return sorted(active - {0, 1})
+
+
+def _check_edges(edges: Sequence[Edge], steps: int) -> list[Edge]:
+    checked: list[Edge] = []
+    for edge in edges:
+        try:
+            to, frm, op = edge
+        except (TypeError, ValueError):
+            raise InvalidArchError(
+                f"edge {edge!r} is not a (to_node, from_node, op) triple"
+            ) from None
+        to, frm, op = int(to), int(frm), str(op)
+        if not (2 <= to <= steps + 1 and 0 <= frm < to):
+            raise InvalidArchError(
+                f"edge ({to}<-{frm}, {op}) is invalid for a cell with {steps} intermediate nodes: "
+                f"to_node must be in 2..{steps + 1} and from_node in 0..to_node-1"
+            )
+        if op not in OPS:
+            raise InvalidArchError(
+                f"unknown operation {op!r} on edge {to}<-{frm}; valid operations: "
+                f"{', '.join(sorted(OPS))}"
+            )
+        checked.append((to, frm, op))
+    return sorted(checked, key=lambda e: (e[0], e[1]))
+
+
+class SearchedCell(nn.Module):
+    """One DARTS/ExtCell cell (see the module docstring for the semantics).
+
+    Args:
+        edges: ``(to_node, from_node, op)`` triples; nodes 0, 1 are the two cell inputs and
+            2 .. steps + 1 the intermediate nodes.  Order does not matter.
+        steps: number of intermediate nodes (4 in DARTS).
+        c_prev_prev, c_prev: widths of the inputs (outputs of the cells two and one back).
+        c: the cell's node width.
+        reduction: whether this cell halves the resolution (edges from inputs get stride 2).
+        reduction_prev: whether the previous cell halved it (input 0 is then reduced too).
+
+    Input ``s0 [B, c_prev_prev, 2H, 2W] or [B, c_prev_prev, H, W]``, ``s1 [B, c_prev, H, W]``;
+    output ``[B, out_dim, H', W']`` with ``H' = ceil(H / 2)`` for a reduction cell.
+    """
+
+    def __init__(
+        self, edges: Sequence[Edge], steps: int, c_prev_prev: int, c_prev: int, c: int,
+        reduction: bool, reduction_prev: bool,
+    ) -> None:
+        super().__init__()
+        if steps < 1:
+            raise InvalidArchError(f"a cell needs steps >= 1 intermediate nodes; got {steps}")
+        all_edges = _check_edges(edges, steps)
+        self.reduction, self.steps, self.c = reduction, steps, c
+        self.preprocess0 = (
+            FactorizedReduce(c_prev_prev, c, 2) if reduction_prev
+            else ReLUConvBN(c_prev_prev, c, 1, 1, 0)
+        )
+        self.preprocess1 = ReLUConvBN(c_prev, c, 1, 1, 0)
+        self.concat = active_nodes(all_edges, steps)
+        live = set(self.concat) | {0, 1}
+        self.kept_edges: tuple[Edge, ...] = tuple(
+            e for e in all_edges if e[2] != "none" and e[1] in live
+        )
+        self.edges = nn.ModuleDict()
+        self._plan: list[tuple[int, int, str]] = []  # (to, from, module key)
+        seen: dict[tuple[int, int], int] = {}
+        for to, frm, op in self.kept_edges:
+            k = seen.get((to, frm), 0)
+            seen[(to, frm)] = k + 1
+            key = f"{to}_{frm}_{k}"
+            stride = 2 if reduction and frm < 2 else 1
+            self.edges[key] = make_op(op, c, c, stride)
+            self._plan.append((to, frm, key))
+        self.out_dim = c * max(1, len(self.concat))
+
+    def forward(self, s0: torch.Tensor, s1: torch.Tensor, drop_prob: float = 0.0) -> torch.Tensor:
+        states: dict[int, torch.Tensor] = {0: self.preprocess0(s0), 1: self.preprocess1(s1)}
+        for to, frm, key in self._plan:
+            op = self.edges[key]
+            y = op(states[frm])
+            if self.training and drop_prob > 0.0 and not isinstance(op, Identity):
+                y = drop_path(y, drop_prob)
+            states[to] = y if to not in states else states[to] + y
+        if not self.concat:
+            ref = states[1]
+            s = 2 if self.reduction else 1
+            b, _, h, w = ref.shape
+            return ref.new_zeros((b, self.c, (h + s - 1) // s, (w + s - 1) // s))
+        return torch.cat([states[j] for j in self.concat], dim=1)
+
+    def extra_repr(self) -> str:
+        kind = "reduce" if self.reduction else "normal"
+        return f"{kind}, c={self.c}, steps={self.steps}, concat={self.concat}"
+
+
+class CellNetwork(nn.Module):
+    """A DARTS-style network of stacked normal and reduction cells.
+
+    Args:
+        normal, reduce: edges ``(to_node, from_node, op)`` of the normal and reduction cell.
+        num_classes: classifier outputs.
+        C: width of the first cells (DARTS: 16 for search, 36 for evaluation on CIFAR).
+        layers: number of cells (DARTS: 8 for search, 20 for evaluation); reductions sit at
+            ``layers // 3`` and ``2 * layers // 3`` (need ``layers >= 3`` for two of them).
+        steps: intermediate nodes per cell (4 in DARTS).
+        in_channels: input image channels.
+        stem_multiplier: stem width = ``stem_multiplier * C`` (3 in DARTS).
+        drop_path_prob: probability of dropping a non-identity edge output per sample during
+            training (the attribute can be changed between epochs, as DARTS schedules it).
+
+    Input ``[B, in_channels, H, W]`` of any size (the head pools globally); output logits
+    ``[B, num_classes]``.
+    """
+
+    def __init__(
+        self, normal: Sequence[Edge], reduce: Sequence[Edge], num_classes: int, C: int = 16,
+        layers: int = 8, steps: int = 4, in_channels: int = 3, stem_multiplier: int = 3,
+        drop_path_prob: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if C < 1 or layers < 1 or num_classes < 1 or in_channels < 1 or stem_multiplier < 1:
+            raise InvalidArchError(
+                f"C, layers, num_classes, in_channels, stem_multiplier must be >= 1; got C={C}, "
+                f"layers={layers}, num_classes={num_classes}, in_channels={in_channels}, "
+                f"stem_multiplier={stem_multiplier}"
+            )
+        if not 0.0 <= drop_path_prob < 1.0:
+            raise InvalidArchError(f"drop_path_prob must be in [0, 1); got {drop_path_prob}")
+        self.drop_path_prob = float(drop_path_prob)
+        c_curr = stem_multiplier * C
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, c_curr, 3, padding=1, bias=False), nn.BatchNorm2d(c_curr)
+        )
+        reductions = {layers // 3, 2 * layers // 3} if layers >= 3 else set()
+        c_prev_prev, c_prev, c_curr = c_curr, c_curr, C
+        reduction_prev = False
+        cells: list[SearchedCell] = []
+        for i in range(layers):
+            reduction = i in reductions
+            if reduction:
+                c_curr *= 2
+            cell = SearchedCell(
+                reduce if reduction else normal, steps, c_prev_prev, c_prev, c_curr,
+                reduction, reduction_prev,
+            )
+            if not cell.concat:
+                logger.warning(
+                    "cell %d (%s) has no active intermediate node; it outputs zeros", i,
+                    "reduce" if reduction else "normal",
+                )
+            cells.append(cell)
+            reduction_prev = reduction
+            c_prev_prev, c_prev = c_prev, cell.out_dim
+        self.cells = nn.ModuleList(cells)
+        self.global_pooling = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(c_prev, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s0 = s1 = self.stem(x)
+        for cell in self.cells:
+            s0, s1 = s1, cell(s0, s1, self.drop_path_prob)
+        return self.classifier(torch.flatten(self.global_pooling(s1), 1))
+
+
+def _edges_of(cell: Any, which: str) -> list[Edge]:
+    if isinstance(cell, (str, bytes)) or not isinstance(cell, Sequence):
+        raise InvalidArchError(
+            f"{which} cell must be a sequence of (to_node, from_node, op) triples; got {cell!r}"
+        )
+    return [tuple(e) for e in cell]  # type: ignore[misc]
+
+
+def _cell_pair(space: str, arch: Any) -> tuple[list[Edge], list[Edge]]:
+    """(normal, reduce) edge lists from an arch of ``space``.
+
+    ``arch``: a genotype string of :mod:`natsbench.spaces.darts` / ``.extcell`` (DARTS also
+    accepts the DARTS code's ``Genotype(...)`` repr), a ``natsbench.spaces`` ``Genotype``, or
+    a mapping ``{"normal": edges, "reduce": edges}`` of ``(to_node, from_node, op)`` triples.
+    """
+    module = importlib.import_module(f"natsbench.spaces.{space}")
+    if isinstance(arch, str):
+        arch = module.parse(arch)
+    if isinstance(arch, module.Genotype):
+        if space == "darts":
+            module.check_darts(arch)
+        # spaces store (op, from_node, to_node); cells here take (to_node, from_node, op)
+        return ([(dst, src, op) for op, src, dst in arch.normal],
+                [(dst, src, op) for op, src, dst in arch.reduce])
+    if isinstance(arch, Mapping):
+        missing = {"normal", "reduce"} - set(arch)
+        if missing:
+            raise InvalidArchError(
+                f"{space} arch mapping lacks {sorted(missing)}; it needs keys 'normal' and 'reduce'"
+            )
+        return _edges_of(arch["normal"], "normal"), _edges_of(arch["reduce"], "reduce")
+    raise InvalidArchError(
+        f"{space} arch must be a genotype string, a Genotype or a {{'normal', 'reduce'}} "
+        f"mapping of (to_node, from_node, op) triples; got {arch!r}"
+    )
+
+
+def _check_darts_cell(edges: Sequence[Edge], steps: int, which: str) -> None:
+    for j in range(2, steps + 2):
+        sources = [f for t, f, op in edges if t == j and op != "none"]
+        if len(sources) != 2 or sources[0] == sources[1]:
+            raise InvalidArchError(
+                f"{which} DARTS cell: node {j} must have exactly two incoming operations from "
+                f"two different nodes; got sources {sources} (use space 'extcell' for cells "
+                f"outside the DARTS cell space)"
+            )
+
+
+def build_darts_network(
+    arch: Any, num_classes: int, C: int = 16, layers: int = 8, steps: int = 4,
+    in_channels: int = 3, stem_multiplier: int = 3, drop_path_prob: float = 0.0,
+) -> CellNetwork:
+    """Network of a DARTS cell pair: every intermediate node has exactly two inputs.
+
+    ``arch``: a string of :mod:`natsbench.spaces.darts` or ``{"normal": edges, "reduce": edges}``.
+    Defaults (C=16, layers=8) are DARTS' search-size network; its CIFAR evaluation network is
+    C=36, layers=20.
+    """
+    normal, reduce = _cell_pair("darts", arch)
+    _check_darts_cell(_check_edges(normal, steps), steps, "normal")
+    _check_darts_cell(_check_edges(reduce, steps), steps, "reduce")
+    return CellNetwork(normal, reduce, num_classes, C=C, layers=layers, steps=steps,
+                       in_channels=in_channels, stem_multiplier=stem_multiplier,
+                       drop_path_prob=drop_path_prob)
+
+
+def build_extcell_network(
+    arch: Any, num_classes: int, C: int = 16, layers: int = 8, steps: int = 4,
+    in_channels: int = 3, stem_multiplier: int = 3, drop_path_prob: float = 0.0,
+) -> CellNetwork:
+    """Network of an ExtCell pair (several ops per node pair, inactive nodes allowed).
+
+    ``arch``: a string of :mod:`natsbench.spaces.extcell` or ``{"normal": edges, "reduce": edges}``.
+    """
+    normal, reduce = _cell_pair("extcell", arch)
+    return CellNetwork(normal, reduce, num_classes, C=C, layers=layers, steps=steps,
+                       in_channels=in_channels, stem_multiplier=stem_multiplier,
+                       drop_path_prob=drop_path_prob)

@@ -1,0 +1,299 @@
+"""The ask/tell interface every multi-trial search algorithm implements, and its registry.
+
+An algorithm is built from a search space and a :class:`numpy.random.Generator`; it proposes
+trials (:meth:`Algorithm.ask`) and learns from the feedback of finished trials
+(:meth:`Algorithm.tell`). It never sees the benchmark, the simulated clock or any test-set
+number: the :class:`~search_algorithms.runner.Runner` owns those (see ``docs/ALGORITHMS.md``).
+
+Architectures travel as their encoding: a tuple of choice indices, one per categorical
+dimension of the space (``space.encode(arch_str)``; ``space.decode(codes)`` turns it back into
+the architecture string). ``space.num_choices`` gives the size of each dimension. Working on
+small integer tuples keeps a query to a few microseconds; strings only appear in the output.
+
+Adding an algorithm: write a module in this package (or any package) with a subclass of
+:class:`Algorithm` decorated by :func:`register_algorithm`. The top-level modules of this
+package are imported on the first registry lookup (so they must keep heavy imports such as
+torch inside functions); other packages either import their module before use or expose it
+through the ``natsbench.search_algorithms`` entry-point group.
+"""
+from __future__ import annotations
+
+import abc
+import importlib
+import logging
+import pkgutil
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar, Iterator, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from natsbench.errors import QueryError
+
+logger = logging.getLogger(__name__)
+
+#: Entry-point group through which other distributions can contribute algorithms.
+ENTRY_POINT_GROUP = "natsbench.search_algorithms"
+
+
+@runtime_checkable
+class SpaceLike(Protocol):
+    """What an algorithm may use of a search space (``natsbench.spaces`` objects qualify)."""
+
+    name: str
+    num_choices: tuple[int, ...]
+
+    def decode(self, codes: Any) -> str: ...
+
+    def encode(self, arch: str) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class GridSpace:
+    """A plain Cartesian product of categorical dimensions, for synthetic problems and tests.
+
+    Architecture strings are the choice indices joined by ``"-"`` (``"0-3-1"``); the canonical
+    order is :func:`itertools.product` order with the first dimension most significant, as for
+    the NATS-Bench spaces.
+    """
+
+    name: str
+    num_choices: tuple[int, ...]
+
+    def decode(self, codes: Any) -> str:
+        return "-".join(str(int(c)) for c in codes)
+
+    def encode(self, arch: str) -> np.ndarray:
+        try:
+            codes = np.array([int(part) for part in arch.split("-")], dtype=np.int64)
+        except ValueError:
+            raise QueryError(f"arch {arch!r} is not of the form 'i-j-...' "
+                             f"with {len(self.num_choices)} integers") from None
+        if codes.shape != (len(self.num_choices),) or np.any(codes < 0) \
+                or np.any(codes >= np.asarray(self.num_choices)):
+            raise QueryError(f"arch {arch!r} is outside the grid with choices per dimension "
+                             f"{self.num_choices}")
+        return codes
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.num_choices, dtype=np.int64))
+
+    def all_archs(self) -> list[str]:
+        grids = np.indices(self.num_choices).reshape(len(self.num_choices), -1).T
+        return [self.decode(row) for row in grids]
+
+
+@dataclass(frozen=True, slots=True)
+class Trial:
+    """One evaluation request.
+
+    Attributes:
+        arch: the architecture as its encoding, one choice index per dimension of the space.
+        fidelity_epochs: number of training epochs of the search protocol after which the
+            validation accuracy is wanted (1..max_fidelity); ``None`` means the full protocol.
+        trial_id: an id the algorithm chooses to recognise the trial in :meth:`Algorithm.tell`.
+    """
+
+    arch: tuple[int, ...]
+    fidelity_epochs: int | None = None
+    trial_id: int = 0
+
+
+class RandomStream:
+    """Cheap scalar draws from a :class:`numpy.random.Generator`.
+
+    Drawing single numbers from a Generator costs about a microsecond each; algorithms draw
+    a handful per trial, so this pre-draws blocks of uniforms (64 at first, doubling up to
+    4096, so short runs stay cheap) and hands them out one by one. The stream is fully
+    determined by the generator it wraps.
+    """
+
+    __slots__ = ("_rng", "_block", "_buffer", "_pos")
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self._rng = rng
+        self._block = 64
+        self._buffer: list[float] = []
+        self._pos = 0
+
+    def uniform(self) -> float:
+        """A float in [0, 1)."""
+        if self._pos == len(self._buffer):
+            self._buffer = self._rng.random(self._block).tolist()
+            self._block = min(2 * self._block, 4096)
+            self._pos = 0
+        value = self._buffer[self._pos]
+        self._pos += 1
+        return value
+
+    def below(self, n: int) -> int:
+        """An integer uniform in [0, n)."""
+        return int(self.uniform() * n)
+
+    def codes(self, num_choices: Sequence[int]) -> tuple[int, ...]:
+        """A uniformly random encoding: each dimension independently uniform."""
+        return tuple(int(self.uniform() * n) for n in num_choices)
+
+    def other_than(self, n: int, current: int) -> int:
+        """An integer uniform in [0, n) excluding ``current`` (requires n >= 2)."""
+        value = int(self.uniform() * (n - 1))
+        return value + 1 if value >= current else value
+
+
+class Algorithm(abc.ABC):
+    """Base class of ask/tell search algorithms.
+
+    Args:
+        space: the search space (only ``name``, ``num_choices`` and ``decode``/``encode`` are
+            used).
+        rng: the algorithm's own random generator (the runner derives it from the run seed).
+        max_fidelity: the number of epochs of the search protocol (12 for NATS-Bench ``H0``).
+        min_fidelity: the smallest number of epochs a trial may ask for.
+        **hyperparameters: algorithm-specific settings; unknown names raise ``TypeError``.
+
+    Subclasses set :attr:`name` (by :func:`register_algorithm`), :attr:`multi_fidelity` if they
+    ask for fewer epochs than ``max_fidelity``, and document every default with its source.
+    """
+
+    name: ClassVar[str] = ""
+    multi_fidelity: ClassVar[bool] = False
+
+    def __init__(self, space: SpaceLike, rng: np.random.Generator, *, max_fidelity: int = 12,
+                 min_fidelity: int = 1) -> None:
+        if not 1 <= min_fidelity <= max_fidelity:
+            raise ValueError(f"need 1 <= min_fidelity <= max_fidelity, got "
+                             f"min_fidelity={min_fidelity}, max_fidelity={max_fidelity}")
+        self.space = space
+        self.num_choices: tuple[int, ...] = tuple(int(n) for n in space.num_choices)
+        self.rng = rng
+        self.stream = RandomStream(rng)
+        self.max_fidelity = int(max_fidelity)
+        self.min_fidelity = int(min_fidelity)
+
+    @abc.abstractmethod
+    def ask(self) -> Trial | None:
+        """The next trial to evaluate, or ``None`` when the algorithm has nothing left to ask."""
+
+    @abc.abstractmethod
+    def tell(self, trial: Trial, feedback: float) -> None:
+        """Report the validation accuracy (percent) of a trial returned by :meth:`ask`."""
+
+    def random_codes(self) -> tuple[int, ...]:
+        """A uniformly random architecture (every dimension independently uniform)."""
+        return self.stream.codes(self.num_choices)
+
+    def mutate(self, codes: tuple[int, ...], force_change: bool = True) -> tuple[int, ...]:
+        """Change one uniformly chosen dimension to a uniformly chosen value.
+
+        With ``force_change`` the new value differs from the old one (a true neighbour);
+        otherwise it is uniform over all values, so the child may equal the parent.
+        """
+        dim = self.stream.below(len(codes))
+        n = self.num_choices[dim]
+        if force_change and n > 1:
+            value = self.stream.other_than(n, codes[dim])
+        else:
+            value = self.stream.below(n)
+        return codes[:dim] + (value,) + codes[dim + 1:]
+
+    def neighbours(self, codes: tuple[int, ...]) -> list[tuple[int, ...]]:
+        """All encodings that differ from ``codes`` in exactly one dimension."""
+        out = []
+        for dim, n in enumerate(self.num_choices):
+            for value in range(n):
+                if value != codes[dim]:
+                    out.append(codes[:dim] + (value,) + codes[dim + 1:])
+        return out
+
+
+AlgorithmFactory = Callable[..., Algorithm]
+
+
+class Registry:
+    """Algorithms by name. Names are lower case; lookups are case-insensitive."""
+
+    def __init__(self, packages: Sequence[str] = (), entry_point_group: str | None = None) -> None:
+        self._classes: dict[str, type[Algorithm]] = {}
+        self._packages = tuple(packages)
+        self._entry_point_group = entry_point_group
+        self._discovered = False
+
+    def register(self, name: str) -> Callable[[type[Algorithm]], type[Algorithm]]:
+        """Class decorator adding an :class:`Algorithm` subclass under ``name``."""
+        key = name.lower()
+
+        def decorator(cls: type[Algorithm]) -> type[Algorithm]:
+            if not (isinstance(cls, type) and issubclass(cls, Algorithm)):
+                raise TypeError(f"{cls!r} is not a subclass of Algorithm")
+            existing = self._classes.get(key)
+            if existing is not None and existing is not cls:
+                raise ValueError(f"algorithm name {key!r} is already taken by "
+                                 f"{existing.__module__}.{existing.__qualname__}")
+            cls.name = key
+            self._classes[key] = cls
+            return cls
+
+        return decorator
+
+    def _discover(self) -> None:
+        if self._discovered:
+            return
+        self._discovered = True
+        for package_name in self._packages:
+            package = importlib.import_module(package_name)
+            for info in pkgutil.iter_modules(package.__path__):
+                if not info.name.startswith("_") and not info.ispkg:
+                    importlib.import_module(f"{package_name}.{info.name}")
+        if self._entry_point_group:
+            from importlib.metadata import entry_points
+
+            for ep in entry_points(group=self._entry_point_group):
+                try:
+                    ep.load()
+                except Exception:  # a broken plug-in must not break the built-ins
+                    logger.exception("could not load search algorithm plug-in %s", ep.value)
+
+    def names(self) -> list[str]:
+        """Registered names, sorted."""
+        self._discover()
+        return sorted(self._classes)
+
+    def get(self, name: str) -> type[Algorithm]:
+        """The class registered under ``name``; :class:`QueryError` naming the valid ones otherwise."""
+        self._discover()
+        try:
+            return self._classes[name.lower()]
+        except KeyError:
+            raise QueryError(f"unknown search algorithm {name!r}; "
+                             f"valid: {', '.join(self.names())}") from None
+
+    def create(self, name: str, space: SpaceLike, rng: np.random.Generator,
+               **kwargs: Any) -> Algorithm:
+        """Instantiate ``name`` (see :class:`Algorithm` for the arguments)."""
+        return self.get(name)(space, rng, **kwargs)
+
+    def __contains__(self, name: object) -> bool:
+        self._discover()
+        return isinstance(name, str) and name.lower() in self._classes
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+
+#: The default registry: the algorithms of this package plus entry-point plug-ins.
+ALGORITHMS = Registry(packages=("search_algorithms",), entry_point_group=ENTRY_POINT_GROUP)
+
+
+def register_algorithm(name: str) -> Callable[[type[Algorithm]], type[Algorithm]]:
+    """Register an :class:`Algorithm` subclass in :data:`ALGORITHMS` under ``name``."""
+    return ALGORITHMS.register(name)
+
+
+def get_algorithm(name: str) -> type[Algorithm]:
+    """The algorithm class registered under ``name`` in :data:`ALGORITHMS`."""
+    return ALGORITHMS.get(name)
+
+
+def available_algorithms() -> list[str]:
+    """Names registered in :data:`ALGORITHMS`."""
+    return ALGORITHMS.names()

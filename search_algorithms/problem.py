@@ -1,0 +1,315 @@
+"""What a multi-trial search queries: a tabular problem of precomputed numpy arrays.
+
+A :class:`TabularProblem` holds, for one search space and one dataset:
+
+* the validation accuracy each architecture reaches after each epoch of the *search*
+  protocol, per training seed (the feedback an algorithm gets),
+* the recorded training time of each epoch and validation time of each evaluation (the price
+  of a query on the simulated clock),
+* the *reported* accuracy of each architecture: the test accuracy after the final protocol,
+  averaged over seeds. It is only ever read by the runner to score the incumbent; no
+  algorithm can reach it.
+
+NATS-Bench semantics (Dong et al., TPAMI 2021, section 5.4 of Dong's thesis; the official API's
+``simulate_train_eval`` and ``get_more_info``) that :meth:`TabularProblem.from_bench` follows:
+
+=================  ====================================  ===================================
+dataset            feedback (search hp ``12``)           reported (hp ``200`` tss, ``90`` sss)
+=================  ====================================  ===================================
+cifar10            ``cifar10-valid`` / ``x-valid``       ``cifar10`` / ``ori-test``
+cifar100           ``cifar100`` / ``x-valid``            ``cifar100`` / ``x-test``
+ImageNet16-120     ``ImageNet16-120`` / ``x-valid``      ``ImageNet16-120`` / ``x-test``
+=================  ====================================  ===================================
+
+For CIFAR-10 the search trains on the 25k training half and validates on the other 25k
+(``cifar10-valid``); the reported number is the ``test-accuracy`` that
+``get_more_info(arch, "cifar10", hp, is_random=False)`` returns, i.e. the original test set
+after training on all 50k images. For CIFAR-100 and ImageNet16-120 the validation set
+(``x-valid``) and the test set (``x-test``) are the two disjoint halves of the original test
+set. The search-time costs come from the same records as the feedback (for CIFAR-10 the
+``cifar10-valid`` runs), as in the official ``simulate_train_eval``.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Sequence
+
+import numpy as np
+
+from natsbench.errors import QueryError
+from search_algorithms.base import GridSpace, SpaceLike
+
+logger = logging.getLogger(__name__)
+
+#: dataset -> (benchmark dataset, evaluation set) whose accuracy is the search feedback.
+SEARCH_SOURCES: dict[str, tuple[str, str]] = {
+    "cifar10": ("cifar10-valid", "x-valid"),
+    "cifar100": ("cifar100", "x-valid"),
+    "ImageNet16-120": ("ImageNet16-120", "x-valid"),
+}
+#: dataset -> (benchmark dataset, evaluation set) whose accuracy is reported.
+REPORT_SOURCES: dict[str, tuple[str, str]] = {
+    "cifar10": ("cifar10", "ori-test"),
+    "cifar100": ("cifar100", "x-test"),
+    "ImageNet16-120": ("ImageNet16-120", "x-test"),
+}
+#: search space -> training length (hp) of the reported accuracy (NATS-Bench H1 / H2).
+REPORT_HPS: dict[str, str] = {"tss": "200", "sss": "90"}
+
+
+def _mixed_radix(num_choices: Sequence[int]) -> tuple[int, ...]:
+    """Weights turning an encoding into its position in itertools.product order."""
+    radix, weight = [], 1
+    for n in reversed(num_choices):
+        radix.append(weight)
+        weight *= int(n)
+    return tuple(reversed(radix))
+
+
+@dataclass(eq=False)
+class TabularProblem:
+    """Arrays a search runner queries. Shapes: N archs, S seeds, E search epochs, D dimensions.
+
+    Attributes:
+        space: the search space; its ``num_choices`` define the encodings algorithms use.
+        arch_strs: [N] architecture strings, in the row order of the arrays.
+        codes: [N, D] int64 encodings of ``arch_strs``.
+        valid_acc: [N, S, E] validation accuracy (percent) after epoch e+1 of the search
+            protocol, per seed; NaN where that seed was not run.
+        train_time: [N, S, E] seconds the training of epoch e+1 took.
+        valid_time: [N, S, E] seconds the validation pass after epoch e+1 took.
+        reported: [N] reported (test) accuracy in percent, mean over seeds; NaN if unknown.
+        seeds: [S] seed values of the columns of the per-seed arrays.
+        dataset: dataset name written in the output rows.
+        sources: where each array came from (free-form provenance for logs and outputs).
+
+    A seed of an architecture is *available* when its validation accuracy is finite at every
+    epoch; its times must then be finite too. Queries only ever see available seeds.
+    """
+
+    space: SpaceLike
+    arch_strs: list[str]
+    codes: np.ndarray
+    valid_acc: np.ndarray
+    train_time: np.ndarray
+    valid_time: np.ndarray
+    reported: np.ndarray
+    seeds: tuple[int, ...]
+    dataset: str = ""
+    sources: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.codes = np.asarray(self.codes, dtype=np.int64)
+        self.valid_acc = np.asarray(self.valid_acc, dtype=np.float64)
+        self.train_time = np.asarray(self.train_time, dtype=np.float64)
+        self.valid_time = np.asarray(self.valid_time, dtype=np.float64)
+        self.reported = np.asarray(self.reported, dtype=np.float64)
+        self.seeds = tuple(int(s) for s in self.seeds)
+        self.arch_strs = list(self.arch_strs)
+        num_choices = tuple(int(n) for n in self.space.num_choices)
+        n, d = len(self.arch_strs), len(num_choices)
+        if self.valid_acc.ndim != 3:
+            raise QueryError(f"valid_acc must be [archs, seeds, epochs], got shape "
+                             f"{self.valid_acc.shape}")
+        _, s, e = self.valid_acc.shape
+        expected = {"codes": (n, d), "valid_acc": (n, s, e), "train_time": (n, s, e),
+                    "valid_time": (n, s, e), "reported": (n,)}
+        for name, shape in expected.items():
+            actual = getattr(self, name).shape
+            if actual != shape:
+                raise QueryError(f"{name} has shape {actual}; expected {shape} for {n} archs, "
+                                 f"{len(self.seeds)} seeds, {e} epochs, {d} dimensions")
+        if len(self.seeds) != s:
+            raise QueryError(f"{len(self.seeds)} seed values given for {s} seed columns")
+        if n == 0 or e == 0:
+            raise QueryError("a problem needs at least one architecture and one epoch")
+        if np.any(self.codes < 0) or np.any(self.codes >= np.asarray(num_choices)):
+            raise QueryError(f"codes outside the space's choices {num_choices}")
+
+        available = np.all(np.isfinite(self.valid_acc), axis=2)            # [N, S]
+        times_ok = np.all(np.isfinite(self.train_time) & np.isfinite(self.valid_time), axis=2)
+        missing_time = available & ~times_ok
+        if missing_time.any():
+            a, k = np.argwhere(missing_time)[0]
+            raise QueryError(f"{int(missing_time.sum())} (arch, seed) runs have validation "
+                             f"accuracies but no train/validation times, e.g. "
+                             f"{self.arch_strs[a]!r} seed {self.seeds[k]}; the simulated clock "
+                             f"needs both")
+        if np.any((self.train_time < 0) | (self.valid_time < 0)):
+            raise QueryError("train_time and valid_time must be non-negative seconds")
+
+        #: [N] number of available seeds per arch.
+        self.seed_count = available.sum(axis=1).astype(np.int64)
+        #: [N, S] seed columns, available ones first (stable order).
+        self.seed_slots = np.argsort(~available, axis=1, kind="stable").astype(np.int64)
+        epochs_seen = np.arange(1, e + 1, dtype=np.float64)
+        #: [N, S, E] training seconds of epochs 1..e+1.
+        self.cum_train = np.cumsum(np.nan_to_num(self.train_time), axis=2)
+        #: [N, S, E] the official "valid-per-time": mean validation seconds over epochs 1..e+1.
+        self.valid_per_time = np.cumsum(np.nan_to_num(self.valid_time), axis=2) / epochs_seen
+        self.radix = _mixed_radix(num_choices)
+        self.num_choices = num_choices
+        size = int(np.prod(num_choices, dtype=np.int64))
+        flat = self.codes @ np.asarray(self.radix, dtype=np.int64)
+        if len(np.unique(flat)) != n:
+            raise QueryError("two rows of the problem have the same architecture encoding")
+        #: [prod(num_choices)] row of each encoding (product order), -1 where absent.
+        self.flat_to_row = np.full(size, -1, dtype=np.int64)
+        self.flat_to_row[flat] = np.arange(n)
+
+    # ------------------------------------------------------------------ shapes
+    @property
+    def num_archs(self) -> int:
+        return len(self.arch_strs)
+
+    @property
+    def num_seeds(self) -> int:
+        return len(self.seeds)
+
+    @property
+    def epochs(self) -> int:
+        """Number of epochs of the search protocol (the maximum fidelity)."""
+        return int(self.valid_acc.shape[2])
+
+    @cached_property
+    def codes_to_row(self) -> dict[tuple[int, ...], int]:
+        """Row of each encoding (as a tuple of Python ints)."""
+        return {tuple(c): i for i, c in enumerate(self.codes.tolist())}
+
+    def row_of(self, codes: Sequence[int]) -> int:
+        """Row of an encoding; :class:`QueryError` if the problem does not hold it."""
+        if len(codes) != len(self.num_choices) or any(
+                not 0 <= int(c) < n for c, n in zip(codes, self.num_choices)):
+            raise QueryError(f"encoding {tuple(codes)} does not fit the space's choices "
+                             f"{self.num_choices}")
+        row = int(self.flat_to_row[sum(int(c) * r for c, r in zip(codes, self.radix))])
+        if row < 0 or self.seed_count[row] == 0:
+            raise QueryError(f"the benchmark has no search-protocol result for "
+                             f"{self.space.decode(codes)!r}")
+        return row
+
+    def query_cost(self, row: int, slot: int, epochs: int) -> float:
+        """Simulated seconds of training ``row`` from scratch for ``epochs`` epochs with seed
+        column ``slot`` and validating once (official ``simulate_train_eval`` time)."""
+        return float(self.cum_train[row, slot, epochs - 1] + self.valid_per_time[row, slot, epochs - 1])
+
+    # ------------------------------------------------------------------ builders
+    @classmethod
+    def from_bench(cls, bench: Any, dataset: str, search_hp: str | int = "12",
+                   report_hp: str | int | None = None, *,
+                   search_source: tuple[str, str] | None = None,
+                   report_source: tuple[str, str] | None = None) -> "TabularProblem":
+        """Build the problem NATS-Bench searches on from a :class:`natsbench.api.bench.Bench`.
+
+        Args:
+            bench: an opened benchmark (``natsbench.open_bench``) or any object with the same
+                ``space``, ``arch_strs``, ``seeds(dataset, hp)`` and ``metric(dataset, hp,
+                metric, seed=..., epoch=...)``: ``seed="all", epoch="all"`` -> [N, S, E];
+                the defaults -> [N], last epoch, mean over the seeds that ran.
+            dataset: ``cifar10``, ``cifar100`` or ``ImageNet16-120`` (see the module table);
+                other names need both ``search_source`` and ``report_source``.
+            search_hp: training length whose per-epoch validation accuracy is the feedback.
+            report_hp: training length of the reported test accuracy; default ``200`` for
+                tss and ``90`` for sss.
+            search_source: (benchmark dataset, set) overriding the feedback source.
+            report_source: (benchmark dataset, set) overriding the reported source.
+        """
+        space = bench.space
+        if not hasattr(space, "num_choices"):
+            from natsbench.spaces import get_space
+
+            space = get_space(str(space))
+        if search_source is None or report_source is None:
+            if dataset not in SEARCH_SOURCES:
+                raise QueryError(f"no NATS-Bench search protocol for dataset {dataset!r}; valid: "
+                                 f"{', '.join(SEARCH_SOURCES)} (or pass search_source and "
+                                 f"report_source)")
+        search_dataset, search_set = search_source or SEARCH_SOURCES[dataset]
+        report_dataset, report_set = report_source or REPORT_SOURCES[dataset]
+        search_hp = _hp_str(search_hp)
+        if report_hp is None:
+            if space.name not in REPORT_HPS:
+                raise QueryError(f"no default report hp for space {space.name!r} (known: "
+                                 f"{', '.join(REPORT_HPS)}); pass report_hp")
+            report_hp = REPORT_HPS[space.name]
+        report_hp = _hp_str(report_hp)
+
+        def per_seed_epoch(ds: str, hp: str, name: str) -> np.ndarray:
+            values = np.asarray(bench.metric(ds, hp, name, seed="all", epoch="all"),
+                                dtype=np.float64)
+            if values.ndim != 3:
+                raise QueryError(f"bench.metric({ds!r}, {hp!r}, {name!r}, seed='all', "
+                                 f"epoch='all') returned shape {values.shape}; expected "
+                                 f"[archs, seeds, epochs]")
+            return values
+
+        valid_acc = per_seed_epoch(search_dataset, search_hp, f"{search_set}_acc1")
+        train_time = per_seed_epoch(search_dataset, search_hp, "train_time")
+        valid_time = per_seed_epoch(search_dataset, search_hp, f"{search_set}_time")
+        # the official get_more_info(..., is_random=False): last epoch, mean over the seeds run
+        reported = np.asarray(bench.metric(report_dataset, report_hp, f"{report_set}_acc1"),
+                              dtype=np.float64)
+        if reported.shape != (len(bench.arch_strs),):
+            raise QueryError(f"bench.metric({report_dataset!r}, {report_hp!r}, "
+                             f"'{report_set}_acc1') returned shape {reported.shape}; expected "
+                             f"[archs]")
+        arch_strs = list(bench.arch_strs)
+        codes = np.stack([np.asarray(space.encode(a), dtype=np.int64) for a in arch_strs])
+        problem = cls(space=space, arch_strs=arch_strs, codes=codes, valid_acc=valid_acc,
+                      train_time=train_time, valid_time=valid_time, reported=reported,
+                      seeds=tuple(bench.seeds(search_dataset, search_hp)), dataset=dataset,
+                      sources={"search": (search_dataset, search_set, search_hp),
+                               "report": (report_dataset, report_set, report_hp)})
+        logger.info("search problem %s/%s: %d archs, feedback %s, reported %s", space.name,
+                    dataset, problem.num_archs, problem.sources["search"],
+                    problem.sources["report"])
+        return problem
+
+    @classmethod
+    def synthetic(cls, num_choices: Sequence[int], rng: np.random.Generator, *,
+                  seeds: int = 3, epochs: int = 12, noise: float = 0.5,
+                  missing_seed_fraction: float = 0.0, name: str = "grid",
+                  dataset: str = "synthetic") -> "TabularProblem":
+        """A problem with exploitable structure, for tests and demonstrations.
+
+        The final accuracy is a smooth function of the encoding: an additive score per
+        dimension (each dimension has a preferred value, and accuracy falls quadratically with
+        the distance to it) plus a small random pairwise interaction, mapped to 50-95 %.
+        Learning curves rise as ``1 - exp(-epoch / 3)``; each seed adds Gaussian noise of
+        ``noise`` percent. The reported accuracy is the noiseless final accuracy minus 1 % plus
+        an independent per-arch perturbation, so it differs from every validation number.
+        Training takes 5 s per epoch plus 1 s per unit of the encoding's sum; validation 1 s.
+        """
+        space = GridSpace(name=name, num_choices=tuple(int(n) for n in num_choices))
+        grids = np.indices(space.num_choices).reshape(len(space.num_choices), -1).T
+        n, d = grids.shape
+        scaled = grids / np.maximum(np.asarray(space.num_choices) - 1, 1)      # [N, D] in [0, 1]
+        target = rng.random(d)
+        score = -((scaled - target) ** 2).sum(axis=1)
+        interaction = rng.normal(0.0, 0.05, size=(d, d))
+        score += np.einsum("ni,ij,nj->n", scaled, np.triu(interaction, 1), scaled)
+        score = (score - score.min()) / max(score.max() - score.min(), 1e-12)
+        final = 50.0 + 45.0 * score                                            # [N]
+        curve = 1.0 - np.exp(-np.arange(1, epochs + 1) / 3.0)                 # [E]
+        valid = final[:, None, None] * curve[None, None, :] + rng.normal(
+            0.0, noise, size=(n, seeds, epochs))
+        if missing_seed_fraction > 0 and seeds > 1:
+            drop = rng.random((n, seeds)) < missing_seed_fraction
+            drop[:, 0] = False                                                 # keep >= 1 seed
+            valid[drop] = np.nan
+        per_epoch = 5.0 + grids.sum(axis=1).astype(np.float64)
+        train_time = np.broadcast_to(per_epoch[:, None, None], (n, seeds, epochs)).copy()
+        valid_time = np.ones((n, seeds, epochs))
+        reported = final - 1.0 + rng.normal(0.0, 0.3, size=n)
+        return cls(space=space, arch_strs=[space.decode(g) for g in grids], codes=grids,
+                   valid_acc=valid, train_time=train_time, valid_time=valid_time,
+                   reported=reported, seeds=tuple(range(seeds)), dataset=dataset,
+                   sources={"search": "synthetic", "report": "synthetic"})
+
+
+def _hp_str(hp: str | int) -> str:
+    """NATS-Bench hp names are zero-padded to two digits ("01", "12", "90", "200")."""
+    text = str(hp).strip()
+    return f"{int(text):02d}" if text.isdigit() else text

@@ -1,0 +1,47 @@
+"""Random search (RANDOM in NATS-Bench).
+
+Bergstra & Bengio, "Random search for hyper-parameter optimization", JMLR 2012; as run in
+NATS-Bench (Dong et al., TPAMI 2021, section 5.4 of Dong's thesis; ``random_wo_share.py`` of the
+official code): every trial is an architecture whose dimensions are drawn independently and
+uniformly (so archs are drawn uniformly *with replacement*), trained with the full search
+protocol (12 epochs). Random search ignores the feedback.
+
+Defaults:
+    replace = True      NATS-Bench samples with replacement. ``False`` never proposes an
+                        architecture twice (rejection sampling; ``ask`` returns ``None`` once
+                        the whole space was proposed).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from search_algorithms.base import Algorithm, SpaceLike, Trial, register_algorithm
+
+
+@register_algorithm("random")
+class RandomSearch(Algorithm):
+    """Uniform random architectures at full fidelity."""
+
+    def __init__(self, space: SpaceLike, rng: np.random.Generator, *, replace: bool = True,
+                 **kwargs: int) -> None:
+        super().__init__(space, rng, **kwargs)
+        self.replace = bool(replace)
+        self._seen: set[tuple[int, ...]] = set()
+        self._size = math.prod(self.num_choices)
+        self._count = 0
+
+    def ask(self) -> Trial | None:
+        codes = self.random_codes()
+        if not self.replace:
+            if len(self._seen) >= self._size:
+                return None
+            while codes in self._seen:
+                codes = self.random_codes()
+            self._seen.add(codes)
+        self._count += 1
+        return Trial(codes, None, self._count)
+
+    def tell(self, trial: Trial, feedback: float) -> None:
+        """Random search does not learn."""

@@ -1,0 +1,435 @@
+"""The runner: budget, simulated clock, benchmark seeds, repeats and the tidy output.
+
+One *run* is one search: the runner builds a fresh algorithm, then repeatedly asks it for a
+trial, answers the trial from a :class:`~search_algorithms.problem.TabularProblem` and tells
+the algorithm the validation accuracy, until the simulated time budget is spent.
+
+Semantics (NATS-Bench, Dong et al. TPAMI 2021 / thesis section 5.4, and the official
+``simulate_train_eval``); ``docs/ALGORITHMS.md`` has the long form:
+
+* **Seeds of a run.** Run ``i`` with base seed ``b`` draws everything from
+  ``numpy.random.SeedSequence(entropy=b, spawn_key=(i,))``: its first child seeds the
+  algorithm's generator, its second the runner's. A run is therefore reproducible on its own,
+  bit for bit, whatever other runs, chunking or number of worker processes are used.
+* **Benchmark seed of a query.** Each query trains the architecture with one of the seeds the
+  benchmark holds for it, drawn uniformly by the runner (the official ``is_random=True``).
+  Re-querying an architecture may thus give a different accuracy.
+* **Fidelity and cost.** A trial asks for epoch ``e`` (1..E, default E = 12) of the search
+  protocol. Its feedback is the validation accuracy after epoch ``e``; its cost is the training
+  time of epochs 1..e plus one validation pass (the official "valid-per-time": the mean
+  recorded validation time over epochs 1..e). With ``fidelity_cost="scratch"`` (default, as
+  NATS-Bench's BOHB, which calls ``simulate_train_eval(arch, iepoch=int(budget)-1)`` for each
+  evaluation) every query trains from scratch, even when a lower-budget evaluation of the same
+  architecture was paid before. With ``fidelity_cost="continue"`` a query for an architecture
+  this run already trained for fewer epochs resumes that training run (same benchmark seed)
+  and pays only the extra epochs plus the validation pass.
+* **Clock and budget.** The simulated clock is the sum of query costs; algorithm compute time
+  is not counted. An evaluation that would finish after the budget is not performed: the run
+  ends there, so every row has ``sim_time <= budget``. ``max_evals`` optionally caps the
+  number of evaluations.
+* **Incumbent and reported accuracy.** After each evaluation the incumbent is the evaluation
+  with the highest feedback so far, the earliest one on ties (``incumbent="any"``, NATS-Bench:
+  ``max(history, key=accuracy)`` over all evaluations, whatever their fidelity), or the highest
+  feedback among the evaluations of the highest fidelity seen so far
+  (``incumbent="highest_fidelity"``, Hyperband's convention). ``reported`` is the incumbent
+  architecture's reported accuracy (test set, final protocol, mean over seeds). Algorithms
+  never see it.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import os
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from natsbench.errors import QueryError
+from search_algorithms.base import ALGORITHMS, Algorithm, RandomStream, Registry, Trial
+from search_algorithms.problem import TabularProblem
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+logger = logging.getLogger(__name__)
+
+#: Default simulated time budgets in seconds (NATS-Bench run-all.sh of the official code:
+#: tss 2e4 / 4e4 / 1.2e5 s, sss 2e4 / 4e4 / 6e4 s).
+DEFAULT_BUDGETS: dict[str, dict[str, float]] = {
+    "tss": {"cifar10": 2e4, "cifar100": 4e4, "ImageNet16-120": 1.2e5},
+    "sss": {"cifar10": 2e4, "cifar100": 4e4, "ImageNet16-120": 6e4},
+}
+FIDELITY_COSTS = ("scratch", "continue")
+INCUMBENT_RULES = ("any", "highest_fidelity")
+#: Output columns, in order.
+COLUMNS = ("algorithm", "space", "dataset", "run", "step", "sim_time", "arch", "fidelity",
+           "feedback", "reported", "seed", "incumbent")
+
+
+def default_budget(space: str, dataset: str) -> float:
+    """The NATS-Bench budget (simulated seconds) for a space and dataset."""
+    try:
+        return DEFAULT_BUDGETS[space][dataset]
+    except KeyError:
+        valid = [f"{s}/{d}" for s, ds in DEFAULT_BUDGETS.items() for d in ds]
+        raise QueryError(f"no default budget for {space}/{dataset}; valid: {', '.join(valid)} "
+                         f"(or pass a budget)") from None
+
+
+def run_generators(base_seed: int, run: int) -> tuple[np.random.Generator, np.random.Generator]:
+    """(algorithm generator, runner generator) of run ``run`` under ``base_seed``."""
+    if base_seed < 0 or run < 0:
+        raise QueryError(f"seeds and run indices must be >= 0, got base_seed={base_seed}, "
+                         f"run={run}")
+    children = np.random.SeedSequence(entropy=base_seed, spawn_key=(run,)).spawn(2)
+    return np.random.Generator(np.random.PCG64(children[0])), \
+        np.random.Generator(np.random.PCG64(children[1]))
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything that defines a set of runs except the problem.
+
+    Attributes:
+        algorithm: a registered name, or a picklable factory ``(space, rng, **kw) -> Algorithm``.
+        hyperparameters: keyword arguments for the algorithm.
+        budget: simulated seconds per run; ``None`` for the NATS-Bench default of the
+            problem's space and dataset (or unlimited when ``max_evals`` is set).
+        max_evals: optional cap on evaluations per run.
+        base_seed: the base of every run's seed sequence.
+        fidelity_cost: ``"scratch"`` or ``"continue"`` (module docstring).
+        incumbent: ``"any"`` or ``"highest_fidelity"`` (module docstring).
+    """
+
+    algorithm: str | Callable[..., Algorithm]
+    hyperparameters: Mapping[str, Any] = field(default_factory=dict)
+    budget: float | None = None
+    max_evals: int | None = None
+    base_seed: int = 0
+    fidelity_cost: str = "scratch"
+    incumbent: str = "any"
+
+    def __post_init__(self) -> None:
+        if self.fidelity_cost not in FIDELITY_COSTS:
+            raise QueryError(f"fidelity_cost {self.fidelity_cost!r} is not one of "
+                             f"{', '.join(FIDELITY_COSTS)}")
+        if self.incumbent not in INCUMBENT_RULES:
+            raise QueryError(f"incumbent {self.incumbent!r} is not one of "
+                             f"{', '.join(INCUMBENT_RULES)}")
+        if self.budget is not None and not self.budget > 0:
+            raise QueryError(f"budget must be a positive number of seconds, got {self.budget}")
+        if self.max_evals is not None and self.max_evals < 1:
+            raise QueryError(f"max_evals must be >= 1, got {self.max_evals}")
+
+    @property
+    def algorithm_name(self) -> str:
+        if isinstance(self.algorithm, str):
+            return self.algorithm.lower()
+        return str(getattr(self.algorithm, "name", "") or getattr(self.algorithm, "__name__",
+                                                                  repr(self.algorithm)))
+
+    def resolved_budget(self, problem: TabularProblem) -> float:
+        if self.budget is not None:
+            return float(self.budget)
+        if self.max_evals is not None:
+            return math.inf
+        return default_budget(problem.space.name, problem.dataset)
+
+
+@dataclass
+class RunTrace:
+    """The evaluations of one run, as columns (all of length ``steps``)."""
+
+    run: int
+    sim_time: np.ndarray      # float64 seconds at the end of each evaluation
+    row: np.ndarray           # int64 problem row of the evaluated arch
+    fidelity: np.ndarray      # int16 epochs
+    feedback: np.ndarray      # float64 validation accuracy told to the algorithm
+    seed: np.ndarray          # int64 benchmark seed the query saw
+    incumbent: np.ndarray     # int64 problem row of the incumbent after the evaluation
+
+    def __len__(self) -> int:
+        return len(self.row)
+
+
+def _factory(spec: RunSpec, registry: Registry) -> Callable[..., Algorithm]:
+    return registry.get(spec.algorithm) if isinstance(spec.algorithm, str) else spec.algorithm
+
+
+def run_one(problem: TabularProblem, spec: RunSpec, run: int,
+            registry: Registry = ALGORITHMS) -> RunTrace:
+    """Execute run ``run`` of ``spec`` on ``problem`` (see the module docstring)."""
+    algo_rng, bench_rng = run_generators(spec.base_seed, run)
+    epochs = problem.epochs
+    algorithm = _factory(spec, registry)(problem.space, algo_rng, max_fidelity=epochs,
+                                         **dict(spec.hyperparameters))
+    budget = spec.resolved_budget(problem)
+    max_evals = spec.max_evals if spec.max_evals is not None else -1
+    continue_mode = spec.fidelity_cost == "continue"
+    by_fidelity = spec.incumbent == "highest_fidelity"
+
+    stream = RandomStream(bench_rng)
+    lookup = problem.codes_to_row
+    n_seeds = problem.num_seeds
+    seed_count = problem.seed_count
+    seed_slots = problem.seed_slots.ravel()
+    seed_values = problem.seeds
+    valid = problem.valid_acc.ravel()
+    cum_train = problem.cum_train.ravel()
+    valid_per = problem.valid_per_time.ravel()
+    trained: dict[int, tuple[int, int]] = {}
+
+    times: list[float] = []
+    rows: list[int] = []
+    fids: list[int] = []
+    feedbacks: list[float] = []
+    seeds: list[int] = []
+    incumbents: list[int] = []
+    clock = 0.0
+    best_row, best_fid, best_fb = -1, 0, -math.inf
+    while len(rows) != max_evals:
+        trial = algorithm.ask()
+        if trial is None:
+            break
+        try:
+            row = lookup.get(trial.arch, -1)
+        except TypeError:                     # an unhashable encoding (list, array)
+            row = lookup.get(tuple(int(c) for c in trial.arch), -1)
+        if row < 0 or seed_count.item(row) == 0:
+            problem.row_of(trial.arch)        # raises a QueryError that names the problem
+        fid = epochs if trial.fidelity_epochs is None else trial.fidelity_epochs
+        if not 1 <= fid <= epochs:
+            raise QueryError(f"{algorithm.name or type(algorithm).__name__} asked for "
+                             f"{fid} epochs; valid: 1..{epochs}")
+        previous = trained.get(row) if continue_mode else None
+        if previous is not None and previous[1] < fid:
+            slot, done = previous
+            base = (row * n_seeds + slot) * epochs
+            cost = cum_train.item(base + fid - 1) - cum_train.item(base + done - 1) \
+                + valid_per.item(base + fid - 1)
+        else:
+            slot = seed_slots.item(row * n_seeds + int(stream.uniform() * seed_count.item(row)))
+            base = (row * n_seeds + slot) * epochs
+            cost = cum_train.item(base + fid - 1) + valid_per.item(base + fid - 1)
+        if clock + cost > budget:
+            break
+        clock += cost
+        if continue_mode:
+            trained[row] = (slot, fid)
+        feedback = valid.item(base + fid - 1)
+        algorithm.tell(trial, feedback)
+        if by_fidelity:
+            if fid > best_fid or (fid == best_fid and feedback > best_fb):
+                best_row, best_fid, best_fb = row, fid, feedback
+        elif feedback > best_fb:
+            best_row, best_fb = row, feedback
+        times.append(clock)
+        rows.append(row)
+        fids.append(fid)
+        feedbacks.append(feedback)
+        seeds.append(seed_values[slot])
+        incumbents.append(best_row)
+    return RunTrace(run=run, sim_time=np.asarray(times, dtype=np.float64),
+                    row=np.asarray(rows, dtype=np.int64),
+                    fidelity=np.asarray(fids, dtype=np.int16),
+                    feedback=np.asarray(feedbacks, dtype=np.float64),
+                    seed=np.asarray(seeds, dtype=np.int64),
+                    incumbent=np.asarray(incumbents, dtype=np.int64))
+
+
+# ---------------------------------------------------------------------------- many runs
+@dataclass(frozen=True)
+class Job:
+    """A set of runs of one spec on one problem (``problem`` is a key of the problem dict)."""
+
+    problem: Hashable
+    spec: RunSpec
+    runs: tuple[int, ...]
+
+
+#: Problems of a pool worker process, set once by the pool initializer (fork shares them
+#: without copying; spawn pickles them once per worker instead of once per task).
+_WORKER_PROBLEMS: dict[Hashable, TabularProblem] = {}
+
+
+def _init_worker(problems: dict[Hashable, TabularProblem]) -> None:
+    _WORKER_PROBLEMS.clear()
+    _WORKER_PROBLEMS.update(problems)
+
+
+def _run_chunk(job: Job) -> tuple[Job, list[RunTrace]]:
+    problem = _WORKER_PROBLEMS[job.problem]
+    return job, [run_one(problem, job.spec, run) for run in job.runs]
+
+
+def _chunks(job: Job, size: int) -> list[Job]:
+    return [Job(job.problem, job.spec, job.runs[i:i + size])
+            for i in range(0, len(job.runs), size)]
+
+
+def execute(jobs: Sequence[Job], problems: Mapping[Hashable, TabularProblem], *,
+            workers: int | None = 1, progress: bool = False,
+            chunk_size: int | None = None) -> "pd.DataFrame":
+    """Run every job and return one tidy DataFrame (columns :data:`COLUMNS`).
+
+    Args:
+        jobs: what to run; results come back in job order, runs in ascending order.
+        problems: the problems the jobs name.
+        workers: processes; 1 runs in this process, ``None`` uses every CPU.
+        progress: show a tqdm bar counting runs.
+        chunk_size: runs per task sent to a worker (default: about 8 tasks per worker).
+    """
+    for job in jobs:
+        if job.problem not in problems:
+            raise QueryError(f"job names problem {job.problem!r}; known: {list(problems)}")
+    workers = (os.cpu_count() or 1) if workers is None else max(1, int(workers))
+    total = sum(len(job.runs) for job in jobs)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, unit="run", desc="search")
+    results: dict[int, list[RunTrace]] = {i: [] for i in range(len(jobs))}
+    try:
+        if workers == 1 or total <= 1:
+            for i, job in enumerate(jobs):
+                problem = problems[job.problem]
+                for run in job.runs:
+                    results[i].append(run_one(problem, job.spec, run))
+                    if bar is not None:
+                        bar.update(1)
+        else:
+            size = chunk_size or max(1, min(50, math.ceil(total / (8 * workers))))
+            tasks = [(i, chunk) for i, job in enumerate(jobs) for chunk in _chunks(job, size)]
+            with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
+                                     initargs=(dict(problems),)) as pool:
+                pending = {pool.submit(_run_chunk, chunk): i for i, chunk in tasks}
+                while pending:
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        i = pending.pop(future)
+                        _, traces = future.result()
+                        results[i].extend(traces)
+                        if bar is not None:
+                            bar.update(len(traces))
+    finally:
+        if bar is not None:
+            bar.close()
+    frames = []
+    for i, job in enumerate(jobs):
+        traces = sorted(results[i], key=lambda t: t.run)
+        frames.append(traces_to_frame(traces, problems[job.problem], job.spec))
+    import pandas as pd
+
+    if not frames:
+        return empty_frame()
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    frame.attrs["natsbench.search"] = [
+        {"problem": str(job.problem), "algorithm": job.spec.algorithm_name,
+         "hyperparameters": {k: repr(v) for k, v in job.spec.hyperparameters.items()},
+         "budget": job.spec.resolved_budget(problems[job.problem]),
+         "max_evals": job.spec.max_evals, "base_seed": job.spec.base_seed,
+         "fidelity_cost": job.spec.fidelity_cost, "incumbent": job.spec.incumbent,
+         "sources": {k: list(v) if isinstance(v, tuple) else v
+                     for k, v in problems[job.problem].sources.items()},
+         "runs": len(job.runs)} for job in jobs]
+    return frame
+
+
+def empty_frame() -> "pd.DataFrame":
+    """A DataFrame with the output columns and no rows."""
+    import pandas as pd
+
+    return pd.DataFrame({name: [] for name in COLUMNS})
+
+
+def traces_to_frame(traces: Iterable[RunTrace], problem: TabularProblem,
+                    spec: RunSpec) -> "pd.DataFrame":
+    """Turn run traces into the tidy output rows (one per evaluation)."""
+    import pandas as pd
+
+    traces = list(traces)
+    lengths = np.array([len(t) for t in traces], dtype=np.int64)
+    n = int(lengths.sum())
+    cat = lambda value: pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), [value])  # noqa: E731
+    rows = np.concatenate([t.row for t in traces]) if traces else np.zeros(0, np.int64)
+    incumbent = np.concatenate([t.incumbent for t in traces]) if traces else rows
+    steps = np.concatenate([np.arange(1, k + 1, dtype=np.int32) for k in lengths]) \
+        if traces else np.zeros(0, np.int32)
+    arch_cats = pd.Index(problem.arch_strs)
+    return pd.DataFrame({
+        "algorithm": cat(spec.algorithm_name),
+        "space": cat(problem.space.name),
+        "dataset": cat(problem.dataset),
+        "run": np.repeat(np.array([t.run for t in traces], dtype=np.int32), lengths),
+        "step": steps,
+        "sim_time": np.concatenate([t.sim_time for t in traces]) if traces else np.zeros(0),
+        "arch": pd.Categorical.from_codes(rows, categories=arch_cats),
+        "fidelity": np.concatenate([t.fidelity for t in traces]) if traces
+        else np.zeros(0, np.int16),
+        "feedback": np.concatenate([t.feedback for t in traces]) if traces else np.zeros(0),
+        "reported": problem.reported[incumbent],
+        "seed": np.concatenate([t.seed for t in traces]) if traces else np.zeros(0, np.int64),
+        "incumbent": pd.Categorical.from_codes(incumbent, categories=arch_cats),
+    })
+
+
+class Runner:
+    """Runs one algorithm on one problem, any number of times.
+
+    Args:
+        problem: what to search.
+        algorithm: a registered name (``search_algorithms.base.available_algorithms()``) or a
+            picklable factory ``(space, rng, max_fidelity=..., **hyperparameters)``.
+        budget: simulated seconds per run; default :func:`default_budget` of the problem's
+            space and dataset (unlimited if only ``max_evals`` is given).
+        max_evals: optional cap on evaluations per run.
+        hyperparameters: keyword arguments for the algorithm (defaults: the algorithm's).
+        base_seed: base of every run's seed sequence (:func:`run_generators`).
+        fidelity_cost: ``"scratch"`` (NATS-Bench) or ``"continue"``.
+        incumbent: ``"any"`` (NATS-Bench) or ``"highest_fidelity"``.
+    """
+
+    def __init__(self, problem: TabularProblem, algorithm: str | Callable[..., Algorithm], *,
+                 budget: float | None = None, max_evals: int | None = None,
+                 hyperparameters: Mapping[str, Any] | None = None, base_seed: int = 0,
+                 fidelity_cost: str = "scratch", incumbent: str = "any",
+                 registry: Registry = ALGORITHMS) -> None:
+        if isinstance(algorithm, str):
+            cls = registry.get(algorithm)    # fail early on unknown names
+            if registry is not ALGORITHMS:   # worker processes only know the default registry
+                algorithm = cls
+        self.problem = problem
+        self.registry = registry
+        self.spec = RunSpec(algorithm=algorithm, hyperparameters=dict(hyperparameters or {}),
+                            budget=budget, max_evals=max_evals, base_seed=base_seed,
+                            fidelity_cost=fidelity_cost, incumbent=incumbent)
+        self.budget = self.spec.resolved_budget(problem)
+
+    def run(self, run: int = 0) -> RunTrace:
+        """Execute run number ``run`` in this process."""
+        return run_one(self.problem, self.spec, run, self.registry)
+
+    def run_many(self, runs: int | Sequence[int], *, workers: int | None = 1,
+                 progress: bool = False) -> "pd.DataFrame":
+        """Execute runs ``range(runs)`` (or the given run indices) and return the tidy rows."""
+        indices = tuple(range(runs)) if isinstance(runs, int) else tuple(int(r) for r in runs)
+        return execute([Job("problem", self.spec, indices)], {"problem": self.problem},
+                       workers=workers, progress=progress)
+
+
+def write_parquet(frame: "pd.DataFrame", path: str | os.PathLike) -> None:
+    """Write the output rows atomically (temporary file, then rename) to ``path``."""
+    from pathlib import Path
+
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    try:
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()

@@ -1,0 +1,128 @@
+"""natsbench build: planning, skipping, failures, isomorphic fill, kill-and-resume, Ray."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import natsbench
+from natsbench.build.builder import build
+from natsbench.build.plan import ArchSelection, plan_jobs, select_archs
+from natsbench.spaces import get_space
+from natsbench.store.compact import init_bench
+from natsbench.store.records import RunRecord, iter_records, write_record
+
+PROTOCOL = "H0:epochs=1,batch_size=256,eval_batch_size=1024"
+
+
+def _arch_file(path: Path, n: int) -> Path:
+    archs = get_space("tss").all_archs()[1000:1000 + 97 * n:97]
+    path.write_text("# archs for the test\n" + "\n".join(archs) + "\n")
+    return path
+
+
+def test_select_archs_unique_maps_every_cell_to_its_class_representative():
+    sel = select_archs("tss", "unique")
+    from natsbench.spaces import tss
+
+    assert len(sel.train) == 6466 and len(sel.archs) == 15625
+    keys = [tss.iso_key(a) for a in sel.archs]
+    rep_of = {}
+    for i in sel.train.tolist():
+        rep_of[keys[i]] = i
+    assert len(rep_of) == 6466
+    for i in range(0, 15625, 7):
+        src = sel.source_index[i]
+        assert (src == -1 and i in set(sel.train.tolist())) or (src >= 0 and keys[src] == keys[i] and src < i)
+
+
+def test_isomorphic_copies_answer_with_their_representative(tmp_path):
+    sel = select_archs("tss", "unique")
+    bench_dir = init_bench(tmp_path / "b", space="tss", arch_strs=sel.archs, arch_columns=sel.columns(),
+                           datasets={"digits": {"num_classes": 10, "eval_sets": ["x-valid"]}})
+    copies = np.flatnonzero(sel.source_index >= 0)[:3]
+    reps = sel.source_index[copies]
+    for k, rep in enumerate(reps):
+        write_record(bench_dir, RunRecord(space="tss", arch=sel.archs[rep], dataset="digits", hp="12", seed=0,
+                                          epochs=1, metrics={"x-valid_acc1": [10.0 + k]}))
+    bench = natsbench.open_bench(bench_dir)
+    np.testing.assert_array_equal(bench.metric("digits", "12", "x-valid_acc1", archs=copies),
+                                  bench.metric("digits", "12", "x-valid_acc1", archs=reps))
+    assert bench.evaluated("digits", "12").sum() == len(set(reps.tolist())) + sum(
+        int((sel.source_index == r).sum()) for r in set(reps.tolist()))
+
+
+def test_plan_skips_finished_and_failed_jobs(tmp_path):
+    sel = ArchSelection(get_space("tss").all_archs()[:4], np.arange(4))
+    jobs, skipped = plan_jobs(tmp_path, "tss", sel, ["digits"], PROTOCOL, "x", [1, 2])
+    assert (len(jobs), skipped) == (8, 0)
+    write_record(tmp_path, RunRecord(space="tss", arch=sel.archs[0], dataset="digits", hp="x", seed=1, epochs=0))
+    write_record(tmp_path, RunRecord(space="tss", arch=sel.archs[1], dataset="digits", hp="x", seed=2, epochs=0,
+                                     status="failed", error="boom"))
+    jobs, skipped = plan_jobs(tmp_path, "tss", sel, ["digits"], PROTOCOL, "x", [1, 2])
+    assert (len(jobs), skipped) == (6, 2)
+    jobs, skipped = plan_jobs(tmp_path, "tss", sel, ["digits"], PROTOCOL, "x", [1, 2], retry_failed=True)
+    assert (len(jobs), skipped) == (7, 1)
+
+
+def test_build_trains_records_failures_and_compacts(tmp_path):
+    archs = _arch_file(tmp_path / "archs.txt", 3)
+    store = tmp_path / "bench"
+    report = build(space="tss", datasets=["digits", "cifar10"], protocol=PROTOCOL, seeds=[3], store=store,
+                   archs=str(archs), workers=1, data_root=str(tmp_path / "no-cifar-here"), progress=False)
+    assert (report.ok, report.failed) == (3, 3)
+    assert all("cifar" in f.error or "Dataset" in f.error for f in report.failures)
+    bench = natsbench.open_bench(store)
+    assert bench.evaluated("digits", bench.hps("digits")[0]).sum() == 3
+    acc = bench.metric("digits", bench.hps("digits")[0], "x-valid_acc1")
+    assert np.all((acc >= 0) & (acc <= 100))
+    assert sorted(r.status for r in iter_records(store)) == ["failed"] * 3  # ok ones were compacted
+    again = build(space="tss", datasets=["digits"], protocol=PROTOCOL, seeds=[3], store=store,
+                  archs=str(archs), progress=False)
+    assert (again.planned, again.skipped) == (0, 3)
+
+
+@pytest.mark.slow
+def test_kill_and_resume_loses_and_duplicates_nothing(tmp_path):
+    archs = _arch_file(tmp_path / "archs.txt", 6)
+    store = tmp_path / "bench"
+    cmd = [sys.executable, "-m", "natsbench.cli", "build", "--space", "tss", "--dataset", "digits",
+           "--protocol", PROTOCOL, "--seeds", "5", "--store", str(store), "--archs", str(archs), "--workers", "2"]
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list((store / "records").rglob("*.json"))) < 2:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = {p: p.stat().st_mtime_ns for p in (store / "records").rglob("*.json")}
+    assert 2 <= len(before) < 6
+    assert subprocess.run(cmd, capture_output=True).returncode == 0
+    for p, mtime in before.items():  # finished runs were not redone (their file may be compacted away)
+        assert not p.exists() or p.stat().st_mtime_ns == mtime
+    bench = natsbench.open_bench(store)
+    hp = bench.hps("digits")[0]
+    assert bench.evaluated("digits", hp).sum() == 6
+    assert not list((store / "records").rglob("*.json"))
+    assert not [p for p in store.parent.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.slow
+def test_ray_executor_matches_local(tmp_path):
+    pytest.importorskip("ray")
+    archs = _arch_file(tmp_path / "archs.txt", 2)
+    local, remote = tmp_path / "local", tmp_path / "ray"
+    build(space="tss", datasets=["digits"], protocol=PROTOCOL, seeds=[9], store=local, archs=str(archs),
+          progress=False)
+    build(space="tss", datasets=["digits"], protocol=PROTOCOL, seeds=[9], store=remote, archs=str(archs),
+          executor="ray", workers=2, progress=False)
+    a, b = natsbench.open_bench(local), natsbench.open_bench(remote)
+    hp = a.hps("digits")[0]
+    for metric in ("train_loss", "x-valid_acc1", "ori-test_acc1"):
+        np.testing.assert_array_equal(a.metric("digits", hp, metric, seed="all", epoch="all"),
+                                      b.metric("digits", hp, metric, seed="all", epoch="all"))
