@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 import random
-from itertools import accumulate
 from typing import Any
+
+import numpy as np
 
 from natsbench.errors import QueryError
 from natsbench.store.reader import GroupArrays
@@ -28,10 +29,15 @@ def _isnan(x: float) -> bool:
 
 
 class RunData:
-    """One run (architecture, dataset, hp, seed) as Python lists (a ``ResultsCount`` view)."""
+    """One run (architecture, dataset, hp, seed): the official ``ResultsCount`` interface.
 
-    __slots__ = ("dataset", "seed", "epochs", "series", "cum", "eval_names", "has_train_time",
-                 "has_eval_times", "costs", "net_config", "_dicts")
+    Holds the run's ``[epoch, metric]`` block and its cumulative times (``np.cumsum`` adds
+    left to right, like the official ``sum``); rows are turned into Python floats once per
+    epoch queried.
+    """
+
+    __slots__ = ("dataset", "seed", "epochs", "eval_names", "has_train_time", "has_eval_times",
+                 "costs", "net_config", "_block", "_cum", "_mpos", "_tpos", "_rows")
 
     def __init__(self, g: GroupArrays, arch: int, seed_pos: int, eval_sets: list[str],
                  net_config: dict[str, Any]) -> None:
@@ -40,50 +46,58 @@ class RunData:
         self.seed = info.seeds[seed_pos]
         self.epochs = info.epochs
         row = g.row(arch)
-        block = g.metrics[row, seed_pos]  # [E, M]
-        columns = block.T.tolist()
-        self.series = dict(zip(info.metrics, columns))
-        self.cum: dict[str, list[float]] = {}
-        for name, column in self.series.items():
-            if name.endswith("_time"):
-                self.cum[name] = list(accumulate(column))
-        self.has_train_time = not all(_isnan(v) for v in self.series.get("train_time", [_nan]))
-        names = []
-        for set_name in eval_sets:
-            if any(not all(_isnan(v) for v in self.series.get(f"{set_name}_{q}", [_nan]))
-                   for q in ("loss", "acc1", "time")):
-                names.append(set_name)
-        self.eval_names = names
-        self.has_eval_times = any(not all(_isnan(v) for v in self.series.get(f"{s}_time", [_nan]))
-                                  for s in names)
+        block = np.array(g.metrics[row, seed_pos], dtype=np.float64)  # [E, M]
+        time_cols = [k for k, name in enumerate(info.metrics) if name.endswith("_time")]
+        self._block = block
+        self._cum = np.cumsum(block[:, time_cols], axis=0)
+        self._mpos = g.metric_pos
+        self._tpos = {info.metrics[k]: j for j, k in enumerate(time_cols)}
+        self._rows: dict[int, tuple[list[float], list[float]]] = {}
+        recorded = dict(zip(info.metrics, (~np.isnan(block)).any(axis=0).tolist()))
+        self.has_train_time = recorded.get("train_time", False)
+        self.eval_names = [s for s in eval_sets
+                           if any(recorded.get(f"{s}_{q}", False) for q in ("loss", "acc1", "time"))]
+        self.has_eval_times = any(recorded.get(f"{s}_time", False) for s in self.eval_names)
         self.costs = [float(x) for x in g.costs[row, seed_pos]]
         self.net_config = net_config
-        self._dicts: dict[str, dict] = {}
+
+    def _row(self, epoch: int) -> tuple[list[float], list[float]]:
+        row = self._rows.get(epoch)
+        if row is None:
+            row = (self._block[epoch].tolist(), self._cum[epoch].tolist())
+            self._rows[epoch] = row
+        return row
+
+    @property
+    def series(self) -> dict[str, list[float]]:
+        """metric name -> per-epoch values (NaN where absent)."""
+        return {name: self._block[:, k].tolist() for name, k in self._mpos.items()}
 
     # -- low-level point lookups (tuples: loss, accuracy, cur_time, all_time) ------------
     def point(self, setname: str, epoch: int) -> tuple[float, float, float | None, float | None]:
         """Loss, accuracy, epoch time and cumulative time of one set at one epoch."""
+        vals, cums = self._row(epoch)
+        mpos = self._mpos
         if setname == "train":
-            loss = self.series["train_loss"][epoch]
-            acc = self.series["train_acc1"][epoch]
-            if _isnan(loss) or _isnan(acc):
+            li, ai = mpos.get("train_loss"), mpos.get("train_acc1")
+            if li is None or ai is None or _isnan(vals[li]) or _isnan(vals[ai]):
                 raise MissingValue(f"train@{epoch}")
             if self.has_train_time:
-                return loss, acc, self.series["train_time"][epoch], self.cum["train_time"][epoch]
-            return loss, acc, None, None
+                return vals[li], vals[ai], vals[mpos["train_time"]], cums[self._tpos["train_time"]]
+            return vals[li], vals[ai], None, None
         name = "x-valid" if setname == "valid" else setname
         if self.has_eval_times:
-            times = self.cum.get(f"{name}_time")
-            if times is None or _isnan(times[epoch]):
+            key = f"{name}_time"
+            ti = self._tpos.get(key)
+            if ti is None or _isnan(cums[ti]):
                 raise MissingValue(f"{name}@{epoch}")
-            cur, total = self.series[f"{name}_time"][epoch], times[epoch]
+            cur, total = vals[mpos[key]], cums[ti]
         else:
             cur = total = None
-        losses = self.series.get(f"{name}_loss")
-        accs = self.series.get(f"{name}_acc1")
-        if losses is None or accs is None or _isnan(losses[epoch]) or _isnan(accs[epoch]):
+        li, ai = mpos.get(f"{name}_loss"), mpos.get(f"{name}_acc1")
+        if li is None or ai is None or _isnan(vals[li]) or _isnan(vals[ai]):
             raise MissingValue(f"{name}@{epoch}")
-        return losses[epoch], accs[epoch], cur, total
+        return vals[li], vals[ai], cur, total
 
     def check_epoch(self, iepoch: int | None) -> int:
         if iepoch is None:
@@ -106,19 +120,20 @@ class RunData:
 
     def get_times(self) -> dict[str, float | None]:
         info: dict[str, float | None] = {}
+        last = self._cum[-1].tolist() if self.epochs else []
         if self.has_train_time:
-            total = self.cum["train_time"][-1]
+            total = last[self._tpos["train_time"]]
             info["T-train@epoch"] = total / self.epochs
             info["T-train@total"] = total
         else:
             info["T-train@epoch"] = info["T-train@total"] = None
         for name in self.eval_names:
-            times = self.cum.get(f"{name}_time")
-            if times is None or _isnan(times[-1]):
+            ti = self._tpos.get(f"{name}_time")
+            if ti is None or _isnan(last[ti]):
                 info[f"T-{name}@epoch"] = info[f"T-{name}@total"] = None
             else:
-                info[f"T-{name}@epoch"] = times[-1] / self.epochs
-                info[f"T-{name}@total"] = times[-1]
+                info[f"T-{name}@epoch"] = last[ti] / self.epochs
+                info[f"T-{name}@total"] = last[ti]
         return info
 
     def get_latency(self) -> float:
@@ -161,15 +176,17 @@ class RunData:
         return cfg
 
     def _epoch_dict(self, name: str) -> dict[int, float]:
-        values = self.series.get(name)
-        if values is None:
+        k = self._mpos.get(name)
+        if k is None:
             return {}
+        values = self._block[:, k].tolist()
         return {e: v for e, v in enumerate(values) if not _isnan(v)}
 
     def _eval_dict(self, quantity: str) -> dict[str, float]:
         out = {}
         for set_name in self.eval_names:
-            for e, v in enumerate(self.series.get(f"{set_name}_{quantity}", [])):
+            k = self._mpos.get(f"{set_name}_{quantity}")
+            for e, v in enumerate(self._block[:, k].tolist() if k is not None else []):
                 if not _isnan(v):
                     out[f"{set_name}@{e}"] = v
         return out
