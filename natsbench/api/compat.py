@@ -121,13 +121,9 @@ class _NATSBase:
         except QueryError:
             valid = self._datasets_of_hp(hp)
             raise QueryError(f"unknown dataset {dataset!r} for hp {hp}; valid: {valid}") from None
-        row = g.row(index)
-        present = np.flatnonzero(np.asarray(g.present[row])) if row >= 0 else np.zeros(0, int)
-        if present.size == 0:
+        runs = RunData.load_all(g, index, self._bench.eval_sets(dataset), self._net_config(index, dataset))
+        if not runs:
             raise QueryError(f"architecture {index} has no run on {dataset} with hp {hp}")
-        eval_sets = self._bench.eval_sets(dataset)
-        config = self._net_config(index, dataset)
-        runs = [RunData(g, index, int(s), eval_sets, config) for s in present]
         self._runs[key] = runs
         return runs
 

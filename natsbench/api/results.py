@@ -36,30 +36,63 @@ class RunData:
     epoch queried.
     """
 
-    __slots__ = ("dataset", "seed", "epochs", "eval_names", "has_train_time", "has_eval_times",
-                 "costs", "net_config", "_block", "_cum", "_mpos", "_tpos", "_rows")
+    __slots__ = ("dataset", "seed", "epochs", "costs", "net_config", "_block", "_cum", "_mpos",
+                 "_tpos", "_rows", "_eval_sets", "_eval_names", "has_train_time", "has_eval_times")
 
-    def __init__(self, g: GroupArrays, arch: int, seed_pos: int, eval_sets: list[str],
-                 net_config: dict[str, Any]) -> None:
-        info = g.info
+    def __init__(self, info: Any, seed: int, block: np.ndarray, cum: np.ndarray,
+                 time_pos: dict[str, int], metric_pos: dict[str, int], costs: list[float],
+                 eval_sets: list[str], net_config: dict[str, Any]) -> None:
         self.dataset = info.dataset
-        self.seed = info.seeds[seed_pos]
+        self.seed = seed
         self.epochs = info.epochs
-        row = g.row(arch)
-        block = np.array(g.metrics[row, seed_pos], dtype=np.float64)  # [E, M]
-        time_cols = [k for k, name in enumerate(info.metrics) if name.endswith("_time")]
         self._block = block
-        self._cum = np.cumsum(block[:, time_cols], axis=0)
-        self._mpos = g.metric_pos
-        self._tpos = {info.metrics[k]: j for j, k in enumerate(time_cols)}
+        self._cum = cum
+        self._mpos = metric_pos
+        self._tpos = time_pos
         self._rows: dict[int, tuple[list[float], list[float]]] = {}
-        recorded = dict(zip(info.metrics, (~np.isnan(block)).any(axis=0).tolist()))
-        self.has_train_time = recorded.get("train_time", False)
-        self.eval_names = [s for s in eval_sets
-                           if any(recorded.get(f"{s}_{q}", False) for q in ("loss", "acc1", "time"))]
-        self.has_eval_times = any(recorded.get(f"{s}_time", False) for s in self.eval_names)
-        self.costs = [float(x) for x in g.costs[row, seed_pos]]
+        self._eval_sets = eval_sets
+        self._eval_names: list[str] | None = None
+        self.costs = costs
         self.net_config = net_config
+        timed = [name for name in time_pos if self._recorded(name)]
+        self.has_train_time = "train_time" in timed
+        self.has_eval_times = any(name != "train_time" for name in timed)
+
+    def _recorded(self, name: str) -> bool:
+        """The metric has at least one value in this run."""
+        ti = self._tpos.get(name)
+        if ti is not None and self.epochs and not _isnan(float(self._cum[-1, ti])):
+            return True  # a finite total means every epoch was recorded
+        k = self._mpos.get(name)
+        return k is not None and bool((~np.isnan(self._block[:, k])).any())
+
+    @property
+    def eval_names(self) -> list[str]:
+        """The evaluation sets this run recorded anything on."""
+        if self._eval_names is None:
+            self._eval_names = [s for s in self._eval_sets
+                                if any(self._recorded(f"{s}_{q}") for q in ("time", "acc1", "loss"))]
+        return self._eval_names
+
+    @classmethod
+    def load_all(cls, g: GroupArrays, arch: int, eval_sets: list[str],
+                 net_config: dict[str, Any]) -> list["RunData"]:
+        """The runs of every seed that ran ``arch`` (one copy of its rows from the arrays)."""
+        row = g.row(arch)
+        if row < 0:
+            return []
+        present = np.asarray(g.present[row])
+        seeds = np.flatnonzero(present)
+        if seeds.size == 0:
+            return []
+        info = g.info
+        block = np.array(g.metrics[row], dtype=np.float64)  # [S, E, M]
+        time_cols = [k for k, name in enumerate(info.metrics) if name.endswith("_time")]
+        time_pos = {info.metrics[k]: j for j, k in enumerate(time_cols)}
+        cum = np.cumsum(block[:, :, time_cols], axis=1)  # left to right, like the official sum
+        costs = np.asarray(g.costs[row]).tolist()
+        return [cls(info, info.seeds[s], block[s], cum[s], time_pos, g.metric_pos,
+                    costs[s], eval_sets, net_config) for s in seeds.tolist()]
 
     def _row(self, epoch: int) -> tuple[list[float], list[float]]:
         row = self._rows.get(epoch)
