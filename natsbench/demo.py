@@ -1,0 +1,153 @@
+"""``natsbench demo``: the tour a new user runs first (a couple of minutes on 2 cores).
+
+1. Queries: the bundled tss benchmark (``data/benchmarks/tss-digits``) through the
+   NATS-Bench-compatible API and the vectorized ``Bench``. Where the bundled benchmark is
+   not shipped (yet), two architectures are trained live on the bundled offline dataset
+   (scikit-learn's digits) into a fresh benchmark, which is then queried the same way.
+2. A short multi-trial comparison (random search, REA, REINFORCE, BOHB) on the bundled
+   benchmark with simulated time, and its anytime curves.
+3. The NAS-Bench-360 performance profiles of DASH Fig. 4 / D2NAS Fig. 7 from the published
+   numbers shipped in ``data/published``.
+4. One static HTML report of all of it; the command prints where it is.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+BUNDLED_TSS = Path(__file__).resolve().parents[1] / "data" / "benchmarks" / "tss-digits"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="a short tour: queries, a multi-trial search, plots, a report",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", default="natsbench-demo", help="results folder (default ./natsbench-demo)")
+    p.add_argument("--runs", type=int, default=20, help="runs per algorithm in the search comparison")
+    p.add_argument("--bench", default=None, help="benchmark to tour (default: the bundled tss benchmark)")
+    p.set_defaults(func=run)
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+def _usable(bench_dir: Path) -> bool:
+    return (bench_dir / "manifest.json").is_file()
+
+
+def _live_bench(out: Path) -> Path:
+    """Train two tss cells for two epochs on the bundled digits data (real runs)."""
+    from natsbench.store.compact import compact, init_bench
+    from natsbench.spaces import get_space
+    from natsbench.train.trainer import train_arch
+    from natsbench.datasets import get_spec, load_dataset
+
+    store = out / "live-bench"
+    space = get_space("tss")
+    archs = ["|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|",
+             "|avg_pool_3x3~0|+|none~0|skip_connect~1|+|none~0|none~1|skip_connect~2|"]
+    spec = get_spec("digits")
+    init_bench(store, space="tss", arch_strs=space.all_archs(), arch_order="canonical",
+               datasets={"digits": {"num_classes": spec.num_classes, "eval_sets": list(spec.eval_sets)}},
+               net_config={"channel": 16, "num_cells": 5},
+               provenance={"data": "scikit-learn digits (bundled)", "builder": "natsbench demo"})
+    data = load_dataset("digits")
+    for arch in archs:
+        t = time.perf_counter()
+        rec = train_arch("tss", arch, data, "H0:epochs=2,batch_size=128", seed=0, store=store, progress=False)
+        _say(f"  trained {arch} for 2 epochs in {time.perf_counter() - t:.1f} s: "
+             f"x-valid accuracy {rec.metrics['x-valid_acc1'][-1]:.1f}%")
+    compact(store)
+    return store
+
+
+def _queries(bench_dir: Path) -> tuple[Any, str, str]:
+    import natsbench
+
+    bench = natsbench.open_bench(bench_dir)
+    dataset = bench.datasets[0]
+    hp = bench.hps(dataset)[-1]
+    evaluated = bench.evaluated(dataset, hp)
+    _say(f"benchmark {bench_dir}: space {bench.space}, {len(bench)} architectures, "
+         f"{int(evaluated.sum())} answer on {dataset} (hp {hp}), seeds {bench.seeds(dataset, hp)}")
+    api = natsbench.create(str(bench_dir), bench.space, verbose=False, seed=0)
+    index = int(evaluated.nonzero()[0][0])
+    info = api.get_more_info(index, dataset, hp=hp, is_random=False)
+    _say(f"  api.get_more_info({index}, {dataset!r}, hp={hp!r}): "
+         + ", ".join(f"{k}={v:.3f}" for k, v in info.items() if isinstance(v, float)))
+    cost = api.get_cost_info(index, dataset, hp=hp)
+    _say(f"  api.get_cost_info: params {cost['params']:.4f} M, FLOPs {cost['flops']:.3f} M, "
+         f"latency {cost['latency']}")
+    valid = "x-valid_acc1" if "x-valid_acc1" in bench.metric_names(dataset, hp) else bench.metric_names(dataset, hp)[1]
+    table = bench.table(dataset, hp, metrics=[valid])
+    top = table.sort_values(valid, ascending=False).head(3)
+    _say(f"  top-3 by {valid} (bench.table):")
+    for idx, row in top.iterrows():
+        _say(f"    [{idx}] {row['arch']}  {valid}={row[valid]:.2f}  params={row['params']:.3f}M")
+    return bench, dataset, hp
+
+
+def _search(bench: Any, dataset: str, hp: str, out: Path, runs: int) -> Path | None:
+    from search_algorithms.problem import TabularProblem
+    from search_algorithms.runner import Runner, write_parquet
+
+    import pandas as pd
+
+    sets = bench.eval_sets(dataset)
+    if "x-valid" not in sets or not any(s in sets for s in ("x-test", "ori-test")):
+        _say("  (search skipped: the benchmark has no validation/test split)")
+        return None
+    test = "x-test" if "x-test" in sets else "ori-test"
+    problem = TabularProblem.from_bench(bench, dataset, search_hp=hp, report_hp=hp,
+                                        search_source=(dataset, "x-valid"), report_source=(dataset, test))
+    per_query = float(bench.cumulative(dataset, hp, "train_time").mean())
+    budget = per_query * 150  # about 150 full trainings per run
+    frames = []
+    for algo in ("random", "rea", "reinforce", "bohb"):
+        t = time.perf_counter()
+        rows = Runner(problem, algo, budget=budget, base_seed=0).run_many(runs, workers=1)
+        final = rows.sort_values("sim_time").groupby("run").tail(1)["reported"]
+        _say(f"  {algo:<10} {runs} runs x {budget:,.0f} simulated s: final test accuracy "
+             f"{final.mean():.2f} +- {final.std():.2f} ({time.perf_counter() - t:.1f} s wall)")
+        frames.append(rows)
+    path = out / "search" / "runs.parquet"
+    write_parquet(pd.concat(frames, ignore_index=True), path)
+    return path
+
+
+def run(args: argparse.Namespace) -> int:
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    _say("== 1. queries")
+    bench_dir = Path(args.bench) if args.bench else BUNDLED_TSS
+    if not _usable(bench_dir):
+        _say(f"  no bundled benchmark at {bench_dir}; training two architectures live on the "
+             f"bundled digits dataset instead")
+        bench_dir = _live_bench(out)
+    bench, dataset, hp = _queries(bench_dir)
+
+    from analysis.reproduce import nats_multitrial, nb360_profile
+    from analysis.report import build_report
+
+    _say("== 2. multi-trial search with simulated time")
+    if int(bench.evaluated(dataset, hp).sum()) >= 50:
+        runs_path = _search(bench, dataset, hp, out, args.runs)
+        if runs_path is not None:
+            import pandas as pd
+
+            nats_multitrial(pd.read_parquet(runs_path), out / "multitrial")
+    else:
+        _say("  (skipped: fewer than 50 evaluated architectures; the bundled benchmark enables it)")
+    _say("== 3. NAS-Bench-360 performance profiles (DASH Fig. 4, D2NAS Fig. 7)")
+    res = nb360_profile(out / "nb360-profile")
+    _say("  " + res.summary.strip().splitlines()[0])
+    _say("== 4. report")
+    report = build_report(out, out / "report", title="natsbench demo")
+    _say(f"done in {time.perf_counter() - start:.1f} s; report: {report}")
+    return 0
