@@ -126,6 +126,15 @@ def official_rea(api, dataset: str, budget: float, rng: random.Random,
     return len(best_indices), float(info["test-accuracy"])
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its finished children."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 # ----------------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -137,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="processes for the grid (default: all CPUs)")
     parser.add_argument("--official-runs", type=int, default=50,
-                        help="REA runs per dataset on the official API (default: 50)")
+                        help="REA runs per dataset on the official API (default: 50; 0 skips "
+                             "the comparison)")
     parser.add_argument("--report-epochs", type=int, default=2,
                         help="epochs of the generated hp-200 records (default: 2)")
     parser.add_argument("--skip-grid", action="store_true", help="only the REA comparison")
@@ -160,16 +170,24 @@ def main(argv: list[str] | None = None) -> int:
         built = time.perf_counter() - start
         jobs = [Job(d, RunSpec(algorithm=a), tuple(range(args.runs)))
                 for a in ("random", "rea", "reinforce", "bohb") for d in DATASETS]
+        cpu_before = _cpu_seconds()
+        load_before = os.getloadavg()[0]
         start = time.perf_counter()
         frame = execute(jobs, problems, workers=args.workers)
         grid = time.perf_counter() - start
+        cpu = _cpu_seconds() - cpu_before
         print(f"grid: 4 algorithms x 3 datasets x {args.runs} runs on {bench.path}: "
-              f"{grid:.1f} s wall with {args.workers} workers ({len(frame)} evaluations, "
-              f"{grid / len(frame) * 1e6 * args.workers:.1f} us per evaluation per worker); "
-              f"building the 3 problems: {built:.1f} s")
+              f"{grid:.1f} s wall with {args.workers} workers, {cpu:.1f} CPU seconds "
+              f"(this process + workers; wall on {args.workers} otherwise idle cores >= "
+              f"{cpu / args.workers:.1f} s); load average {load_before:.1f} -> "
+              f"{os.getloadavg()[0]:.1f}; {len(frame)} evaluations, "
+              f"{cpu / len(frame) * 1e6:.1f} CPU us each; building the 3 problems: "
+              f"{built:.1f} s")
         per = frame.groupby(["algorithm", "dataset"], observed=True).size() / args.runs
         print("evaluations per run:", {f"{a}/{d}": round(v) for (a, d), v in per.items()})
 
+    if args.official_runs < 1:
+        return 0
     # ---- REA: search_algorithms vs the official API, same archive, one process each
     bench = natsbench.open_bench(generated)
     problems = {d: TabularProblem.from_bench(bench, d) for d in DATASETS}

@@ -149,7 +149,8 @@ class Algorithm(abc.ABC):
         rng: the algorithm's own random generator (the runner derives it from the run seed).
         max_fidelity: the number of epochs of the search protocol (12 for NATS-Bench ``H0``).
         min_fidelity: the smallest number of epochs a trial may ask for.
-        **hyperparameters: algorithm-specific settings; unknown names raise ``TypeError``.
+        **hyperparameters: algorithm-specific settings; unknown names raise ``TypeError``
+            (the runner and the CLI check them first and raise a ``QueryError``).
 
     Subclasses set :attr:`name` (by :func:`register_algorithm`), :attr:`multi_fidelity` if they
     ask for fewer epochs than ``max_fidelity``, and document every default with its source.
@@ -207,6 +208,31 @@ class Algorithm(abc.ABC):
 
 
 AlgorithmFactory = Callable[..., Algorithm]
+
+
+def hyperparameters_of(cls: type[Algorithm]) -> dict[str, Any]:
+    """Keyword arguments an algorithm class accepts, with their defaults (whole MRO)."""
+    import inspect
+
+    found: dict[str, Any] = {}
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None or klass is object:
+            continue
+        for param in inspect.signature(init).parameters.values():
+            if param.kind is param.KEYWORD_ONLY and param.name not in found:
+                found[param.name] = param.default
+    return found
+
+
+def check_hyperparameters(cls: type[Algorithm], params: dict[str, Any]) -> None:
+    """Raise :class:`QueryError` naming any key of ``params`` that ``cls`` does not take."""
+    known = {k: v for k, v in hyperparameters_of(cls).items() if k != "max_fidelity"}
+    unknown = sorted(set(params) - set(known))   # max_fidelity belongs to the runner
+    if unknown:
+        valid = ", ".join(f"{k}={v!r}" for k, v in known.items())
+        raise QueryError(f"{cls.name or cls.__name__} takes no hyperparameter "
+                         f"{unknown[0]!r}; valid (with defaults): {valid}")
 
 
 class Registry:

@@ -55,8 +55,9 @@ class _KdePair:
     With per-dimension bandwidths ``bw`` and ``c`` choices, a data point y contributes
     ``prod_d k_d(x_d, y_d)`` with ``k_d = 1 - bw_d`` if ``x_d == y_d`` else ``bw_d / (c_d - 1)``.
     In log space that is ``sum_d log(other_d) + sum_d [x_d == y_d] * w_d`` with
-    ``w_d = log(1 - bw_d) - log(other_d)``. Both sets are stacked so that scoring K
-    candidates is one comparison, one weighted sum and one segmented reduction.
+    ``w_d = log(1 - bw_d) - log(other_d)``. Both sets are stacked in one table
+    ``[D, max c, n]`` holding each point's ``w_d`` at its own value (0 elsewhere), so that
+    scoring K candidates is one gather, one sum and one segmented reduction.
     """
 
     def __init__(self, good: np.ndarray, bad: np.ndarray, num_choices: np.ndarray,
@@ -77,8 +78,12 @@ class _KdePair:
         self.good = good
         self.bw_good = bw[0]
         self.bw_bad = bw[1]
-        self._data = data
-        self._row_weights = np.repeat(weights, [n_good, len(bad)], axis=0)  # [n, D]
+        n = len(data)
+        table = np.zeros((d, int(num_choices.max()), n))
+        table[np.arange(d)[None, :], data, np.arange(n)[:, None]] = \
+            np.repeat(weights, [n_good, len(bad)], axis=0)
+        self._table = table
+        self._dims = np.arange(d)
         self._starts = starts
         # log of the constant factor and of 1/n of each set
         self._offset = log_other.sum(axis=1) - np.log(counts[:, 0])      # [2]
@@ -86,7 +91,7 @@ class _KdePair:
 
     def log_densities(self, x: np.ndarray) -> np.ndarray:
         """[K, 2] log l(x) and log g(x) of K encodings ``x`` [K, D]."""
-        logits = ((x[:, None, :] == self._data) * self._row_weights).sum(axis=2)  # [K, n]
+        logits = self._table[self._dims, x].sum(axis=1)                 # [K, n]
         if self._stable:
             return np.log(np.add.reduceat(np.exp(logits), self._starts, axis=1)) + self._offset
         peak = logits.max(axis=1, keepdims=True)
@@ -95,8 +100,12 @@ class _KdePair:
 
     def score(self, x: np.ndarray) -> np.ndarray:
         """[K] log(l(x) / g(x)), the quantity BOHB maximises."""
-        both = self.log_densities(x)
-        return both[:, 0] - both[:, 1]
+        if not self._stable:
+            both = self.log_densities(x)
+            return both[:, 0] - both[:, 1]
+        sums = np.add.reduceat(np.exp(self._table[self._dims, x].sum(axis=1)), self._starts,
+                               axis=1)
+        return np.log(sums[:, 0] / sums[:, 1]) + (self._offset[0] - self._offset[1])
 
 
 class _Observations:
@@ -140,6 +149,7 @@ class BOHB(_BracketSearch):
         self.min_points_in_model = d + 1 if min_points_in_model is None \
             else max(int(min_points_in_model), d + 1)
         self._choices = np.asarray(self.num_choices, dtype=np.int64)
+        self._choices_minus_1 = self._choices - 1
         #: epochs -> encodings and feedbacks observed at that budget
         self.observations: dict[int, _Observations] = {}
         self._models: dict[int, _KdePair] = {}
@@ -187,8 +197,9 @@ class BOHB(_BracketSearch):
         base = model.good[(uniforms[:, 0] * len(model.good)).astype(np.int64)]   # [K, D]
         change = uniforms[:, 1:d + 1] < model.bw_good                            # [K, D]
         # a uniform value among the c - 1 others: draw in [0, c - 1), skip the current one
-        shift = (uniforms[:, d + 1:] * (self._choices - 1)).astype(np.int64)
-        other = shift + (shift >= base)
-        candidates = np.where(change, other, base)
-        scores = model.score(candidates)
-        return tuple(candidates[int(np.argmax(scores))].tolist())
+        shift = (uniforms[:, d + 1:] * self._choices_minus_1).astype(np.int64)
+        candidates = np.where(change, shift + (shift >= base), base)
+        if k == 1:
+            return tuple(candidates[0].tolist())
+        scores = model.score(candidates).tolist()
+        return tuple(candidates[scores.index(max(scores))].tolist())

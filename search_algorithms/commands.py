@@ -85,7 +85,7 @@ def _parse_params(items: list[str]) -> dict[str, Any]:
 def _search(args: argparse.Namespace) -> int:
     from natsbench.api.compat import open_as_bench
     from natsbench.errors import QueryError
-    from search_algorithms.base import get_algorithm
+    from search_algorithms.base import check_hyperparameters, get_algorithm
     from search_algorithms.problem import TabularProblem
     from search_algorithms.runner import Job, RunSpec, execute, run_generators, write_parquet
 
@@ -108,6 +108,7 @@ def _search(args: argparse.Namespace) -> int:
                            fidelity_cost=args.fidelity_cost, incumbent=args.incumbent), runs)
             for a in algorithms for d in datasets]
     for job in jobs:          # fail on bad hyperparameters before starting the pool
+        check_hyperparameters(get_algorithm(job.spec.algorithm), params)
         get_algorithm(job.spec.algorithm)(problems[job.problem].space,
                                           run_generators(args.seed, 0)[0],
                                           max_fidelity=problems[job.problem].epochs,

@@ -101,11 +101,12 @@ class TabularProblem:
     sources: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.codes = np.asarray(self.codes, dtype=np.int64)
-        self.valid_acc = np.asarray(self.valid_acc, dtype=np.float64)
-        self.train_time = np.asarray(self.train_time, dtype=np.float64)
-        self.valid_time = np.asarray(self.valid_time, dtype=np.float64)
-        self.reported = np.asarray(self.reported, dtype=np.float64)
+        # C-contiguous copies: the runner reads them through flat views (no per-run copies)
+        self.codes = np.ascontiguousarray(self.codes, dtype=np.int64)
+        self.valid_acc = np.ascontiguousarray(self.valid_acc, dtype=np.float64)
+        self.train_time = np.ascontiguousarray(self.train_time, dtype=np.float64)
+        self.valid_time = np.ascontiguousarray(self.valid_time, dtype=np.float64)
+        self.reported = np.ascontiguousarray(self.reported, dtype=np.float64)
         self.seeds = tuple(int(s) for s in self.seeds)
         self.arch_strs = list(self.arch_strs)
         num_choices = tuple(int(n) for n in self.space.num_choices)
@@ -186,8 +187,12 @@ class TabularProblem:
                              f"{self.num_choices}")
         row = int(self.flat_to_row[sum(int(c) * r for c, r in zip(codes, self.radix))])
         if row < 0 or self.seed_count[row] == 0:
+            size = len(self.flat_to_row)
+            held = int((self.seed_count > 0).sum())
             raise QueryError(f"the benchmark has no search-protocol result for "
-                             f"{self.space.decode(codes)!r}")
+                             f"{self.space.decode(codes)!r} (it has results for {held} of the "
+                             f"{size} architectures of the space; search algorithms may propose "
+                             f"any of them)")
         return row
 
     def query_cost(self, row: int, slot: int, epochs: int) -> float:

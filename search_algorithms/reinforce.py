@@ -24,6 +24,8 @@ Every trial uses the full search protocol (12 epochs).
 """
 from __future__ import annotations
 
+from bisect import bisect_right
+
 import numpy as np
 
 from search_algorithms.base import Algorithm, SpaceLike, Trial, register_algorithm
@@ -66,7 +68,7 @@ class Reinforce(Algorithm):
         self._probs = z / z.sum(axis=1, keepdims=True)
         cdf = np.cumsum(self._probs, axis=1)
         cdf[self._last_or_beyond] = np.inf          # rounding can never pick a padded value
-        self._cdf = cdf
+        self._cdf = cdf.tolist()
 
     def probabilities(self) -> np.ndarray:
         """[D, C] current policy (rows sum to 1; zero beyond each dimension's choices)."""
@@ -78,11 +80,11 @@ class Reinforce(Algorithm):
         return self._numerator / self._denominator if self._denominator else 0.0
 
     def ask(self) -> Trial:
-        uniforms = self.rng.random(len(self.num_choices))
-        actions = (uniforms[:, None] >= self._cdf).sum(axis=1)
+        uniform = self.stream.uniform
+        actions = tuple(bisect_right(cdf, uniform()) for cdf in self._cdf)
         self._count += 1
         self._pending[self._count] = self._probs
-        return Trial(tuple(actions.tolist()), None, self._count)
+        return Trial(actions, None, self._count)
 
     def tell(self, trial: Trial, feedback: float) -> None:
         probs = self._pending.pop(trial.trial_id)

@@ -40,6 +40,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, Mapping, Sequence
@@ -47,7 +48,9 @@ from typing import TYPE_CHECKING, Any, Callable, Hashable, Iterable, Mapping, Se
 import numpy as np
 
 from natsbench.errors import QueryError
-from search_algorithms.base import ALGORITHMS, Algorithm, RandomStream, Registry, Trial
+from search_algorithms.base import (
+    ALGORITHMS, Algorithm, RandomStream, Registry, check_hyperparameters,
+)
 from search_algorithms.problem import TabularProblem
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -174,11 +177,11 @@ def run_one(problem: TabularProblem, spec: RunSpec, run: int,
     lookup = problem.codes_to_row
     n_seeds = problem.num_seeds
     seed_count = problem.seed_count
-    seed_slots = problem.seed_slots.ravel()
+    seed_slots = problem.seed_slots.reshape(-1)      # views: the arrays are C-contiguous
     seed_values = problem.seeds
-    valid = problem.valid_acc.ravel()
-    cum_train = problem.cum_train.ravel()
-    valid_per = problem.valid_per_time.ravel()
+    valid = problem.valid_acc.reshape(-1)
+    cum_train = problem.cum_train.reshape(-1)
+    valid_per = problem.valid_per_time.reshape(-1)
     trained: dict[int, tuple[int, int]] = {}
 
     times: list[float] = []
@@ -199,7 +202,7 @@ def run_one(problem: TabularProblem, spec: RunSpec, run: int,
             row = lookup.get(tuple(int(c) for c in trial.arch), -1)
         if row < 0 or seed_count.item(row) == 0:
             problem.row_of(trial.arch)        # raises a QueryError that names the problem
-        fid = epochs if trial.fidelity_epochs is None else trial.fidelity_epochs
+        fid = epochs if trial.fidelity_epochs is None else int(trial.fidelity_epochs)
         if not 1 <= fid <= epochs:
             raise QueryError(f"{algorithm.name or type(algorithm).__name__} asked for "
                              f"{fid} epochs; valid: 1..{epochs}")
@@ -285,6 +288,7 @@ def execute(jobs: Sequence[Job], problems: Mapping[Hashable, TabularProblem], *,
         if job.problem not in problems:
             raise QueryError(f"job names problem {job.problem!r}; known: {list(problems)}")
     workers = (os.cpu_count() or 1) if workers is None else max(1, int(workers))
+    started = time.perf_counter()
     total = sum(len(job.runs) for job in jobs)
     bar = None
     if progress:
@@ -306,14 +310,19 @@ def execute(jobs: Sequence[Job], problems: Mapping[Hashable, TabularProblem], *,
             with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
                                      initargs=(dict(problems),)) as pool:
                 pending = {pool.submit(_run_chunk, chunk): i for i, chunk in tasks}
-                while pending:
-                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        i = pending.pop(future)
-                        _, traces = future.result()
-                        results[i].extend(traces)
-                        if bar is not None:
-                            bar.update(len(traces))
+                try:
+                    while pending:
+                        done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                        for future in done:
+                            i = pending.pop(future)
+                            _, traces = future.result()
+                            results[i].extend(traces)
+                            if bar is not None:
+                                bar.update(len(traces))
+                except BaseException:          # interrupted or failed: drop queued chunks
+                    for future in pending:
+                        future.cancel()
+                    raise
     finally:
         if bar is not None:
             bar.close()
@@ -326,6 +335,8 @@ def execute(jobs: Sequence[Job], problems: Mapping[Hashable, TabularProblem], *,
     if not frames:
         return empty_frame()
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    logger.info("%d runs of %d jobs: %d evaluations in %.1f s with %d worker(s)", total,
+                len(jobs), len(frame), time.perf_counter() - started, workers)
     frame.attrs["natsbench.search"] = [
         {"problem": str(job.problem), "algorithm": job.spec.algorithm_name,
          "hyperparameters": {k: repr(v) for k, v in job.spec.hyperparameters.items()},
@@ -401,6 +412,10 @@ class Runner:
             cls = registry.get(algorithm)    # fail early on unknown names
             if registry is not ALGORITHMS:   # worker processes only know the default registry
                 algorithm = cls
+        if isinstance(algorithm, type) and issubclass(algorithm, Algorithm) or \
+                isinstance(algorithm, str):
+            check_hyperparameters(registry.get(algorithm) if isinstance(algorithm, str)
+                                  else algorithm, dict(hyperparameters or {}))
         self.problem = problem
         self.registry = registry
         self.spec = RunSpec(algorithm=algorithm, hyperparameters=dict(hyperparameters or {}),

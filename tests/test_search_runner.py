@@ -226,6 +226,9 @@ def test_bad_trials_raise_query_errors() -> None:
         Runner(problem, "nope", budget=10)
     with pytest.raises(QueryError, match="no default budget"):
         Runner(problem, "random")
+    with pytest.raises(QueryError, match="rea takes no hyperparameter 'populaton_size'; valid "
+                                         r"\(with defaults\): population_size=10"):
+        Runner(problem, "rea", budget=10, hyperparameters={"populaton_size": 5})
     with pytest.raises(QueryError, match="fidelity_cost"):
         Runner(problem, "random", budget=10, fidelity_cost="resume")
 
@@ -252,3 +255,6 @@ def test_output_columns_and_parquet_round_trip(synthetic: TabularProblem, tmp_pa
     assert back["arch"].astype(str).tolist() == frame["arch"].astype(str).tolist()
     assert np.array_equal(back["reported"].to_numpy(), frame["reported"].to_numpy())
     assert list(tmp_path.joinpath("out").iterdir()) == [path]
+    settings = back.attrs["natsbench.search"][0]
+    assert settings["algorithm"] == "bohb" and settings["budget"] == 3000
+    assert settings["runs"] == 3 and settings["fidelity_cost"] == "scratch"
