@@ -348,8 +348,22 @@ class _NATSBase:
         return self._view(self._index(index), hp).get_compute_costs(dataset)
 
     def get_latency(self, index: Any, dataset: str, hp: int | str = "12") -> float | None:
-        """Mean measured latency (seconds) over the seeds that recorded one."""
-        return self.get_cost_info(index, dataset, hp)["latency"]
+        """Mean measured latency (seconds) over the seeds that recorded one (None if none did).
+
+        Reads only the cost array (not the per-epoch metrics); equals
+        ``get_cost_info(...)["latency"]``.
+        """
+        index, hp = self._index(index), self._hp(hp)
+        try:
+            g = self._bench.group(dataset, hp)
+        except QueryError:
+            raise QueryError(f"unknown dataset {dataset!r} for hp {hp}; valid: {self._datasets_of_hp(hp)}") from None
+        row = g.row(index)
+        if row < 0 or not np.asarray(g.present[row]).any():
+            raise QueryError(f"architecture {index} has no run on {dataset} with hp {hp}")
+        lats = [lat for ok, lat in zip(np.asarray(g.present[row]).tolist(), np.asarray(g.costs[row, :, 2]).tolist())
+                if ok and lat > 0]  # NaN (not measured) compares False
+        return sum(lats) / len(lats) if lats else None
 
     def get_net_config(self, index: Any, dataset: str) -> dict[str, Any]:
         """The network configuration to build the ``index``-th architecture for ``dataset``."""

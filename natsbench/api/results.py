@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import random
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,17 @@ class MissingValue(KeyError):
 
 def _isnan(x: float) -> bool:
     return x != x
+
+
+def _time_columns(info: Any) -> tuple[list[int], dict[str, int]]:
+    """Positions of the ``*_time`` metrics, and each one's column in the cumulative array."""
+    return _time_columns_of(tuple(info.metrics))
+
+
+@lru_cache(maxsize=64)
+def _time_columns_of(metrics: tuple[str, ...]) -> tuple[list[int], dict[str, int]]:
+    cols = [k for k, name in enumerate(metrics) if name.endswith("_time")]
+    return cols, {metrics[k]: j for j, k in enumerate(cols)}
 
 
 class RunData:
@@ -54,7 +66,8 @@ class RunData:
         self._eval_names: list[str] | None = None
         self.costs = costs
         self.net_config = net_config
-        timed = [name for name in time_pos if self._recorded(name)]
+        last = cum[-1].tolist() if len(cum) else [_nan] * len(time_pos)
+        timed = [name for name, j in time_pos.items() if not _isnan(last[j]) or self._recorded(name)]
         self.has_train_time = "train_time" in timed
         self.has_eval_times = any(name != "train_time" for name in timed)
 
@@ -81,18 +94,16 @@ class RunData:
         row = g.row(arch)
         if row < 0:
             return []
-        present = np.asarray(g.present[row])
-        seeds = np.flatnonzero(present)
-        if seeds.size == 0:
+        seeds = [s for s, ok in enumerate(g.present[row].tolist()) if ok]
+        if not seeds:
             return []
         info = g.info
+        time_cols, time_pos = _time_columns(info)
         block = np.array(g.metrics[row], dtype=np.float64)  # [S, E, M]
-        time_cols = [k for k, name in enumerate(info.metrics) if name.endswith("_time")]
-        time_pos = {info.metrics[k]: j for j, k in enumerate(time_cols)}
         cum = np.cumsum(block[:, :, time_cols], axis=1)  # left to right, like the official sum
-        costs = np.asarray(g.costs[row]).tolist()
+        costs = g.costs[row].tolist()
         return [cls(info, info.seeds[s], block[s], cum[s], time_pos, g.metric_pos,
-                    costs[s], eval_sets, net_config) for s in seeds.tolist()]
+                    costs[s], eval_sets, net_config) for s in seeds]
 
     def _row(self, epoch: int) -> tuple[list[float], list[float]]:
         row = self._rows.get(epoch)
