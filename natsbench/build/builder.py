@@ -49,6 +49,7 @@ def build(*, space: str, datasets: Sequence[str], protocol: str, seeds: Sequence
           executor: str = "local", device: str | None = None, data_root: str | None = None,
           retry_failed: bool = False, compact_at_end: bool = True, progress: bool = True,
           limit: int | None = None, image_size: int | None = None,
+          model_kwargs: dict[str, Any] | None = None,
           provenance: dict[str, Any] | None = None) -> BuildReport:
     """Build (or resume) a benchmark.
 
@@ -66,6 +67,8 @@ def build(*, space: str, datasets: Sequence[str], protocol: str, seeds: Sequence
         compact_at_end: merge records into the arrays when every job has finished.
         limit: run at most this many jobs (for time-boxed, resumable sessions).
         image_size: side of the bundled ``digits`` images.
+        model_kwargs: network settings for every job (tss/sss: ``C``, ``N``; cells:
+            ``C``, ``layers``), recorded in the manifest's ``net_config``.
         provenance: extra provenance for the manifest.
     """
     from tqdm.auto import tqdm
@@ -79,7 +82,12 @@ def build(*, space: str, datasets: Sequence[str], protocol: str, seeds: Sequence
     prot = get_protocol(protocol)
     selection = archs if isinstance(archs, ArchSelection) else select_archs(space, archs)
     store = Path(store)
-    net_config = {"channel": 16, "num_cells": 5} if space == "tss" else {}
+    model_kwargs = dict(model_kwargs or {})
+    net_config: dict[str, Any] = {"model_kwargs": model_kwargs}
+    if space == "tss":
+        net_config.update(channel=model_kwargs.get("C", 16), num_cells=model_kwargs.get("N", 5))
+    if image_size:
+        net_config["image_size"] = image_size
     base_prov = {
         "data": ", ".join(datasets), "protocol": prot.to_dict(), "seeds": list(seeds),
         "code_version": __version__, "hardware": f"{platform.machine()} {platform.processor()} "
@@ -101,7 +109,8 @@ def build(*, space: str, datasets: Sequence[str], protocol: str, seeds: Sequence
     report = BuildReport(planned=len(jobs), skipped=skipped)
     threads = max(1, (os.cpu_count() or 1) // max(1, workers))
     settings = RunSettings(store=str(store), device=device, data_root=data_root,
-                           threads_per_job=threads, image_size=image_size)
+                           threads_per_job=threads, image_size=image_size,
+                           model_kwargs=tuple(sorted(model_kwargs.items())))
     run = EXECUTORS[executor]
     start = time.perf_counter()
     bar = tqdm(total=len(jobs), disable=not progress, desc=f"build {space}", unit="run",

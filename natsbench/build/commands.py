@@ -11,6 +11,22 @@ def _seeds(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"--seeds takes integers, e.g. '777 888' or 777,888; got {text!r}") from None
 
 
+def _model_kwargs(text: str) -> dict:
+    out = {}
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise argparse.ArgumentTypeError(f"--model takes key=value pairs like 'C=8,N=1'; got {item!r}")
+        try:
+            out[key.strip()] = int(value)
+        except ValueError:
+            try:
+                out[key.strip()] = float(value)
+            except ValueError:
+                out[key.strip()] = value.strip()
+    return out
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "build", help="train a benchmark table (resumable; local pool or Ray)",
@@ -32,6 +48,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--retry-failed", action="store_true", help="rerun jobs recorded as failed")
     p.add_argument("--limit", type=int, default=None, help="run at most N jobs now (resume later)")
     p.add_argument("--no-compact", action="store_true", help="leave records uncompacted")
+    p.add_argument("--model", type=_model_kwargs, default={},
+                   help="network settings, e.g. 'C=8,N=1' (tss/sss skeleton width and cells per stage)")
+    p.add_argument("--image-size", type=int, default=None, help="side of the digits images (default 16)")
     p.set_defaults(func=_build)
 
 
@@ -41,7 +60,8 @@ def _build(args: argparse.Namespace) -> int:
     report = build(space=args.space, datasets=args.datasets, protocol=args.protocol, seeds=args.seeds,
                    store=args.store, archs=args.archs, workers=args.workers, executor=args.executor,
                    device=args.device, data_root=args.data_root, retry_failed=args.retry_failed,
-                   compact_at_end=not args.no_compact, limit=args.limit)
+                   compact_at_end=not args.no_compact, limit=args.limit,
+                   model_kwargs=args.model, image_size=args.image_size)
     print(f"build: {report.ok} trained, {report.failed} failed, {report.skipped} already done, "
           f"{report.seconds:.1f} s ({report.archs_per_hour:.0f} runs/hour)")
     for failure in report.failures[:5]:

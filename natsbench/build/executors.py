@@ -37,6 +37,7 @@ class RunSettings:
     data_root: str | None = None
     threads_per_job: int | None = None
     image_size: int | None = None
+    model_kwargs: tuple[tuple[str, Any], ...] = ()
 
 
 def _dataset(name: str, settings: RunSettings, cache: dict) -> Any:
@@ -66,7 +67,8 @@ def run_job(job: Job, settings: RunSettings, cache: dict | None = None) -> JobRe
     try:
         data = _dataset(job.dataset, settings, cache)
         train_arch(job.space, job.arch, data, job.protocol, job.seed, device=settings.device,
-                   store=settings.store, progress=False, num_threads=settings.threads_per_job)
+                   store=settings.store, progress=False, num_threads=settings.threads_per_job,
+                   model_kwargs=dict(settings.model_kwargs))
         return JobResult(job, "ok", time.perf_counter() - start)
     except Exception as exc:  # recorded, and the build goes on
         error = "".join(traceback.format_exception(exc))

@@ -13,9 +13,10 @@ forked RNG state, so the caller's global RNG is untouched) and one CPU
 ``torch.Generator`` fixes the data order and the augmentation. On CPU the run uses
 ``torch.use_deterministic_algorithms`` (restored afterwards), so the same seed gives the
 same numbers, bit for bit, twice on the same machine and thread count. On CUDA it trains
-with mixed precision (``torch.autocast`` float16 + ``GradScaler``), channels-last memory
-and cuDNN autotuning, which is fast but not bit-reproducible; pass
-``deterministic=True`` to trade speed for repeatability there too (AMP stays on).
+with mixed precision (``torch.autocast`` float16 + ``GradScaler``) and cuDNN autotuning,
+which is fast but not bit-reproducible; pass ``deterministic=True`` to trade speed for
+repeatability there too (AMP stays on). Networks and inputs are channels-last on every
+device.
 """
 from __future__ import annotations
 
@@ -120,7 +121,9 @@ class _Run:
                         else protocol.crop_padding)
         self.generator = torch.Generator().manual_seed(int(seed))
         self.amp = device.type == "cuda"
-        self.memory_format = torch.channels_last if self.amp else torch.contiguous_format
+        # channels-last (NHWC) is faster for oneDNN on CPU too: 1.2-1.8x per training step
+        # for tss networks (benchmarks/train_throughput.py)
+        self.memory_format = torch.channels_last
         self.criterion = nn.CrossEntropyLoss(label_smoothing=protocol.label_smoothing)
         self.optimizer = torch.optim.SGD(net.parameters(), lr=protocol.lr,
                                          momentum=protocol.momentum, nesterov=protocol.nesterov,
@@ -228,10 +231,11 @@ def _train_subset(data: LoadedDataset, fraction: float) -> tuple[np.ndarray, np.
     return train.images[idx], train.labels[idx], f"stratified {k} of {len(train)}"
 
 
-def _build_model(space: str, arch: str, num_classes: int) -> nn.Module:
+def _build_model(space: str, arch: str, num_classes: int,
+                 model_kwargs: dict[str, Any] | None = None) -> nn.Module:
     from natsbench.models import create_model
 
-    return create_model(space=space, arch=arch, num_classes=num_classes)
+    return create_model(space=space, arch=arch, num_classes=num_classes, **(model_kwargs or {}))
 
 
 def _static_costs(net: nn.Module, image_shape: tuple[int, int, int]) -> dict[str, float]:
@@ -263,13 +267,41 @@ def _save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def _resume(run: _Run, path: Path | None, identity: dict[str, Any], metrics: EpochMetrics,
+            lrs: list[float]) -> int:
+    """Load the checkpoint of this run if there is one; returns the first epoch to train."""
+    if path is None or not path.is_file():
+        return 0
+    state = torch.load(path, map_location=run.device, weights_only=True)
+    if state.get("identity") != identity:
+        logger.warning("ignoring checkpoint %s of a different run", path)
+        return 0
+    run.load_state(state)
+    metrics.values = {k: list(v) for k, v in state["metrics"].items()}
+    lrs[:] = state["lrs"]
+    first_epoch = int(state["epoch"]) + 1
+    logger.info("resuming %s from epoch %d (%s)", identity["arch"], first_epoch, path)
+    return first_epoch
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def train_arch(space: str, arch: str, dataset: str | LoadedDataset,
                protocol: str | Protocol, seed: int, device: str | torch.device | None = None,
                data_root: str | Path | None = None, store: str | Path | None = None,
                progress: bool = True, *, split_file: str | Path | None = None,
                deterministic: bool | None = None, num_threads: int | None = None,
                measure_latency: bool = True,
-               checkpoint_dir: str | Path | None = None) -> RunRecord:
+               checkpoint_dir: str | Path | None = None,
+               model_kwargs: dict[str, Any] | None = None) -> RunRecord:
     """Train ``arch`` of ``space`` on ``dataset`` with ``protocol`` and ``seed``.
 
     Args:
@@ -293,6 +325,8 @@ def train_arch(space: str, arch: str, dataset: str | LoadedDataset,
         measure_latency: time batch-1 forward passes (``costs.latency``; NaN when False).
         checkpoint_dir: save the run state there after every epoch and resume from it
             when the same run is started again; the file is removed when the run ends.
+        model_kwargs: explicit network settings for :func:`natsbench.models.create_model`
+            (e.g. ``{"C": 8, "N": 1}`` for a reduced tss skeleton); recorded in provenance.
 
     Returns:
         the :class:`RunRecord` (status ``ok``). If training fails after it started, a
@@ -328,7 +362,7 @@ def train_arch(space: str, arch: str, dataset: str | LoadedDataset,
     with _torch_settings(dev, det, num_threads), torch.random.fork_rng(
             devices=[dev] if dev.type == "cuda" else []):
         torch.manual_seed(seed)
-        net = _build_model(space, arch, data.num_classes)
+        net = _build_model(space, arch, data.num_classes, model_kwargs)
         threads = torch.get_num_threads()
         costs = _static_costs(net, data.image_shape)
         net.to(dev)
@@ -336,17 +370,7 @@ def train_arch(space: str, arch: str, dataset: str | LoadedDataset,
             costs["latency"] = _latency(net, data.image_shape, dev)
         run = _Run(net, data, DeviceSet(train_images, train_labels, dev), prot, seed, dev)
         net.to(memory_format=run.memory_format)
-        first_epoch = 0
-        if ckpt_path is not None and ckpt_path.is_file():
-            state = torch.load(ckpt_path, map_location=dev, weights_only=True)
-            if state.get("identity") == identity:
-                run.load_state(state)
-                metrics.values = {k: list(v) for k, v in state["metrics"].items()}
-                lrs = list(state["lrs"])
-                first_epoch = int(state["epoch"]) + 1
-                logger.info("resuming %s from epoch %d (%s)", arch, first_epoch, ckpt_path)
-            else:
-                logger.warning("ignoring checkpoint %s of a different run", ckpt_path)
+        first_epoch = _resume(run, ckpt_path, identity, metrics, lrs)
 
         bar = None
         if progress:
@@ -380,6 +404,7 @@ def train_arch(space: str, arch: str, dataset: str | LoadedDataset,
                                  costs, dev, det, threads, subset_desc, lrs, wall_start,
                                  status="failed",
                                  error="".join(traceback.format_exception(exc)))
+                failed.provenance["model_kwargs"] = dict(model_kwargs or {})
                 path = write_record(store, failed)
                 logger.error("run failed in epoch %d; wrote %s", epoch, path)
             raise
@@ -388,6 +413,7 @@ def train_arch(space: str, arch: str, dataset: str | LoadedDataset,
                 bar.close()
     record = _record(space, arch, data, prot, seed, metrics.values, costs, dev, det, threads,
                      subset_desc, lrs, wall_start)
+    record.provenance["model_kwargs"] = dict(model_kwargs or {})
     if store is not None:
         path = write_record(store, record)
         logger.info("wrote %s", path)
@@ -409,7 +435,7 @@ def _record(space: str, arch: str, data: LoadedDataset, prot: Protocol, seed: in
         "data": {**data.provenance, "train_subset": subset_desc},
         "device": str(dev),
         "device_name": (torch.cuda.get_device_name(dev) if dev.type == "cuda"
-                        else platform.processor() or platform.machine()),
+                        else _cpu_name()),
         "amp": dev.type == "cuda",
         "deterministic": deterministic,
         "num_threads": threads,
