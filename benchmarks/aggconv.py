@@ -20,9 +20,9 @@ Setup, following DASH App. A.3 (their GPU numbers: batch 128, sequential MNIST):
 * Batch: ``--batch-1d`` (default 16) and ``--batch-2d`` (default 8) -- smaller than DASH's
   128/64 so that the direct-convolution references finish on a small CPU.
 
-A measurement is the median of repeated passes after one warm-up pass (at least
-``--repeats`` passes or ``--min-time`` seconds). A pass slower than ``--cap`` seconds is
-measured once, and larger configurations of that implementation in the same sweep are skipped
+A measurement is the median of repeated passes after one warm-up pass, the implementations
+interleaved (see :func:`time_modes`; ``--repeats``, ``--budget``). An implementation slower
+than ``--cap`` seconds per pass is skipped for the larger configurations of the same sweep
 (reported as ``nan``), since they only get slower.
 
 Usage::
@@ -46,7 +46,12 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from natsbench.models.wrn import WideResNet1d, dash_wrn1d_width, replace_convs_with_aggregated, wrn16_1
+from natsbench.models.wrn import (
+    WideResNet1d,
+    dash_wrn1d_width,
+    replace_convs_with_aggregated,
+    wrn16_1,
+)
 from natsbench.ops.aggregated_conv import MODES, AggregatedConv
 
 KERNELS_ALL = (3, 5, 7, 9, 11, 13, 15)
@@ -72,7 +77,7 @@ def sweeps(quick: bool, batch_1d: int, batch_2d: int) -> list[list[Config]]:
     if quick:
         return [
             [Config("fig2", 1, *space(n), 1000, batch_1d) for n in (2, 5)],
-            [Config("fig3", 1, *space(5), s, batch_1d) for s in (256, 1000)],
+            [Config("fig3", 1, *space(5), s, batch_1d) for s in (256,)],
             [Config("fig2", 2, *space(n), 32, batch_2d) for n in (2, 3)],
         ]
     return [
@@ -105,23 +110,31 @@ def set_mode(net: torch.nn.Module, mode: str) -> None:
             m.mode = mode
 
 
-def time_pass(step: Callable[[], None], sync: Callable[[], None], repeats: int,
-              min_time: float, cap: float) -> tuple[float, int, bool]:
-    """Median seconds of ``step``; returns (median, passes timed, over_cap)."""
-    t0 = time.perf_counter()
-    step()
-    sync()
-    first = time.perf_counter() - t0
-    if first > cap:
-        return first, 1, True
-    times: list[float] = []
-    start = time.perf_counter()
-    while len(times) < repeats or (time.perf_counter() - start < min_time and len(times) < 50):
+def time_modes(net: torch.nn.Module, step: Callable[[], None], sync: Callable[[], None],
+               modes: list[str], repeats: int, budget: float) -> dict[str, tuple[float, int]]:
+    """Median seconds of one ``step`` per mode, and the number of timed passes.
+
+    Each mode gets one warm-up pass; a mode whose warm-up took longer than ``budget`` keeps
+    that time (n=1). The others are timed ``min(repeats, max(2, budget / warm-up))`` times,
+    interleaved across modes so that a varying machine load affects them alike.
+    """
+    def one(mode: str) -> float:
+        set_mode(net, mode)
         t0 = time.perf_counter()
         step()
         sync()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), len(times), False
+        return time.perf_counter() - t0
+
+    first = {m: one(m) for m in modes}
+    passes = {m: 0 if first[m] > budget else min(repeats, max(2, int(budget / first[m])))
+              for m in modes}
+    times: dict[str, list[float]] = {m: [] for m in modes}
+    for r in range(max(passes.values(), default=0)):
+        for m in modes:
+            if r < passes[m]:
+                times[m].append(one(m))
+    return {m: (statistics.median(times[m]), len(times[m])) if times[m] else (first[m], 1)
+            for m in modes}
 
 
 def run(args: argparse.Namespace) -> list[dict]:
@@ -138,6 +151,8 @@ def run(args: argparse.Namespace) -> list[dict]:
               f"{'fft/mr':>8} {'fft/mw':>8}")
     print(header)
     for sweep in sweeps(args.quick, args.batch_1d, args.batch_2d):
+        if sweep[0].dims not in args.dims:
+            continue
         skipped: set[str] = set()
         for cfg in sweep:
             net = build_supernet(cfg, separable=not args.dense, device=device)
@@ -149,16 +164,10 @@ def run(args: argparse.Namespace) -> list[dict]:
                 net.zero_grad(set_to_none=True)
                 F.cross_entropy(net(x), y).backward()
 
-            secs: dict[str, float] = {}
-            for mode in MODES:
-                if mode in skipped:
-                    secs[mode] = math.nan
-                    continue
-                set_mode(net, mode)
-                secs[mode], n_passes, over = time_pass(step, sync, args.repeats, args.min_time,
-                                                       args.cap)
-                if over:
-                    skipped.add(mode)
+            active = [m for m in MODES if m not in skipped]
+            timed = time_modes(net, step, sync, active, args.repeats, args.budget)
+            secs = {m: timed[m][0] if m in timed else math.nan for m in MODES}
+            skipped.update(m for m in active if timed[m][0] > args.cap)
             row = {
                 "figure": cfg.figure, "dims": cfg.dims, "n": len(cfg.kernel_sizes),
                 "kernel_sizes": " ".join(map(str, cfg.kernel_sizes)),
@@ -166,6 +175,7 @@ def run(args: argparse.Namespace) -> list[dict]:
                 "size": cfg.size, "batch": cfg.batch, "device": str(device),
                 "separable": not args.dense,
                 **{f"{m}_s": secs[m] for m in MODES},
+                **{f"{m}_passes": timed[m][1] if m in timed else 0 for m in MODES},
                 "speedup_vs_mixed_results": secs["mixed_results"] / secs["fft"],
                 "speedup_vs_mixed_weights": secs["mixed_weights"] / secs["fft"],
             }
@@ -196,25 +206,36 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="batch of the 1D runs (default 16; 4 with --quick)")
     p.add_argument("--batch-2d", type=int, default=None,
                    help="batch of the 2D runs (default 8; 2 with --quick)")
+    p.add_argument("--dims", type=int, nargs="+", choices=(1, 2), default=[1, 2],
+                   help="which sweeps to run: 1 (sequences), 2 (images) or both (default)")
     p.add_argument("--dense", action="store_true",
                    help="keep width-preserving convs full instead of depthwise")
-    p.add_argument("--repeats", type=int, default=3, help="timed passes at least (default 3)")
-    p.add_argument("--min-time", type=float, default=1.0,
-                   help="time each configuration at least this many seconds (default 1)")
+    p.add_argument("--repeats", type=int, default=5,
+                   help="timed passes per implementation at most (default 5)")
+    p.add_argument("--budget", type=float, default=None,
+                   help="seconds of timed passes per implementation and configuration; fewer "
+                        "passes for slow ones, at least 2 unless one pass exceeds it "
+                        "(default 10; 2 with --quick)")
     p.add_argument("--cap", type=float, default=60.0,
-                   help="a pass slower than this (s) is timed once and larger configurations "
-                        "of that implementation are skipped (default 60)")
+                   help="an implementation slower than this (s per pass) is skipped for the "
+                        "larger configurations of the same sweep (default 60)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (default: torch's choice)")
     p.add_argument("--seed", type=int, default=0, help="seed of weights and inputs")
     args = p.parse_args(argv)
     if args.batch_1d is None:
         args.batch_1d = 4 if args.quick else 16
     if args.batch_2d is None:
         args.batch_2d = 2 if args.quick else 8
+    if args.budget is None:
+        args.budget = 2.0 if args.quick else 10.0
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     rows = run(args)
     target = [r for r in rows if r["dims"] == 1 and r["n"] == 5 and r["size"] == 1000]
     for r in target[:1]:

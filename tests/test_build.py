@@ -19,6 +19,7 @@ from natsbench.store.compact import init_bench
 from natsbench.store.records import RunRecord, iter_records, write_record
 
 PROTOCOL = "H0:epochs=1,batch_size=256,eval_batch_size=1024"
+TINY = dict(model_kwargs={"C": 4, "N": 1}, image_size=8)  # a few seconds per run on CPU
 
 
 def _arch_file(path: Path, n: int) -> Path:
@@ -75,7 +76,8 @@ def test_build_trains_records_failures_and_compacts(tmp_path):
     archs = _arch_file(tmp_path / "archs.txt", 3)
     store = tmp_path / "bench"
     report = build(space="tss", datasets=["digits", "cifar10"], protocol=PROTOCOL, seeds=[3], store=store,
-                   archs=str(archs), workers=1, data_root=str(tmp_path / "no-cifar-here"), progress=False)
+                   archs=str(archs), workers=1, data_root=str(tmp_path / "no-cifar-here"), progress=False,
+                   **TINY)
     assert (report.ok, report.failed) == (3, 3)
     assert all("cifar" in f.error or "Dataset" in f.error for f in report.failures)
     bench = natsbench.open_bench(store)
@@ -84,7 +86,8 @@ def test_build_trains_records_failures_and_compacts(tmp_path):
     assert np.all((acc >= 0) & (acc <= 100))
     assert sorted(r.status for r in iter_records(store)) == ["failed"] * 3  # ok ones were compacted
     again = build(space="tss", datasets=["digits"], protocol=PROTOCOL, seeds=[3], store=store,
-                  archs=str(archs), progress=False)
+                  archs=str(archs), progress=False, **TINY)
+    assert bench.manifest.net_config["channel"] == 4 and bench.manifest.net_config["num_cells"] == 1
     assert (again.planned, again.skipped) == (0, 3)
 
 
@@ -93,7 +96,8 @@ def test_kill_and_resume_loses_and_duplicates_nothing(tmp_path):
     archs = _arch_file(tmp_path / "archs.txt", 6)
     store = tmp_path / "bench"
     cmd = [sys.executable, "-m", "natsbench.cli", "build", "--space", "tss", "--dataset", "digits",
-           "--protocol", PROTOCOL, "--seeds", "5", "--store", str(store), "--archs", str(archs), "--workers", "2"]
+           "--protocol", PROTOCOL, "--seeds", "5", "--store", str(store), "--archs", str(archs), "--workers", "2",
+           "--model", "C=4,N=1", "--image-size", "8"]
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while time.time() < deadline and len(list((store / "records").rglob("*.json"))) < 2:
@@ -118,9 +122,9 @@ def test_ray_executor_matches_local(tmp_path):
     archs = _arch_file(tmp_path / "archs.txt", 2)
     local, remote = tmp_path / "local", tmp_path / "ray"
     build(space="tss", datasets=["digits"], protocol=PROTOCOL, seeds=[9], store=local, archs=str(archs),
-          progress=False)
+          progress=False, **TINY)
     build(space="tss", datasets=["digits"], protocol=PROTOCOL, seeds=[9], store=remote, archs=str(archs),
-          executor="ray", workers=2, progress=False)
+          executor="ray", workers=2, progress=False, **TINY)
     a, b = natsbench.open_bench(local), natsbench.open_bench(remote)
     hp = a.hps("digits")[0]
     for metric in ("train_loss", "x-valid_acc1", "ori-test_acc1"):

@@ -50,7 +50,8 @@ def build(*, space: str, datasets: Sequence[str], protocol: str, seeds: Sequence
           retry_failed: bool = False, compact_at_end: bool = True, progress: bool = True,
           limit: int | None = None, image_size: int | None = None,
           model_kwargs: dict[str, Any] | None = None,
-          provenance: dict[str, Any] | None = None) -> BuildReport:
+          provenance: dict[str, Any] | None = None,
+          space_options: dict[str, Any] | None = None) -> BuildReport:
     """Build (or resume) a benchmark.
 
     Args:
@@ -67,9 +68,14 @@ def build(*, space: str, datasets: Sequence[str], protocol: str, seeds: Sequence
         compact_at_end: merge records into the arrays when every job has finished.
         limit: run at most this many jobs (for time-boxed, resumable sessions).
         image_size: side of the bundled ``digits`` images.
+        threads_per_job: torch threads of each job (default 1). CPU results depend on the
+            thread count (reduction order), so it is fixed per job, not derived from the
+            number of workers: any executor and worker count give the same numbers.
         model_kwargs: network settings for every job (tss/sss: ``C``, ``N``; cells:
             ``C``, ``layers``), recorded in the manifest's ``net_config``.
         provenance: extra provenance for the manifest.
+        space_options: options of the space (``{"k": 12}``: sample/validate 12-ExtCells),
+            recorded in the manifest's ``net_config["space_options"]``.
     """
     from tqdm.auto import tqdm
 
@@ -80,10 +86,14 @@ def build(*, space: str, datasets: Sequence[str], protocol: str, seeds: Sequence
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; valid: {sorted(EXECUTORS)}")
     prot = get_protocol(protocol)
-    selection = archs if isinstance(archs, ArchSelection) else select_archs(space, archs)
+    space_options = dict(space_options or {})
+    selection = archs if isinstance(archs, ArchSelection) else select_archs(
+        space, archs, space_options=space_options)
     store = Path(store)
     model_kwargs = dict(model_kwargs or {})
     net_config: dict[str, Any] = {"model_kwargs": model_kwargs}
+    if space_options:
+        net_config["space_options"] = space_options
     if space == "tss":
         net_config.update(channel=model_kwargs.get("C", 16), num_cells=model_kwargs.get("N", 5))
     if image_size:
@@ -107,7 +117,7 @@ def build(*, space: str, datasets: Sequence[str], protocol: str, seeds: Sequence
         jobs = jobs[:limit]
     log.info("planned %d jobs (%d already done) in %.2f s", len(jobs), skipped, time.perf_counter() - t0)
     report = BuildReport(planned=len(jobs), skipped=skipped)
-    threads = max(1, (os.cpu_count() or 1) // max(1, workers))
+    threads = max(1, int(threads_per_job))
     settings = RunSettings(store=str(store), device=device, data_root=data_root,
                            threads_per_job=threads, image_size=image_size,
                            model_kwargs=tuple(sorted(model_kwargs.items())))

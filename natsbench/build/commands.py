@@ -27,6 +27,11 @@ def _model_kwargs(text: str) -> dict:
     return out
 
 
+def _space_options(args: argparse.Namespace) -> dict:
+    # get_space rejects k for spaces other than extcell, naming the valid options
+    return {} if args.extcell_k is None else {"k": args.extcell_k}
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "build", help="train a benchmark table (resumable; local pool or Ray)",
@@ -51,6 +56,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", type=_model_kwargs, default={},
                    help="network settings, e.g. 'C=8,N=1' (tss/sss skeleton width and cells per stage)")
     p.add_argument("--image-size", type=int, default=None, help="side of the digits images (default 16)")
+    p.add_argument("--threads-per-job", type=int, default=1,
+                   help="torch threads per job (default 1; results depend on it, so it is fixed)")
+    p.add_argument("--extcell-k", type=int, default=None,
+                   help="operation budget k of --space extcell (sample/validate k-ExtCells; default 16)")
     p.set_defaults(func=_build)
 
 
@@ -61,7 +70,8 @@ def _build(args: argparse.Namespace) -> int:
                    store=args.store, archs=args.archs, workers=args.workers, executor=args.executor,
                    device=args.device, data_root=args.data_root, retry_failed=args.retry_failed,
                    compact_at_end=not args.no_compact, limit=args.limit,
-                   model_kwargs=args.model, image_size=args.image_size)
+                   model_kwargs=args.model, image_size=args.image_size,
+                   space_options=_space_options(args))
     print(f"build: {report.ok} trained, {report.failed} failed, {report.skipped} already done, "
           f"{report.seconds:.1f} s ({report.archs_per_hour:.0f} runs/hour)")
     for failure in report.failures[:5]:

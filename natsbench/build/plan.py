@@ -68,7 +68,8 @@ class ArchSelection:
         return cols
 
 
-def select_archs(space: str, spec: str, *, seed: int = 0) -> ArchSelection:
+def select_archs(space: str, spec: str, *, seed: int = 0,
+                 space_options: dict[str, Any] | None = None) -> ArchSelection:
     """Resolve ``--archs``: ``all``, ``unique`` (tss), ``sample:N`` or a file of arch strings.
 
     Args:
@@ -77,13 +78,15 @@ def select_archs(space: str, spec: str, *, seed: int = 0) -> ArchSelection:
             comments allowed) or a JSON list.
         seed: RNG seed of ``sample:N`` (stratified over isomorphism classes is not
             attempted: a uniform sample without replacement, sorted by index).
+        space_options: options of :func:`natsbench.spaces.get_space` (``{"k": 12}`` for
+            12-ExtCells); sampling and file validation use that space.
 
     Raises:
         ValueError: unknown spec, bad N, malformed architectures in the file (names the line).
     """
     from natsbench.spaces import get_space
 
-    sp = get_space(space)
+    sp = get_space(space, **(space_options or {}))
     if spec == "all":
         if sp.size is None:
             raise ValueError(f"space {space!r} cannot be enumerated; use sample:N or a file")

@@ -14,8 +14,9 @@ T)`` or a Gumbel-softmax sample. Three interchangeable implementations give iden
     convolution; cost ~ ``E`` taps per output element.
 ``fft``
     the same mixed kernel is scattered straight into the FFT buffer and one Fourier
-    convolution is done (DASH technique 2); cost ~ ``log(L + E / 2)`` per element, almost
-    independent of ``K`` and ``D``.
+    convolution is done (DASH technique 2); cost ~ ``log(L + min(E / 2, L))`` per element,
+    almost independent of ``K`` and ``D`` (taps that can only read padding are dropped, see
+    :mod:`natsbench.ops.fft_conv`).
 
 Dilated kernels are never built by a loop over kernel positions: every candidate's taps are
 placed with one ``index_add`` over precomputed strided positions (``d * j + offset``), the
@@ -43,6 +44,7 @@ from natsbench.ops.fft_conv import (
     resolve_padding,
     spectral_correlate,
     tap_index,
+    useful_window,
 )
 
 __all__ = [
@@ -115,18 +117,30 @@ def arch_weights(logits: Tensor, *, sampling: str = "softmax", temperature: floa
 @functools.lru_cache(maxsize=512)
 def _candidate_index(kernel_sizes: tuple[int, ...], dilations: tuple[int, ...], nd: int,
                      padding: str, shift: tuple[int, ...], buffer: tuple[int, ...],
-                     device: str) -> Tensor:
-    """Flat buffer positions of the taps of all candidates, in :func:`_scaled_taps` order.
+                     window: tuple[tuple[int, int], ...] | None,
+                     device: str) -> tuple[Tensor, Tensor | None]:
+    """Buffer positions of the taps of all candidates, in :func:`_scaled_taps` order.
 
-    Candidate ``(k, d)`` starts at ``shift - left(e)`` per dimension (mod ``buffer``).
+    Candidate ``(k, d)`` starts at ``shift - left(e)`` per dimension (mod ``buffer``). Taps with
+    offsets outside ``window`` are dropped; returns ``(index, keep)`` as :func:`tap_index`.
     """
-    parts = []
+    dev = torch.device(device)
+    index_parts, keep_parts, kept_all, first = [], [], True, 0
     for k in kernel_sizes:
         for d in dilations:
             left = resolve_padding(padding, (effective_size(k, d),) * nd)
             start = tuple(s - lft for s, (lft, _) in zip(shift, left))
-            parts.append(tap_index((k,) * nd, (d,) * nd, start, buffer, device=torch.device(device)))
-    return torch.cat(parts)
+            index, keep = tap_index((k,) * nd, (d,) * nd, start, buffer, window=window,
+                                    device=dev)
+            count = k ** nd
+            if keep is None:
+                keep = torch.arange(count, dtype=torch.int64, device=dev)
+            else:
+                kept_all = False
+            index_parts.append(index)
+            keep_parts.append(keep + first)
+            first += count
+    return torch.cat(index_parts), (None if kept_all else torch.cat(keep_parts))
 
 
 def _scaled_taps(weights: Sequence[Tensor], coef: Tensor, n_dil: int) -> Tensor:
@@ -161,8 +175,8 @@ def mixed_kernel(weights: Sequence[Tensor], coef: Tensor, kernel_sizes: Sequence
     big = _max_effective(kernel_sizes, dilations)
     (left_big, _), = resolve_padding(padding, (big,))
     buffer = (big,) * nd
-    index = _candidate_index(tuple(kernel_sizes), tuple(dilations), nd, padding,
-                             (left_big,) * nd, buffer, str(weights[0].device))
+    index, _ = _candidate_index(tuple(kernel_sizes), tuple(dilations), nd, padding,
+                                (left_big,) * nd, buffer, None, str(weights[0].device))
     return place_taps(_scaled_taps(weights, coef, len(dilations)), index, buffer)
 
 
@@ -227,11 +241,15 @@ def aggregated_conv(x: Tensor, weights: Sequence[Tensor], coef: Tensor,
         pads = resolve_padding(padding, (big,) * nd)
         in_sizes = tuple(x.shape[2:])
         out_sizes = tuple(s + lft + rgt - big + 1 for s, (lft, rgt) in zip(in_sizes, pads))
-        buffer = fft_buffer_sizes(in_sizes, pads, out_sizes)
+        buffer = fft_buffer_sizes(in_sizes, pads, out_sizes, (big,) * nd)
+        window = tuple(useful_window(s_in, s_out) for s_in, s_out in zip(in_sizes, out_sizes))
         # each candidate placed at -left(e): the mixing is fused into the FFT buffer
-        index = _candidate_index(tuple(kernel_sizes), tuple(dilations), nd, padding,
-                                 (0,) * nd, buffer, str(x.device))
-        kbuf = place_taps(_scaled_taps(weights, coef, n_dil), index, buffer)
+        index, keep = _candidate_index(tuple(kernel_sizes), tuple(dilations), nd, padding,
+                                       (0,) * nd, buffer, window, str(x.device))
+        taps = _scaled_taps(weights, coef, n_dil)
+        if keep is not None:
+            taps = taps.index_select(-1, keep)
+        kbuf = place_taps(taps, index, buffer)
         out = spectral_correlate(x, kbuf, buffer, out_sizes, groups=groups)
         if stride > 1:
             out = out[(slice(None), slice(None)) + (slice(None, None, stride),) * nd]

@@ -14,14 +14,16 @@ is ``L_out = L_in + left + right - e + 1`` and
     y[t] = sum_j w[j] * x[t - left + j * dilation]     (x is zero outside [0, L_in)).
 
 We take a circular correlation of length ``n`` of the un-padded input with a kernel buffer in
-which tap ``j`` sits at position ``(j * dilation - left) mod n``. All input positions that
-``y[0 .. L_out)`` touch lie in ``[-left, L_in + right)``; if ``n >= L_in + max(left, right)``
-and ``n >= L_out``, every position outside ``[0, L_in)`` lands (mod ``n``) in the zero tail
-``[L_in, n)`` of the implicitly zero-padded input, so the circular result *is* the linear one:
-no wrap-around, and no explicit padding of ``x``. This holds even when ``e > n`` (taps that share
-a buffer slot are summed, which is exact because each of them alone would read only zeros or
-its own correct input). ``n`` is then rounded up to a 5-smooth even number, which FFT libraries
-transform fastest.
+which tap ``j`` sits at position ``(j * dilation - left) mod n``. Tap ``j`` (offset
+``r = j * dilation - left``) makes ``y[0 .. L_out)`` read input positions
+``[r, L_out - 1 + r]``; if ``n >= L_in - r`` and ``n >= L_out + r`` (and ``n >= L_out``),
+every position outside ``[0, L_in)`` lands (mod ``n``) in the zero tail ``[L_in, n)`` of the
+implicitly zero-padded input, so the circular result *is* the linear one: no wrap-around, and
+no explicit padding of ``x``. Taps whose offset is outside ``[-(L_out - 1), L_in - 1]`` read
+nothing but padding and are left out, so ``n`` never needs to exceed ``L_in + L_out - 1``
+even for kernels much larger than the input (DASH's 311-wide kernels on 32x32 images); taps
+that share a buffer slot are summed, which is exact by linearity. ``n`` is then rounded up to
+a 5-smooth even number, which FFT libraries transform fastest.
 
 In the Fourier domain the correlation is ``Y = X * conj(W)``; channels are contracted per
 frequency (one batched complex matmul over contiguous operands; depthwise convolutions use a
@@ -49,6 +51,7 @@ __all__ = [
     "effective_size",
     "fast_fft_size",
     "fft_buffer_sizes",
+    "useful_window",
     "tap_index",
     "place_taps",
     "spectral_correlate",
@@ -119,29 +122,61 @@ def fast_fft_size(n: int) -> int:
     return best
 
 
+def useful_window(in_size: int, out_size: int) -> tuple[int, int]:
+    """Inclusive range of tap offsets ``r`` (output ``t`` reads input ``t + r``) that can
+    touch the input at all: ``-(out_size - 1) <= r <= in_size - 1``. Taps outside it only ever
+    read zero padding and can be dropped exactly."""
+    return -(out_size - 1), in_size - 1
+
+
 def fft_buffer_sizes(in_sizes: Sequence[int], pads: Sequence[tuple[int, int]],
-                     out_sizes: Sequence[int]) -> tuple[int, ...]:
-    """FFT length per spatial dimension that avoids wrap-around (see the module docstring)."""
-    return tuple(fast_fft_size(max(s + max(left, right), o, 1))
-                 for s, (left, right), o in zip(in_sizes, pads, out_sizes))
+                     out_sizes: Sequence[int], effective: Sequence[int]) -> tuple[int, ...]:
+    """FFT length per spatial dimension that avoids wrap-around (see the module docstring).
+
+    Tap offsets run over ``[-left, e - 1 - left]``; only those in :func:`useful_window` are
+    placed, so the length needed is ``max(out, in - lowest offset, out + highest offset)``,
+    at most ``in + out - 1`` however large the kernel.
+    """
+    sizes = []
+    for s_in, (left, _), s_out, e in zip(in_sizes, pads, out_sizes, effective):
+        lo_win, hi_win = useful_window(s_in, s_out)
+        lo, hi = max(-left, lo_win), min(e - 1 - left, hi_win)
+        sizes.append(fast_fft_size(max(s_out, s_in - lo, s_out + hi, 1)))
+    return tuple(sizes)
 
 
 def tap_index(kernel_size: Sequence[int], dilation: Sequence[int], start: Sequence[int],
-              buffer: Sequence[int], device: torch.device | None = None) -> "Tensor":
+              buffer: Sequence[int], window: Sequence[tuple[int, int]] | None = None,
+              device: torch.device | None = None) -> tuple["Tensor", "Tensor | None"]:
     """Flat positions of the taps of a dilated kernel inside an n-d buffer.
 
-    Tap ``(j1, j2, ...)`` goes to ``((start_i + j_i * dilation_i) mod buffer_i)_i``, flattened in
-    row-major order. This is the strided (Kronecker-style) placement of a dilated kernel: the
-    kernel values are then scattered with one ``index_add``, with no loop over positions.
+    Tap ``(j1, j2, ...)`` has offset ``start_i + j_i * dilation_i`` per dimension and goes to
+    ``offset mod buffer_i``, flattened in row-major order. This is the strided (Kronecker-style)
+    placement of a dilated kernel: the kernel values are then scattered with one ``index_add``,
+    with no loop over positions.
+
+    Args:
+        window: per dimension an inclusive offset range; taps outside it are left out.
 
     Returns:
-        int64 tensor of shape ``[prod(kernel_size)]``.
+        ``(index, keep)``: int64 flat positions of the kept taps, and the int64 positions of the
+        kept taps in row-major tap order (None when all are kept).
     """
-    flat = torch.zeros((), dtype=torch.int64, device=device)
-    for k, d, s, n in zip(kernel_size, dilation, start, buffer):
-        pos = torch.remainder(s + d * torch.arange(k, dtype=torch.int64, device=device), n)
-        flat = (flat * n).unsqueeze(-1) + pos
-    return flat.reshape(-1)
+    # built on the CPU (tiny, and no device synchronisation), then moved to ``device``
+    flat = torch.zeros((), dtype=torch.int64)
+    inside = torch.ones((), dtype=torch.bool)
+    for i, (k, d, s, n) in enumerate(zip(kernel_size, dilation, start, buffer)):
+        offset = s + d * torch.arange(k, dtype=torch.int64)
+        flat = (flat * n).unsqueeze(-1) + torch.remainder(offset, n)
+        ok = torch.ones_like(offset, dtype=torch.bool)
+        if window is not None:
+            ok = (offset >= window[i][0]) & (offset <= window[i][1])
+        inside = inside.unsqueeze(-1) & ok
+    flat, inside = flat.reshape(-1), inside.reshape(-1)
+    if bool(inside.all()):
+        return flat.to(device), None
+    keep = torch.nonzero(inside).reshape(-1)
+    return flat[keep].to(device), keep.to(device)
 
 
 def place_taps(values: "Tensor", index: "Tensor", buffer: Sequence[int]) -> "Tensor":
@@ -200,7 +235,7 @@ class _ContiguousBmm(torch.autograd.Function):
         return torch.bmm(a, b)
 
     @staticmethod
-    def backward(ctx, grad: "Tensor") -> tuple["Tensor | None", "Tensor | None"]:  # type: ignore[override]
+    def backward(ctx, grad: "Tensor"):  # type: ignore[override]
         a, b = ctx.saved_tensors
         grad = grad.contiguous()
         grad_a = grad_b = None
@@ -274,9 +309,12 @@ def fft_conv(x: "Tensor", weight: "Tensor", bias: "Tensor | None" = None,
     if any(o < 1 for o in out_sizes):
         raise ValueError(f"input spatial size {in_sizes} is too small for effective kernel "
                          f"size {eff} with padding {pads}")
-    buffer = fft_buffer_sizes(in_sizes, pads, out_sizes)
-    index = tap_index(ksize, dil, tuple(-left for left, _ in pads), buffer, device=weight.device)
-    kbuf = place_taps(weight.flatten(2), index, buffer)
+    buffer = fft_buffer_sizes(in_sizes, pads, out_sizes, eff)
+    window = [useful_window(s_in, s_out) for s_in, s_out in zip(in_sizes, out_sizes)]
+    index, keep = tap_index(ksize, dil, tuple(-left for left, _ in pads), buffer, window=window,
+                            device=weight.device)
+    taps = weight.flatten(2)
+    kbuf = place_taps(taps if keep is None else taps.index_select(-1, keep), index, buffer)
     y = spectral_correlate(x, kbuf, buffer, out_sizes, groups=groups)
     if bias is not None:
         y = y + bias.to(y.dtype).reshape((1, -1) + (1,) * nd)
