@@ -49,7 +49,7 @@ def build(*, space: str, datasets: Sequence[str], protocol: str, seeds: Sequence
           executor: str = "local", device: str | None = None, data_root: str | None = None,
           retry_failed: bool = False, compact_at_end: bool = True, progress: bool = True,
           limit: int | None = None, image_size: int | None = None,
-          model_kwargs: dict[str, Any] | None = None,
+          model_kwargs: dict[str, Any] | None = None, threads_per_job: int = 1,
           provenance: dict[str, Any] | None = None,
           space_options: dict[str, Any] | None = None) -> BuildReport:
     """Build (or resume) a benchmark.
