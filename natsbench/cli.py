@@ -20,8 +20,10 @@ from natsbench.errors import NatsBenchError
 COMMAND_PROVIDERS: tuple[str, ...] = (
     "natsbench.store.commands",      # info, import-official, import-table, compact
     "natsbench.api.commands",        # query
+    "natsbench.api.surrogate_commands",  # surrogate fit
     "natsbench.train.commands",      # train
     "natsbench.build.commands",      # build
+    "natsbench.build.extcell_commands",  # extcell-edf
     "search_algorithms.commands",    # search
     "analysis.commands",             # reproduce, report
     "natsbench.demo",                # demo

@@ -213,9 +213,10 @@ class StoreReader:
             gdir = self.path / disk.relpath
             try:
                 rows = np.load(gdir / ROWS_FILE)
-                metrics = np.load(gdir / METRICS_FILE, mmap_mode="r")
-                costs = np.load(gdir / COSTS_FILE, mmap_mode="r")
-                present = np.load(gdir / PRESENT_FILE, mmap_mode="r")
+                # plain ndarray views of the maps: no np.memmap subclass overhead per index
+                metrics = np.load(gdir / METRICS_FILE, mmap_mode="r").view(np.ndarray)
+                costs = np.load(gdir / COSTS_FILE, mmap_mode="r").view(np.ndarray)
+                present = np.load(gdir / PRESENT_FILE, mmap_mode="r").view(np.ndarray)
             except (OSError, ValueError) as exc:
                 raise StoreError(f"{gdir}: missing or corrupt group arrays ({exc})") from exc
             expected = (len(rows), len(disk.seeds), disk.epochs, len(disk.metrics))
