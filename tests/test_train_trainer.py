@@ -54,6 +54,25 @@ def test_record_has_contract_metrics_and_is_readable(first_run):
     assert [r.arch for r in iter_records(store, dataset="digits")] == [ARCH0]
 
 
+def test_query_api_reads_the_trained_run(first_run, tmp_path):
+    import shutil
+
+    import natsbench
+    from natsbench.store.compact import compact, init_bench
+
+    store, record = first_run
+    bench_dir = tmp_path / "bench"
+    shutil.copytree(store, bench_dir)
+    init_bench(bench_dir, space="tss", arch_strs=[ARCH0],
+               datasets={"digits": {"num_classes": 10, "eval_sets": ["x-valid", "x-test", "ori-test"]}})
+    compact(bench_dir)
+    bench = natsbench.open_bench(bench_dir)
+    assert bench.hps("digits") == [TINY.hp] and bench.seeds("digits", TINY.hp) == [3]
+    got = bench.metric("digits", TINY.hp, "x-test_acc1", seed=3, epoch=-1)
+    assert got[0] == pytest.approx(record.metrics["x-test_acc1"][-1], rel=1e-6)
+    assert bench.costs("digits")["params"].iloc[0] == pytest.approx(record.costs["params"])
+
+
 def test_x_sets_partition_ori_test_in_the_metrics(first_run):
     _, record = first_run
     m = record.metrics
@@ -148,3 +167,12 @@ def test_cli_train_writes_a_record(tmp_path, capsys):
     assert "x-valid: loss" in out and "record:" in out
     assert main(["train", "8:8:8:8:8", "--space", "sss", "--dataset", "digits",
                  "--protocol", "H0:epochs=0", "--seed", "1", "--no-progress"]) == 2
+
+
+@pytest.mark.slow
+def test_h0_on_digits_learns():
+    """12 epochs of H0 at batch 64 (the recommended digits setting) reach > 85 % ori-test."""
+    record = train_arch("tss", ARCH0, "digits", "H0:batch_size=64", seed=1, device="cpu",
+                        progress=False, measure_latency=False)
+    assert record.metrics["ori-test_acc1"][-1] > 85.0
+    assert record.metrics["train_loss"][-1] < 0.5 * record.metrics["train_loss"][0]

@@ -71,7 +71,7 @@ def _build(args: argparse.Namespace) -> int:
                    device=args.device, data_root=args.data_root, retry_failed=args.retry_failed,
                    compact_at_end=not args.no_compact, limit=args.limit,
                    model_kwargs=args.model, image_size=args.image_size,
-                   space_options=_space_options(args))
+                   threads_per_job=args.threads_per_job, space_options=_space_options(args))
     print(f"build: {report.ok} trained, {report.failed} failed, {report.skipped} already done, "
           f"{report.seconds:.1f} s ({report.archs_per_hour:.0f} runs/hour)")
     for failure in report.failures[:5]:

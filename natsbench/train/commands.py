@@ -64,7 +64,7 @@ def register(subparsers: Any) -> None:
 
 
 def _fmt(value: float) -> str:
-    return "nan" if math.isnan(value) else f"{value:.4g}"
+    return "nan" if math.isnan(value) else f"{value:.6g}"
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -96,7 +96,8 @@ def _run(args: argparse.Namespace) -> int:
         *(_fmt(record.costs[k]) for k in ("params", "flops", "latency"))))
     print(f"  train: loss {_fmt(last['train_loss'])}, acc1 {_fmt(last['train_acc1'])} %, "
           f"time/epoch {_fmt(last['train_time'])} s")
-    for name in sorted({k.rsplit("_", 1)[0] for k in last} - {"train"}):
+    sets = dict.fromkeys(k.rsplit("_", 1)[0] for k in record.metrics)  # record order
+    for name in [n for n in sets if n != "train"]:
         print(f"  {name}: loss {_fmt(last[name + '_loss'])}, acc1 {_fmt(last[name + '_acc1'])} %")
     if args.store:
         print("  record:", record_path(args.store, record.space, record.arch, record.dataset,

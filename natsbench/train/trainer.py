@@ -339,6 +339,10 @@ def train_arch(space: str, arch: str, dataset: str | LoadedDataset,
     from natsbench.spaces import get_space
 
     space_obj = get_space(space)
+    if space_obj.name == "extcell":  # a k-ExtCell's budget k is its number of operations
+        from natsbench.spaces import extcell
+
+        space_obj = get_space("extcell", k=extcell.parse(arch).num_ops)
     space, arch = space_obj.name, space_obj.validate(arch)
     prot = get_protocol(protocol)
     dev = resolve_device(device)
