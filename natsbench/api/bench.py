@@ -137,7 +137,7 @@ class Bench:
             from natsbench.spaces import get_space
 
             try:
-                get_space(self.space).validate(arch)
+                get_space(self.space, **self.manifest.net_config.get("space_options", {})).validate(arch)
             except (KeyError, ValueError) as exc:
                 raise QueryError(f"malformed {self.space} architecture {arch!r}: {exc}") from None
             raise QueryError(f"architecture {arch!r} is a valid {self.space} arch but not in this "
