@@ -75,18 +75,10 @@ def _write_csv(frame: pd.DataFrame, path: Path, result: Result, *, index: bool =
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV or Parquet (``.parquet``/``.pq``) table."""
-    import pandas as pd
+    """Read a CSV or Parquet (``.parquet``/``.pq``) table (natsbench's own reader)."""
+    from natsbench.store.table_import import read_table as _read
 
-    path = Path(path)
-    if not path.is_file():
-        raise ArchiveError(f"table file not found: {path}")
-    try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            return pd.read_parquet(path)
-        return pd.read_csv(path)
-    except (OSError, ValueError) as exc:
-        raise ArchiveError(f"{path}: unreadable table ({exc})") from exc
+    return _read(path)
 
 
 # --------------------------------------------------------------------------------------------
