@@ -90,7 +90,8 @@ class RunData:
     @classmethod
     def load_all(cls, g: GroupArrays, arch: int, eval_sets: list[str],
                  net_config: dict[str, Any]) -> list["RunData"]:
-        """The runs of every seed that ran ``arch`` (one copy of its rows from the arrays)."""
+        """The runs of every seed that ran ``arch`` (views into the arrays when the benchmark
+        has its ``cumtime`` index, else one copy of the arch's rows)."""
         row = g.row(arch)
         if row < 0:
             return []
@@ -99,8 +100,11 @@ class RunData:
             return []
         info = g.info
         time_cols, time_pos = _time_columns(info)
-        block = np.array(g.metrics[row], dtype=np.float64)  # [S, E, M]
-        cum = np.cumsum(block[:, :, time_cols], axis=1)  # left to right, like the official sum
+        if g.cumtime is not None:  # views: only the pages a query reads are touched
+            block, cum = g.metrics[row], g.cumtime[row]
+        else:
+            block = np.array(g.metrics[row], dtype=np.float64)  # [S, E, M]
+            cum = np.cumsum(block[:, :, time_cols], axis=1)  # left to right, like the official sum
         costs = g.costs[row].tolist()
         return [cls(info, info.seeds[s], block[s], cum[s], time_pos, g.metric_pos,
                     costs[s], eval_sets, net_config) for s in seeds]

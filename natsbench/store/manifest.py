@@ -8,6 +8,8 @@ See docs/FORMAT.md for the full contract. In short, a benchmark directory holds:
     runs/<dataset>/<hp>/metrics.npy  [R, seed, epoch, metric] float32/float64, NaN = absent
     runs/<dataset>/<hp>/costs.npy    [R, seed, cost] float64 (params M, FLOPs M, latency s)
     runs/<dataset>/<hp>/present.npy  [R, seed] bool: the run exists
+    runs/<dataset>/<hp>/cumtime.npy  [R, seed, epoch, T] float64: running sums of the T *_time
+                                     metrics (derived index for fast queries; optional)
     records/<dataset>/<hp>/*.json    finished runs not yet compacted (natsbench.store.records)
 """
 from __future__ import annotations
@@ -29,6 +31,7 @@ METRICS_FILE = "metrics.npy"
 COSTS_FILE = "costs.npy"
 PRESENT_FILE = "present.npy"
 ROWS_FILE = "rows.npy"
+CUMTIME_FILE = "cumtime.npy"
 
 #: Evaluation sets of the NATS-Bench datasets (DESIGN.md, "Datasets and sets").
 NATS_EVAL_SETS: dict[str, tuple[str, ...]] = {

@@ -18,11 +18,11 @@ import numpy as np
 
 from natsbench.errors import QueryError, StoreError
 from natsbench.store.manifest import (
-    ARCHS_FILE, COSTS_FILE, METRICS_FILE, PRESENT_FILE, ROWS_FILE, GroupInfo, Manifest,
-    read_manifest,
+    ARCHS_FILE, COSTS_FILE, CUMTIME_FILE, METRICS_FILE, PRESENT_FILE, ROWS_FILE, GroupInfo,
+    Manifest, read_manifest,
 )
 from natsbench.store.records import COST_NAMES, RECORDS_DIR, RunRecord, iter_records, normalize_hp
-from natsbench.store.writer import metric_sort_key
+from natsbench.store.writer import cumulative_times, metric_sort_key
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,8 @@ class GroupArrays:
         source: optional ``[num_archs]`` int64: the architecture whose results an
             architecture without its own row shares (``source_index`` column of the arch
             table, e.g. the trained representative of an isomorphism class); -1 = none.
+        cumtime: ``[R, seed, epoch, T]`` float64 running sums of the ``*_time`` metrics (in
+            metric order), or None where a benchmark was written without it.
         metrics: ``[R, seed, epoch, metric]`` float array, NaN where absent.
         costs: ``[R, seed, 3]`` float64: params (M), FLOPs (M), latency (s).
         present: ``[R, seed]`` bool: the run exists.
@@ -50,6 +52,7 @@ class GroupArrays:
     present: np.ndarray
     num_archs: int
     source: np.ndarray | None = None
+    cumtime: np.ndarray | None = None
     seed_pos: dict[int, int] = field(init=False)
     metric_pos: dict[str, int] = field(init=False)
     identity: bool = field(init=False)
@@ -228,7 +231,16 @@ class StoreReader:
                               or np.any(np.diff(rows) <= 0)):
                 raise StoreError(f"{gdir}: {ROWS_FILE} must hold sorted, unique arch indices "
                                  f"in [0, {self.manifest.num_archs})")
-            loaded = GroupArrays(disk, rows, metrics, costs, present, self.num_archs, self.source_index)
+            cumtime = None
+            if (gdir / CUMTIME_FILE).is_file():
+                try:
+                    cumtime = np.load(gdir / CUMTIME_FILE, mmap_mode="r").view(np.ndarray)
+                except (OSError, ValueError) as exc:
+                    raise StoreError(f"{gdir / CUMTIME_FILE}: corrupt ({exc})") from exc
+                if cumtime.shape[:3] != metrics.shape[:3]:
+                    raise StoreError(f"{gdir / CUMTIME_FILE}: shape {cumtime.shape} does not match {metrics.shape}")
+            loaded = GroupArrays(disk, rows, metrics, costs, present, self.num_archs, self.source_index,
+                                 cumtime)
         records = self._pending_records.get((info.dataset, info.hp), [])
         if records:
             return self._overlay(info, loaded, records)
@@ -311,7 +323,8 @@ class StoreReader:
             for name, values in rec.metrics.items():
                 out_m[r, s, :, m_new[name]] = values
         log.info("overlaid %d uncompacted records on %s hp %s", len(records), info.dataset, info.hp)
-        return GroupArrays(info, rows, out_m, out_c, out_p, self.num_archs, self.source_index)
+        return GroupArrays(info, rows, out_m, out_c, out_p, self.num_archs, self.source_index,
+                           cumulative_times(out_m, info.metrics))
 
     @property
     def num_pending_records(self) -> int:

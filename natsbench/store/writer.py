@@ -19,8 +19,8 @@ import numpy as np
 
 from natsbench.errors import StoreError
 from natsbench.store.manifest import (
-    ARCHS_FILE, COSTS_FILE, METRICS_FILE, PRESENT_FILE, ROWS_FILE, GroupInfo, Manifest,
-    write_manifest,
+    ARCHS_FILE, COSTS_FILE, CUMTIME_FILE, METRICS_FILE, PRESENT_FILE, ROWS_FILE, GroupInfo,
+    Manifest, write_manifest,
 )
 from natsbench.store.records import COST_NAMES, RunRecord, normalize_hp
 
@@ -136,6 +136,32 @@ class DenseGroup:
         return self.info.dataset
 
 
+def time_columns(metric_names: Sequence[str]) -> list[int]:
+    """Positions of the per-epoch ``*_time`` metrics."""
+    return [k for k, name in enumerate(metric_names) if name.endswith("_time")]
+
+
+def cumulative_times(metrics: np.ndarray, metric_names: Sequence[str]) -> np.ndarray:
+    """Running sums over epochs of the ``*_time`` metrics: ``[..., epoch, T]`` float64.
+
+    ``np.cumsum`` adds left to right, so entry ``e`` equals Python's ``sum`` of epochs
+    ``0..e`` bit for bit (NaN once any epoch is missing).
+    """
+    cols = time_columns(metric_names)
+    return np.cumsum(np.asarray(metrics[..., cols], dtype=np.float64), axis=-2)
+
+
+def write_cumtime(path: Path, metrics: np.ndarray, metric_names: Sequence[str]) -> None:
+    """Write the derived ``cumtime.npy`` of a group, chunk by chunk (bounded memory)."""
+    cols = time_columns(metric_names)
+    shape = metrics.shape[:3] + (len(cols),)
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float64, shape=shape)
+    for start in range(0, shape[0], 2048):
+        out[start:start + 2048] = cumulative_times(metrics[start:start + 2048], metric_names)
+    out.flush()
+    del out
+
+
 def _new_partial_dir(out_dir: Path) -> Path:
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
@@ -231,6 +257,7 @@ def write_bench(out_dir: str | os.PathLike, *, space: str, arch_strs: Sequence[s
                 metrics[...] = np.nan
                 group.fill(info, rows, metrics, costs, present)
             metrics.flush()
+            write_cumtime(gdir / CUMTIME_FILE, metrics, info.metrics)
             del metrics
             np.save(gdir / COSTS_FILE, costs)
             np.save(gdir / PRESENT_FILE, present)
