@@ -17,8 +17,8 @@ loaded with our weights and both outputs are compared, so they compute the same 
 
 Usage::
 
-    python benchmarks/train_throughput.py [--arch ARCH] [--batch 256] [--steps 10]
-        [--repeats 3] [--threads N] [--device cpu|cuda] [--image-size 32] [--amp]
+    python benchmarks/train_throughput.py [--arch ARCH] [--batch 256] [--steps 3]
+        [--repeats 5] [--threads N] [--device cpu|cuda] [--image-size 32] [--amp]
 
 Target: ratio (ours / reference) >= 1.0 on CPU. Needs the ``bench`` extra
 (``pip install xautodl==1.0.0 --no-deps`` is enough: only its network modules are used).
@@ -100,9 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--arch", default=DEFAULT_ARCH, help="tss architecture string")
     parser.add_argument("--batch", type=int, default=256, help="batch size (H0: 256)")
-    parser.add_argument("--steps", type=int, default=10, help="timed steps per round")
+    parser.add_argument("--steps", type=int, default=3, help="timed steps per round")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps first")
-    parser.add_argument("--repeats", type=int, default=3, help="alternating timing rounds")
+    parser.add_argument("--repeats", type=int, default=5, help="alternating timing rounds")
     parser.add_argument("--threads", type=int, default=None, help="torch threads")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--image-size", type=int, default=32, help="32 (CIFAR) or 16 (ImageNet16)")
