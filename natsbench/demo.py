@@ -98,13 +98,7 @@ def _search(bench: Any, dataset: str, hp: str, out: Path, runs: int) -> Path | N
 
     import pandas as pd
 
-    sets = bench.eval_sets(dataset)
-    if "x-valid" not in sets or not any(s in sets for s in ("x-test", "ori-test")):
-        _say("  (search skipped: the benchmark has no validation/test split)")
-        return None
-    test = "x-test" if "x-test" in sets else "ori-test"
-    problem = TabularProblem.from_bench(bench, dataset, search_hp=hp, report_hp=hp,
-                                        search_source=(dataset, "x-valid"), report_source=(dataset, test))
+    problem = TabularProblem.from_bench(bench, dataset, search_hp=hp, report_hp=hp)
     per_query = float(bench.cumulative(dataset, hp, "train_time").mean())
     budget = per_query * 150  # about 150 full trainings per run
     frames = []

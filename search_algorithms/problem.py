@@ -226,11 +226,20 @@ class TabularProblem:
             from natsbench.spaces import get_space
 
             space = get_space(str(space))
-        if search_source is None or report_source is None:
-            if dataset not in SEARCH_SOURCES:
-                raise QueryError(f"no NATS-Bench search protocol for dataset {dataset!r}; valid: "
-                                 f"{', '.join(SEARCH_SOURCES)} (or pass search_source and "
+        if (search_source is None or report_source is None) and dataset not in SEARCH_SOURCES:
+            # other datasets (e.g. the bundled digits benchmark): the NATS-Bench rule applied
+            # to the dataset's own splits: feedback on x-valid, report on x-test (or ori-test)
+            sets = list(bench.eval_sets(dataset)) if hasattr(bench, "eval_sets") else []
+            test = next((s for s in ("x-test", "ori-test") if s in sets), None)
+            if "x-valid" not in sets or test is None:
+                raise QueryError(f"no search protocol for dataset {dataset!r} (its sets: {sets}); "
+                                 f"valid: {', '.join(SEARCH_SOURCES)}, or a dataset with x-valid "
+                                 f"and x-test/ori-test sets (or pass search_source and "
                                  f"report_source)")
+            search_source = search_source or (dataset, "x-valid")
+            report_source = report_source or (dataset, test)
+            if report_hp is None and hasattr(bench, "hps"):
+                report_hp = bench.hps(dataset)[-1]  # the longest training of the dataset
         search_dataset, search_set = search_source or SEARCH_SOURCES[dataset]
         report_dataset, report_set = report_source or REPORT_SOURCES[dataset]
         search_hp = _hp_str(search_hp)
