@@ -130,3 +130,12 @@ def test_ray_executor_matches_local(tmp_path):
     for metric in ("train_loss", "x-valid_acc1", "ori-test_acc1"):
         np.testing.assert_array_equal(a.metric("digits", hp, metric, seed="all", epoch="all"),
                                       b.metric("digits", hp, metric, seed="all", epoch="all"))
+
+
+def test_stratified_sss_sample_is_balanced_and_distinct():
+    sel = select_archs("sss", "stratified:2048", seed=1)
+    assert len(sel.train) == len(set(sel.train.tolist())) == 2048
+    codes = np.array([get_space("sss").encode(sel.archs[i]) for i in sel.train])
+    for dim in range(codes.shape[1]):
+        counts = np.bincount(codes[:, dim], minlength=8)
+        assert counts.min() >= 230 and counts.max() <= 282, counts  # 256 each, up to duplicate redraws

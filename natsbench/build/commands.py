@@ -45,7 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="H0 (12 epochs), H1 (200), H2 (90), or a proxy like 'H0:epochs=4,batch_size=64'")
     p.add_argument("--seeds", type=_seeds, default=[777], help="training seeds, e.g. '777,888' (default 777)")
     p.add_argument("--store", required=True, help="benchmark directory (created or resumed)")
-    p.add_argument("--archs", default="all", help="all | unique (tss: one per isomorphism class) | sample:N | FILE")
+    p.add_argument("--archs", default="all", help="all | unique (tss: one per isomorphism class) | sample:N | "
+                        "stratified:N (each choice equally often per dimension) | FILE")
     p.add_argument("--workers", type=int, default=1, help="parallel training jobs (default 1)")
     p.add_argument("--executor", choices=["local", "ray"], default="local")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: CUDA if available)")

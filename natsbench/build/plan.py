@@ -70,7 +70,8 @@ class ArchSelection:
 
 def select_archs(space: str, spec: str, *, seed: int = 0,
                  space_options: dict[str, Any] | None = None) -> ArchSelection:
-    """Resolve ``--archs``: ``all``, ``unique`` (tss), ``sample:N`` or a file of arch strings.
+    """Resolve ``--archs``: ``all``, ``unique`` (tss), ``sample:N``, ``stratified:N`` (balanced
+    per dimension, see :func:`stratified_sample`) or a file of arch strings.
 
     Args:
         space: search space name.
@@ -105,6 +106,15 @@ def select_archs(space: str, spec: str, *, seed: int = 0,
         rep = first[classes]
         source = np.where(rep == np.arange(len(archs)), -1, rep)
         return ArchSelection(archs, np.flatnonzero(source < 0), source, classes)
+    if spec.startswith("stratified:"):
+        try:
+            n = int(spec.split(":", 1)[1])
+        except ValueError:
+            raise ValueError(f"--archs stratified:N needs an integer N, got {spec!r}") from None
+        if sp.size is None or not hasattr(sp, "num_choices"):
+            raise ValueError(f"stratified sampling needs an enumerable product space, not {space!r}")
+        archs = sp.all_archs()
+        return ArchSelection(archs, stratified_sample(sp, n, np.random.default_rng(seed)))
     if spec.startswith("sample:"):
         try:
             n = int(spec.split(":", 1)[1])
@@ -139,6 +149,27 @@ def select_archs(space: str, spec: str, *, seed: int = 0,
     if len(set(archs)) != len(archs):
         raise ValueError(f"{path}: duplicate architectures")
     return ArchSelection(archs, np.arange(len(archs)), order="custom")
+
+
+def stratified_sample(space: Any, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` distinct architectures whose every dimension is balanced (sorted indices).
+
+    A Latin-hypercube design over categorical dimensions: in each dimension every choice
+    appears ``n / num_choices`` times (up to rounding), and the dimensions are paired by
+    independent random permutations; duplicates are replaced by fresh balanced draws.
+    For sss with ``n = 2048`` each of the 8 channel counts appears 256 times per layer.
+    """
+    if not 0 < n <= space.size:
+        raise ValueError(f"sample size must be in 1..{space.size}, got {n}")
+    chosen: set[int] = set()
+    while len(chosen) < n:
+        k = n - len(chosen)
+        codes = np.stack([rng.permutation(np.arange(k) % c) for c in space.num_choices], axis=1)
+        for row in codes:
+            chosen.add(space.index_of(space.decode(row)))
+            if len(chosen) == n:
+                break
+    return np.array(sorted(chosen), dtype=np.int64)
 
 
 def plan_jobs(bench_dir: str | os.PathLike, space: str, selection: ArchSelection,
