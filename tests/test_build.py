@@ -139,3 +139,18 @@ def test_stratified_sss_sample_is_balanced_and_distinct():
     for dim in range(codes.shape[1]):
         counts = np.bincount(codes[:, dim], minlength=8)
         assert counts.min() >= 230 and counts.max() <= 282, counts  # 256 each, up to duplicate redraws
+
+
+def test_a_failing_rerun_never_overwrites_a_finished_run(tmp_path):
+    from natsbench.build.executors import RunSettings, run_job
+    from natsbench.build.plan import Job
+    from natsbench.store.records import read_record, record_path
+
+    arch = get_space("tss").all_archs()[5]
+    write_record(tmp_path, RunRecord(space="tss", arch=arch, dataset="cifar10", hp="12", seed=1, epochs=1,
+                                     metrics={"ori-test_acc1": [50.0]}))
+    job = Job("tss", arch, 5, "cifar10", "H0", "12", 1)
+    result = run_job(job, RunSettings(store=str(tmp_path), data_root=str(tmp_path / "missing")), cache={})
+    assert result.status == "failed"
+    rec = read_record(record_path(tmp_path, "tss", arch, "cifar10", "12", 1))
+    assert rec.status == "ok" and rec.metrics["ori-test_acc1"] == [50.0]

@@ -271,3 +271,41 @@ def test_cli_info_query_and_import(archive, tmp_path, capsys):
     assert "malformed" in capsys.readouterr().err
     assert cli_main(["import-official", str(tmp_path / "missing"), "--out", str(tmp_path / "x")]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_lookup_maps_arch_indices_to_rows_in_sparse_groups(tmp_path):
+    archs = get_space("tss").all_archs()
+    bench_dir = init_bench(tmp_path / "b", space="tss", arch_strs=archs,
+                           datasets={"cifar10": {"num_classes": 10, "eval_sets": ["ori-test"]}})
+    for i in (7, 900, 15000):
+        write_record(bench_dir, RunRecord(space="tss", arch=archs[i], dataset="cifar10", hp="12", seed=1,
+                                          epochs=1, metrics={"ori-test_acc1": [float(i)]}))
+    compact(bench_dir)
+    bench = natsbench.open_bench(bench_dir)
+    got = bench.lookup("cifar10", "12", np.array([900, 15000, 3, 7]), np.zeros(4, int), np.zeros(4, int),
+                       np.zeros(4, int))
+    np.testing.assert_array_equal(got[[0, 1, 3]], [900.0, 15000.0, 7.0])
+    assert np.isnan(got[2])
+
+
+def test_compact_keeps_integer_arch_columns_for_archs_seen_only_in_records(tmp_path):
+    archs = get_space("tss").all_archs()[:10]
+    bench_dir = init_bench(tmp_path / "b", space="tss", arch_strs=archs,
+                           arch_columns={"source_index": [-1] * 10},
+                           datasets={"cifar10": {"num_classes": 10, "eval_sets": ["ori-test"]}})
+    outsider = get_space("tss").all_archs()[500]
+    write_record(bench_dir, RunRecord(space="tss", arch=outsider, dataset="cifar10", hp="12", seed=1,
+                                      epochs=1, metrics={"ori-test_acc1": [55.0]}))
+    compact(bench_dir)
+    bench = natsbench.open_bench(bench_dir)
+    assert len(bench) == 11 and bench.metric("cifar10", "12", "ori-test_acc1", archs=[outsider])[0] == 55.0
+    assert bench.reader.source_index.tolist() == [-1] * 11
+
+
+def test_import_table_rejects_negative_or_missing_epochs(tmp_path):
+    archs = get_space("tss").all_archs()
+    df = pd.DataFrame({"arch": [archs[0], archs[0]], "epoch": [-1, 0], "x-valid_acc1": [1.0, 2.0]})
+    df.to_csv(tmp_path / "t.csv", index=False)
+    with pytest.raises(ArchiveError, match="'epoch'.*row 0"):
+        import_table(tmp_path / "t.csv", tmp_path / "b", space="tss", dataset="d", hp=1)
+    assert not (tmp_path / "b").exists()

@@ -230,13 +230,19 @@ class Bench:
 
     def lookup(self, dataset: str, hp: int | str, archs: np.ndarray, seed_pos: np.ndarray,
                epochs: np.ndarray, metric_pos: np.ndarray) -> np.ndarray:
-        """Raw element lookup: ``metrics[archs, seed_pos, epochs, metric_pos]`` (broadcast).
+        """Raw element lookup: the metric of ``archs`` (architecture indices) at seed position
+        ``seed_pos``, epoch ``epochs`` and metric position ``metric_pos`` (broadcast).
 
-        The fastest path (no validation): positions index the group axes
-        (``bench.seeds``/``bench.metric_names``). Returns float64.
+        The fastest path (no validation of the positions, which index the group axes
+        ``bench.seeds``/``bench.metric_names``); NaN for architectures without a run.
+        Returns float64.
         """
         g = self.group(dataset, hp)
-        return np.asarray(g.metrics[archs, seed_pos, epochs, metric_pos], dtype=np.float64)
+        if g.identity:
+            return np.asarray(g.metrics[archs, seed_pos, epochs, metric_pos], dtype=np.float64)
+        rows = g.row_of[np.asarray(archs)]
+        out = np.asarray(g.metrics[np.maximum(rows, 0), seed_pos, epochs, metric_pos], dtype=np.float64)
+        return np.where(rows >= 0, out, np.nan)
 
     def evaluated(self, dataset: str, hp: int | str) -> np.ndarray:
         """Bool ``[n_archs]``: at least one seed ran."""

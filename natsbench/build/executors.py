@@ -73,7 +73,7 @@ def run_job(job: Job, settings: RunSettings, cache: dict | None = None) -> JobRe
     except Exception as exc:  # recorded, and the build goes on
         error = "".join(traceback.format_exception(exc))
         path = record_path(settings.store, job.space, job.arch, job.dataset, job.hp, job.seed)
-        if not path.exists() or _status(path) != "failed":
+        if not path.exists() or _status(path) != "ok":  # never overwrite a finished run
             write_record(settings.store, RunRecord(
                 space=job.space, arch=job.arch, dataset=job.dataset, hp=job.hp, seed=job.seed,
                 epochs=0, status="failed", error=error,

@@ -196,9 +196,10 @@ def plan_jobs(bench_dir: str | os.PathLike, space: str, selection: ArchSelection
             done = np.zeros((len(selection.archs), len(seeds)), dtype=bool)
             present = np.asarray(g.present)
             rows = np.asarray(g.rows)
+            inside = rows < len(selection.archs)  # records may hold archs outside the selection
             for k, seed in enumerate(seeds):
                 if seed in g.seed_pos:
-                    done[rows[present[:, g.seed_pos[seed]]], k] = True
+                    done[rows[present[:, g.seed_pos[seed]] & inside], k] = True
             compacted[dataset] = done
     jobs: list[Job] = []
     skipped = 0

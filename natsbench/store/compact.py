@@ -66,14 +66,8 @@ def compact(bench_dir: str | os.PathLike, *, dtype: str | None = None,
     """Merge ``records/`` into the dense arrays. Returns counts of merged/kept records."""
     path = Path(bench_dir)
     reader = StoreReader(path)
-    merged_paths = []
-    failed = 0
-    for rec_path in iter_record_paths(path):
-        rec = read_record(rec_path)
-        if rec.status == "ok":
-            merged_paths.append(rec_path)
-        else:
-            failed += 1
+    merged_paths = list(reader.overlaid_paths)  # exactly what the reader merged
+    failed = sum(1 for p in iter_record_paths(path) if read_record(p).status != "ok")
     if not merged_paths:
         if provenance_update:
             manifest = reader.manifest
@@ -86,8 +80,12 @@ def compact(bench_dir: str | os.PathLike, *, dtype: str | None = None,
         arrays = reader.group(dataset, hp)
         groups.append(DenseGroup(info, np.asarray(arrays.rows), arrays.metrics, arrays.costs,
                                  arrays.present))
-    table = reader.arch_table()
-    extra_cols = {c: table[c].tolist() for c in table.columns if c not in ("index", "arch")}
+    import pyarrow.parquet as pq
+
+    from natsbench.store.manifest import ARCHS_FILE
+
+    table = pq.ParquetFile(path / ARCHS_FILE).read()  # typed columns, table rows only
+    extra_cols = {c: table.column(c).to_pylist() for c in table.column_names if c not in ("index", "arch")}
     provenance = dict(manifest.provenance)
     provenance.update(provenance_update or {})
     dtypes = {g.info.dtype for g in groups}
@@ -110,7 +108,11 @@ def compact(bench_dir: str | os.PathLike, *, dtype: str | None = None,
 
 
 def _pad_columns(columns: dict[str, list], n: int) -> dict[str, list]:
+    """Extend per-arch columns to archs seen only in records: -1 for index-like integer
+    columns (``source_index``: the arch has its own results; ``iso_class``: unknown), null
+    otherwise."""
     out = {}
     for name, values in columns.items():
-        out[name] = list(values) + [None] * (n - len(values))
+        fill = -1 if values and all(isinstance(v, int) for v in values) else None
+        out[name] = list(values) + [fill] * (n - len(values))
     return out

@@ -21,7 +21,9 @@ from natsbench.store.manifest import (
     ARCHS_FILE, COSTS_FILE, CUMTIME_FILE, METRICS_FILE, PRESENT_FILE, ROWS_FILE, GroupInfo,
     Manifest, read_manifest,
 )
-from natsbench.store.records import COST_NAMES, RECORDS_DIR, RunRecord, iter_records, normalize_hp
+from natsbench.store.records import (
+    COST_NAMES, RECORDS_DIR, RunRecord, iter_record_paths, normalize_hp, read_record,
+)
 from natsbench.store.writer import cumulative_times, metric_sort_key
 
 log = logging.getLogger(__name__)
@@ -113,6 +115,8 @@ class StoreReader:
         self.manifest: Manifest = read_manifest(self.path)
         self._groups: dict[tuple[str, str], GroupArrays] = {}
         self._group_infos = {(g.dataset, g.hp): g for g in self.manifest.groups}
+        #: the ``ok`` record files overlaid by this reader (what ``compact`` may delete)
+        self.overlaid_paths: list[Path] = []
         self._pending = self._scan_records()
         self._extra_archs: list[str] = []
         if self._pending:
@@ -253,10 +257,12 @@ class StoreReader:
         if not root.is_dir():
             return {}
         found: dict[tuple[str, str], list] = {}
-        for record in iter_records(self.path):
+        for path in iter_record_paths(self.path):
+            record = read_record(path)
             if record.status != "ok":
                 continue
             found.setdefault((record.dataset, record.hp), []).append(record)
+            self.overlaid_paths.append(path)
         return found
 
     @property

@@ -45,6 +45,18 @@ def read_table(path: str | os.PathLike):
     raise ArchiveError(f"{path}: unknown table format {path.suffix!r}; use .csv or .parquet")
 
 
+def _int_column(df: Any, name: str, path: Any, minimum: int | None) -> list[int]:
+    """A column of whole numbers (no NaN; >= minimum), or an ArchiveError naming the rows."""
+    values = np.asarray(df[name], dtype=float)
+    bad = np.flatnonzero(~np.isfinite(values) | (values != np.round(values))
+                         | ((values < minimum) if minimum is not None else False))
+    if bad.size:
+        rows = ", ".join(f"row {r}: {df[name].iat[r]!r}" for r in bad[:_MAX_LISTED])
+        need = f"whole numbers >= {minimum}" if minimum is not None else "whole numbers"
+        raise ArchiveError(f"{path}: column {name!r} must hold {need}; bad values at {rows}")
+    return values.astype(np.int64).tolist()
+
+
 def import_table(path: str | os.PathLike, out: str | os.PathLike, *, space: str, dataset: str,
                  hp: int | str, arch_column: str = "arch", all_archs: bool = True,
                  eval_sets: list[str] | None = None, overwrite: bool = False,
@@ -74,8 +86,8 @@ def import_table(path: str | os.PathLike, out: str | os.PathLike, *, space: str,
         more = f" and {len(bad) - _MAX_LISTED} more" if len(bad) > _MAX_LISTED else ""
         raise ArchiveError(f"{path}: {len(bad)} unknown {space} architecture strings: "
                            + "; ".join(bad[:_MAX_LISTED]) + more)
-    seeds = df["seed"].astype(int).tolist() if "seed" in df.columns else [0] * len(df)
-    epochs_col = df["epoch"].astype(int).tolist() if "epoch" in df.columns else [0] * len(df)
+    seeds = _int_column(df, "seed", path, minimum=None) if "seed" in df.columns else [0] * len(df)
+    epochs_col = _int_column(df, "epoch", path, minimum=0) if "epoch" in df.columns else [0] * len(df)
     keys = list(zip(canon, seeds, epochs_col))
     seen: dict[tuple, int] = {}
     dups = []

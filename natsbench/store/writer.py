@@ -282,7 +282,24 @@ def write_bench(out_dir: str | os.PathLike, *, space: str, arch_strs: Sequence[s
     return out
 
 
+def _exchange_dirs(a: Path, b: Path) -> bool:
+    """Atomically swap two paths (Linux ``renameat2(RENAME_EXCHANGE)``); False if unsupported."""
+    import ctypes
+
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    return renameat2(at_fdcwd, os.fsencode(str(a)), at_fdcwd, os.fsencode(str(b)), rename_exchange) == 0
+
+
 def _replace_dir(partial: Path, out: Path) -> None:
+    """Put ``partial`` at ``out``; an existing ``out`` is swapped out in one atomic step where
+    the OS supports it (readers never see a missing benchmark), else moved aside first."""
+    if out.exists() and _exchange_dirs(partial, out):
+        shutil.rmtree(partial, ignore_errors=True)  # now holds the old benchmark
+        return
     if out.exists():
         trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
         os.rename(out, trash / out.name)
