@@ -347,9 +347,16 @@ def nats_multitrial(rows: pd.DataFrame, out_dir: str | Path, *, x: str = "sim_ti
 
 
 def _multitrial_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--runs", type=Path, required=True,
+    parser.add_argument("--runs", type=Path, default=None,
                         help="Parquet (or CSV) of search rows: algorithm, space, dataset, run, step, "
-                             "sim_time, arch, feedback, reported")
+                             "sim_time, arch, feedback, reported. Without it, the searches are run "
+                             "first on --bench")
+    parser.add_argument("--bench", type=Path, default=None,
+                        help="benchmark to search when --runs is not given (default: the bundled "
+                             "tss benchmark, data/benchmarks/tss-digits)")
+    parser.add_argument("--dataset", default=None,
+                        help="dataset of --bench (default: its first dataset)")
+    parser.add_argument("--num-runs", type=int, default=100, help="runs per algorithm with --bench (default 100)")
     parser.add_argument("--x", choices=["sim_time", "step"], default="sim_time",
                         help="x axis: simulated seconds (Fig. 5.6) or search step/epoch (Fig. 5.7)")
     parser.add_argument("--time-step", type=float, default=100.0, help="grid spacing in seconds (default 100)")
@@ -359,7 +366,19 @@ def _multitrial_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _multitrial_run(args: argparse.Namespace, out: Path) -> Result:
-    return nats_multitrial(read_table(args.runs), out, x=args.x, time_step=args.time_step,
+    if args.runs is not None:
+        rows = read_table(args.runs)
+    else:  # run RS/REA/REINFORCE/BOHB on the benchmark first (search_algorithms' tidy rows)
+        import natsbench
+        from search_algorithms.grid import run_grid
+
+        bench_dir = args.bench or Path(__file__).resolve().parents[1] / "data" / "benchmarks" / "tss-digits"
+        bench = natsbench.open_bench(bench_dir)
+        dataset = args.dataset or bench.datasets[0]
+        rows = run_grid(bench, dataset, runs=args.num_runs)
+        out.mkdir(parents=True, exist_ok=True)
+        rows.to_parquet(out / "runs.parquet", index=False)
+    return nats_multitrial(rows, out, x=args.x, time_step=args.time_step,
                            max_time=args.max_time, band=args.band)
 
 

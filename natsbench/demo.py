@@ -92,25 +92,20 @@ def _queries(bench_dir: Path) -> tuple[Any, str, str]:
     return bench, dataset, hp
 
 
-def _search(bench: Any, dataset: str, hp: str, out: Path, runs: int) -> Path | None:
-    from search_algorithms.problem import TabularProblem
-    from search_algorithms.runner import Runner, write_parquet
+def _search(bench: Any, dataset: str, hp: str, out: Path, runs: int) -> Path:
+    from search_algorithms.grid import run_grid
+    from search_algorithms.runner import write_parquet
 
-    import pandas as pd
-
-    problem = TabularProblem.from_bench(bench, dataset, search_hp=hp, report_hp=hp)
-    per_query = float(bench.cumulative(dataset, hp, "train_time").mean())
-    budget = per_query * 150  # about 150 full trainings per run
-    frames = []
-    for algo in ("random", "rea", "reinforce", "bohb"):
-        t = time.perf_counter()
-        rows = Runner(problem, algo, budget=budget, base_seed=0).run_many(runs, workers=1)
-        final = rows.sort_values("sim_time").groupby("run").tail(1)["reported"]
-        _say(f"  {algo:<10} {runs} runs x {budget:,.0f} simulated s: final test accuracy "
-             f"{final.mean():.2f} +- {final.std():.2f} ({time.perf_counter() - t:.1f} s wall)")
-        frames.append(rows)
+    t = time.perf_counter()
+    rows = run_grid(bench, dataset, runs=runs, search_hp=hp)
+    budget = rows["sim_time"].max()
+    for algo, group in rows.groupby("algorithm", sort=False):
+        final = group.sort_values("sim_time").groupby("run").tail(1)["reported"]
+        _say(f"  {algo:<10} {runs} runs (budget {budget:,.0f} simulated s): final test accuracy "
+             f"{final.mean():.2f} +- {final.std():.2f}")
+    _say(f"  ({time.perf_counter() - t:.1f} s wall for all runs)")
     path = out / "search" / "runs.parquet"
-    write_parquet(pd.concat(frames, ignore_index=True), path)
+    write_parquet(rows, path)
     return path
 
 
@@ -132,11 +127,10 @@ def run(args: argparse.Namespace) -> int:
     _say("== 2. multi-trial search with simulated time")
     evaluated = int(bench.evaluated(dataset, hp).sum())
     if evaluated == len(bench):
-        runs_path = _search(bench, dataset, hp, out, args.runs)
-        if runs_path is not None:
-            import pandas as pd
+        import pandas as pd
 
-            nats_multitrial(pd.read_parquet(runs_path), out / "multitrial")
+        runs_path = _search(bench, dataset, hp, out, args.runs)
+        nats_multitrial(pd.read_parquet(runs_path), out / "multitrial")
     else:
         _say(f"  (skipped: only {evaluated} of {len(bench)} architectures answer; searches need the "
              f"whole space, which the complete bundled benchmark provides)")
