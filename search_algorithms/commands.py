@@ -39,7 +39,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--space", choices=("tss", "sss"), default=None,
                    help="search space; must match the benchmark's (default: the benchmark's)")
     p.add_argument("--dataset", nargs="+", default=None, metavar="DATASET",
-                   help=f"one or more of {', '.join(DATASETS)} (default: all three)")
+                   help=f"one or more of {', '.join(DATASETS)} (default: those the benchmark "
+                        f"has), or another dataset of the benchmark with x-valid and x-test sets "
+                        f"(e.g. digits of the bundled benchmark; budget: 150 full trainings unless "
+                        f"--budget is given)")
     p.add_argument("--algorithms", nargs="+", default=list(MAIN_ALGORITHMS), choices=names,
                    metavar="ALGO", help="algorithms of 'all' (default: "
                                         f"{' '.join(MAIN_ALGORITHMS)})")
@@ -95,15 +98,23 @@ def _search(args: argparse.Namespace) -> int:
     if args.space is not None and args.space != bench.space:
         raise QueryError(f"--space {args.space} does not match the benchmark's space "
                          f"{bench.space!r}")
-    datasets = args.dataset or list(DATASETS)
+    nats = [d for d in DATASETS if d in bench.datasets or (d == "cifar10" and "cifar10-valid" in bench.datasets)]
+    datasets = args.dataset or nats or list(bench.datasets)
     for dataset in datasets:
-        if dataset not in DATASETS:
-            raise QueryError(f"unknown dataset {dataset!r}; valid: {', '.join(DATASETS)}")
+        if dataset not in DATASETS and dataset not in bench.datasets:
+            raise QueryError(f"unknown dataset {dataset!r}; valid: {', '.join(DATASETS)} or one of "
+                             f"the benchmark's datasets {bench.datasets}")
     algorithms = args.algorithms if args.algorithm == "all" else [args.algorithm]
     params = _parse_params(args.param)
     problems = {d: TabularProblem.from_bench(bench, d) for d in datasets}
     runs = tuple(range(args.runs))
-    jobs = [Job(d, RunSpec(algorithm=a, hyperparameters=params, budget=args.budget,
+    budgets = {d: args.budget for d in datasets}
+    for d in datasets:  # datasets without a NATS-Bench budget: TRAININGS_PER_RUN full trainings
+        if budgets[d] is None and d not in DATASETS:
+            from search_algorithms.grid import suggested_budget
+
+            budgets[d] = suggested_budget(bench, d, "12")
+    jobs = [Job(d, RunSpec(algorithm=a, hyperparameters=params, budget=budgets[d],
                            max_evals=args.max_evals, base_seed=args.seed,
                            fidelity_cost=args.fidelity_cost, incumbent=args.incumbent), runs)
             for a in algorithms for d in datasets]
