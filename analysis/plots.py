@@ -39,6 +39,15 @@ def _styles(n: int) -> list[dict[str, Any]]:
     return [{"color": colours[i % 10], "linestyle": dashes[(i // 10) % 4]} for i in range(n)]
 
 
+def _finish_grid(fig, axes, used: int, title: str | None) -> None:
+    """Hide the unused panels of a [rows, cols] axes grid and set the figure title."""
+    nrows, ncols = axes.shape
+    for k in range(used, nrows * ncols):
+        axes[k // ncols, k % ncols].set_visible(False)
+    if title:
+        fig.suptitle(title, fontsize=11)
+
+
 def save_figure(fig: Any, out_stem: str | Path, data: pd.DataFrame) -> list[Path]:
     """Write ``out_stem`` + ``.png``/``.pdf`` (the figure) and ``.csv`` (``data``)."""
     stem = Path(out_stem)
@@ -153,10 +162,7 @@ def plot_anytime(summary: pd.DataFrame, out_stem: str | Path, *, xlabel: str = "
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="lower right")
-    for k in range(len(panels), nrows * ncols):
-        axes[k // ncols, k % ncols].set_visible(False)
-    if title:
-        fig.suptitle(title, fontsize=11)
+    _finish_grid(fig, axes, len(panels), title)
     return save_figure(fig, out_stem, summary)
 
 
@@ -188,10 +194,7 @@ def plot_cost_accuracy(frame: pd.DataFrame, out_stem: str | Path, *,
         ax.set_ylabel(labels.get(acc, acc))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="lower right")
-    for k in range(len(panels), nrows * ncols):
-        axes[k // ncols, k % ncols].set_visible(False)
-    if title:
-        fig.suptitle(title, fontsize=11)
+    _finish_grid(fig, axes, len(panels), title)
     out = data.reset_index()
     out = out.rename(columns={out.columns[0]: "arch"}) if "arch" not in out.columns else out
     return save_figure(fig, out_stem, out)
