@@ -52,6 +52,11 @@ def seq_mean(values: np.ndarray, mask: np.ndarray, axis: int = 1) -> np.ndarray:
     return np.where(count > 0, out, np.nan)
 
 
+def sort_hps(hps: Iterable[str]) -> list[str]:
+    """Training-length tags in training order: numeric tags by length, then named ones."""
+    return sorted(hps, key=lambda h: (not h.isdigit(), int(h) if h.isdigit() else 0, h))
+
+
 class Bench:
     """Vectorized, read-only access to one benchmark directory."""
 
@@ -102,7 +107,7 @@ class Bench:
         hps = [h for d, h in self._reader.group_infos if d == dataset]
         if not hps:
             raise QueryError(f"unknown dataset {dataset!r}; this benchmark has {self.datasets}")
-        return sorted(hps, key=lambda h: (not h.isdigit(), int(h) if h.isdigit() else 0, h))
+        return sort_hps(hps)
 
     def seeds(self, dataset: str, hp: int | str) -> list[int]:
         return list(self._reader.group_info(dataset, hp).seeds)

@@ -27,7 +27,7 @@ from typing import Any, Mapping, TextIO
 
 import numpy as np
 
-from natsbench.api.bench import Bench, seq_mean
+from natsbench.api.bench import Bench, seq_mean, sort_hps
 from natsbench.api.results import ArchResultsView, MissingValue, RunData
 from natsbench.errors import QueryError, StoreError
 from natsbench.store.manifest import MANIFEST_FILE
@@ -176,8 +176,7 @@ class _NATSBase:
 
     @property
     def avaliable_hps(self) -> list[str]:  # (sic) official spelling
-        return sorted({h for _, h in self._bench.reader.group_infos},
-                      key=lambda h: (not h.isdigit(), int(h) if h.isdigit() else 0))
+        return sort_hps({h for _, h in self._bench.reader.group_infos})
 
     @property
     def used_time(self) -> float:
