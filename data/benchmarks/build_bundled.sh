@@ -12,13 +12,7 @@ natsbench build --space tss --dataset digits --protocol "$proto" --seeds 777 \
   --store "$root/tss-digits" --archs unique --workers "$workers" --model C=8,N=1 --image-size 8 --no-compact
 natsbench compact "$root/tss-digits"
 
-# 2. sss: a stratified sample of 2,048 channel configurations; a surrogate answers the rest
-natsbench build --space sss --dataset digits --protocol "$proto" --seeds 777 \
-  --store "$root/sss-digits" --archs stratified:2048 --workers "$workers" --image-size 8 --no-compact
-natsbench compact "$root/sss-digits"
-natsbench surrogate fit "$root/sss-digits" --dataset digits --hp 12 --metric x-test_acc1 --holdout 0.2
-
-# 3. ExtCell random samples (Na 2022, 4.2.2): 100 DARTS cells and 100 k-ExtCells per k
+# 2. ExtCell random samples (Na 2022, 4.2.2): 100 DARTS cells and 100 k-ExtCells per k
 natsbench build --space darts --dataset digits --protocol "$proto" --seeds 777 \
   --store "$root/extcell/darts" --archs sample:100 --workers "$workers" --model C=8,layers=5 --image-size 8
 for k in 10 12 14 16; do
@@ -27,3 +21,9 @@ for k in 10 12 14 16; do
 done
 natsbench extcell-edf "$root/extcell/darts" "$root/extcell/k10" "$root/extcell/k12" "$root/extcell/k14" \
   "$root/extcell/k16" --out data/extcell/edf.csv
+
+# 3. sss: a stratified sample of 2,048 channel configurations; a surrogate answers the rest
+natsbench build --space sss --dataset digits --protocol "$proto" --seeds 777 \
+  --store "$root/sss-digits" --archs stratified:2048 --workers "$workers" --image-size 8 --no-compact
+natsbench compact "$root/sss-digits"
+natsbench surrogate fit "$root/sss-digits" --dataset digits --hp 12 --metric x-test_acc1 --holdout 0.2
