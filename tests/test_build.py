@@ -91,6 +91,21 @@ def test_build_trains_records_failures_and_compacts(tmp_path):
     assert (again.planned, again.skipped) == (0, 3)
 
 
+def test_resumed_builds_add_up_their_wall_time_in_the_manifest(tmp_path):
+    archs = _arch_file(tmp_path / "archs.txt", 2)
+    store = tmp_path / "bench"
+    kwargs = dict(space="tss", datasets=["digits"], protocol=PROTOCOL, seeds=[3], store=store,
+                  archs=str(archs), progress=False, compact_at_end=False, **TINY)
+    first = build(limit=1, **kwargs)
+    wall = natsbench.open_bench(store).manifest.provenance["wall_time_s"]
+    assert wall == pytest.approx(first.seconds, abs=0.051) and wall > 0
+    second = build(**kwargs)  # resumes: one job left; still uncompacted
+    assert (second.planned, second.skipped) == (1, 1)
+    assert len(list(iter_records(store))) == 2
+    total = natsbench.open_bench(store).manifest.provenance["wall_time_s"]
+    assert total == pytest.approx(first.seconds + second.seconds, abs=0.11)
+
+
 @pytest.mark.slow
 def test_kill_and_resume_loses_and_duplicates_nothing(tmp_path):
     archs = _arch_file(tmp_path / "archs.txt", 6)

@@ -80,7 +80,7 @@ def build(*, space: str, datasets: Sequence[str], protocol: str, seeds: Sequence
     from tqdm.auto import tqdm
 
     from natsbench import __version__
-    from natsbench.store.compact import compact, init_bench
+    from natsbench.store.compact import init_bench
     from natsbench.train.protocol import get_protocol
 
     if executor not in EXECUTORS:
@@ -125,6 +125,7 @@ def build(*, space: str, datasets: Sequence[str], protocol: str, seeds: Sequence
     start = time.perf_counter()
     bar = tqdm(total=len(jobs), disable=not progress, desc=f"build {space}", unit="run",
                smoothing=0.05)
+    completed = False
     try:
         for result in run(jobs, settings, workers):
             if result.status == "ok":
@@ -134,15 +135,29 @@ def build(*, space: str, datasets: Sequence[str], protocol: str, seeds: Sequence
                 report.failures.append(result)
             bar.update(1)
             bar.set_postfix(ok=report.ok, failed=report.failed)
+        completed = limit is None or len(jobs) >= total_jobs
     finally:
         bar.close()
         report.seconds = time.perf_counter() - start
-    finished_all = limit is None or len(jobs) >= total_jobs
-    if compact_at_end and finished_all:
-        prov = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
-        from natsbench.store.reader import StoreReader
-
-        wall = StoreReader(store).manifest.provenance.get("wall_time_s", 0.0)
-        prov["wall_time_s"] = round(float(wall) + report.seconds, 1)
-        compact(store, provenance_update=prov)
+        _account_wall_time(store, report.seconds, compact_now=compact_at_end and completed)
     return report
+
+
+def _account_wall_time(store: Path, seconds: float, *, compact_now: bool) -> None:
+    """Add this build's wall time (s) to the manifest's ``wall_time_s`` and stamp the date.
+
+    Runs when a build finishes or is interrupted (KeyboardInterrupt, an exception), so a
+    benchmark built across several resumed sessions reports its total training wall time; a
+    SIGKILLed build cannot account its own time. ``compact_now`` merges the records too.
+    """
+    from natsbench.store.compact import compact
+    from natsbench.store.manifest import read_manifest, write_manifest
+
+    manifest = read_manifest(store)
+    prov = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "wall_time_s": round(float(manifest.provenance.get("wall_time_s", 0.0)) + seconds, 1)}
+    if compact_now:
+        compact(store, provenance_update=prov)
+    else:
+        manifest.provenance.update(prov)
+        write_manifest(store, manifest)
