@@ -6,9 +6,13 @@
    (scikit-learn's digits) into a fresh benchmark, which is then queried the same way.
 2. A short multi-trial comparison (random search, REA, REINFORCE, BOHB) on the bundled
    benchmark with simulated time, and its anytime curves.
-3. The NAS-Bench-360 performance profiles of DASH Fig. 4 / D2NAS Fig. 7 from the published
+3. The benchmark analysis of NATS-Bench Figs. 5.3-5.4 (accuracy vs params/FLOPs with Pareto
+   fronts, validation/test rank correlation) of the toured benchmark.
+4. The ExtCell design-space comparison of Na (2022) Fig. 4.2 (accuracy box plots, error EDFs,
+   params-normalized EDFs) from the bundled random samples in ``data/extcell``.
+5. The NAS-Bench-360 performance profiles of DASH Fig. 4 / D2NAS Fig. 7 from the published
    numbers shipped in ``data/published``.
-4. One static HTML report of all of it; the command prints where it is.
+6. One static HTML report of all of it; the command prints where it is.
 """
 from __future__ import annotations
 
@@ -29,6 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="natsbench-demo", help="results folder (default ./natsbench-demo)")
     p.add_argument("--runs", type=int, default=20, help="runs per algorithm in the search comparison")
     p.add_argument("--bench", default=None, help="benchmark to tour (default: the bundled tss benchmark)")
+    p.add_argument("--extcell-table", default=None,
+                   help="ExtCell samples (CSV/Parquet with group, error, params) for the EDF step "
+                        "(default: the bundled data/extcell/samples.csv)")
     p.set_defaults(func=run)
 
 
@@ -121,7 +128,8 @@ def run(args: argparse.Namespace) -> int:
         bench_dir = _live_bench(out)
     bench, dataset, hp = _queries(bench_dir)
 
-    from analysis.reproduce import nats_multitrial, nb360_profile
+    from analysis.reproduce import (DEFAULT_EXTCELL_TABLE, extcell_edf, nats_analysis, nats_multitrial,
+                                    nb360_profile, read_table)
     from analysis.report import build_report
 
     _say("== 2. multi-trial search with simulated time")
@@ -134,10 +142,35 @@ def run(args: argparse.Namespace) -> int:
     else:
         _say(f"  (skipped: only {evaluated} of {len(bench)} architectures answer; searches need the "
              f"whole space, which the complete bundled benchmark provides)")
-    _say("== 3. NAS-Bench-360 performance profiles (DASH Fig. 4, D2NAS Fig. 7)")
+    _say("== 3. benchmark analysis (NATS-Bench Figs. 5.3-5.4)")
+    res = nats_analysis(bench, out / "nats-analysis", datasets=[dataset], hp=hp)
+    _say("  " + _valid_test_finding(res.data["valid_test"]))
+    _say("== 4. ExtCell vs DARTS random cells (Na 2022, Fig. 4.2)")
+    table = Path(args.extcell_table) if args.extcell_table else DEFAULT_EXTCELL_TABLE
+    if table.is_file():
+        res = extcell_edf(read_table(table), out / "extcell-edf", n_boot=200)
+        ks = res.data["ks"]
+        for row in ks.itertuples():
+            _say(f"  {row.group:<12} n={row.n:<4} mean error {row.mean_error:.2f}%  "
+                 f"KS vs {row.reference}: {row.ks:.3f}")
+    else:
+        _say(f"  (skipped: no ExtCell samples at {table})")
+    _say("== 5. NAS-Bench-360 performance profiles (DASH Fig. 4, D2NAS Fig. 7)")
     res = nb360_profile(out / "nb360-profile")
     _say("  " + res.summary.strip().splitlines()[0])
-    _say("== 4. report")
+    _say("== 6. report")
     report = build_report(out, out / "report", title="natsbench demo")
     _say(f"done in {time.perf_counter() - start:.1f} s; report: {report}")
     return 0
+
+
+def _valid_test_finding(valid_test: Any) -> str:
+    """Kendall tau between the first validation and test accuracy columns (rows: archs)."""
+    from scipy import stats
+
+    cols = list(valid_test.columns)
+    if len(cols) < 2:
+        return f"(one accuracy column only: {cols})"
+    pair = valid_test[cols[:2]].dropna()
+    tau = stats.kendalltau(pair[cols[0]], pair[cols[1]]).statistic
+    return f"Kendall tau between {cols[0]} and {cols[1]} accuracy over {len(pair)} archs: {tau:.3f}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pandas as pd
 
 from natsbench.cli import main as cli_main
 from natsbench.spaces import get_space
@@ -22,8 +23,13 @@ def test_demo_tour_on_a_complete_benchmark(tmp_path, capsys):
                       {"params": 0.1, "flops": 1.0, "latency": 1e-3})
     bench = write_bench(tmp_path / "bench", space="tss", arch_strs=archs, groups=[group],
                         datasets={"digits": {"num_classes": 10, "eval_sets": ["x-valid", "x-test"]}})
+    samples = pd.DataFrame({"group": ["DARTS"] * 30 + ["10-ExtCell"] * 30,
+                            "error": np.r_[rng.normal(20, 3, 30), rng.normal(15, 3, 30)],
+                            "params": np.r_[rng.uniform(0.1, 0.5, 30), rng.uniform(0.2, 0.6, 30)]})
+    samples.to_csv(tmp_path / "samples.csv", index=False)
     out = tmp_path / "demo"
-    assert cli_main(["demo", "--bench", str(bench), "--out", str(out), "--runs", "5"]) == 0
+    assert cli_main(["demo", "--bench", str(bench), "--out", str(out), "--runs", "5",
+                     "--extcell-table", str(tmp_path / "samples.csv")]) == 0
     text = capsys.readouterr().out
     for algo in ("random", "rea", "reinforce", "bohb"):
         assert re.search(rf"{algo}\s+5 runs", text), text
@@ -31,6 +37,9 @@ def test_demo_tour_on_a_complete_benchmark(tmp_path, capsys):
     assert report.is_file() and str(report) in text
     html = report.read_text()
     images = re.findall(r'src="([^"]+\.png)"', html)
-    assert any("fig5_6_anytime" in i for i in images)
+    for figure in ("fig5_6_anytime", "fig5_3", "fig5_4_valid_test", "fig4_2a", "fig4_2b_error_edf"):
+        assert any(figure in i for i in images), (figure, images)
+    assert re.search(r"10-ExtCell\s+n=30", text), text
+    assert re.search(r"Kendall tau between digits valid and digits test accuracy over 15625 archs: 1\.000", text)  # test = valid + 1
     for src in images:
         assert (report.parent / src).resolve().is_file(), src
