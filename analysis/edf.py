@@ -166,6 +166,77 @@ def ks_statistic(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarra
     return float(np.max(np.abs(fa - fb)))
 
 
+def common_range(frame: pd.DataFrame, *, complexity: str = "params", group: str = "group",
+                 value_range: tuple[float, float] | None = None) -> tuple[float, float]:
+    """The complexity range every group covers: ``(max of group minima, min of group maxima)``.
+
+    ``value_range`` overrides it. Raises QueryError when the range is empty, since a
+    complexity-normalized comparison of the groups is then undefined.
+    """
+    if value_range is not None:
+        lo, hi = map(float, value_range)
+    else:
+        by = frame.groupby(group, sort=False)[complexity]
+        lo, hi = float(by.min().max()), float(by.max().min())
+    if not hi > lo:
+        raise QueryError(f"the groups' {complexity} ranges do not overlap (common range [{lo}, {hi}]); "
+                         "a normalized EDF needs a range: pass one explicitly")
+    return lo, hi
+
+
+def group_weights(frame: pd.DataFrame, *, complexity: str = "params", group: str = "group",
+                  value_range: tuple[float, float], bins: int = 10) -> np.ndarray:
+    """:func:`complexity_weights` of each group on one shared ``value_range`` (uniform target,
+    empty bins dropped); shape ``[len(frame)]``, each group's weights sum to 1."""
+    w = np.zeros(len(frame))
+    for _, sub in frame.groupby(group, sort=False):
+        pos = frame.index.get_indexer(sub.index)
+        w[pos] = complexity_weights(sub[complexity].to_numpy(), bins=bins, value_range=value_range,
+                                    empty="drop")
+    return w
+
+
+def group_statistics(frame: pd.DataFrame, *, value: str = "error", complexity: str = "params",
+                     group: str = "group", reference: str | None = None, bins: int = 10,
+                     value_range: tuple[float, float] | None = None) -> pd.DataFrame:
+    """Per group (in order of appearance): ``n``, ``k`` (where a ``k`` column is unique within
+    the group), ``value`` mean/median/min/max as ``mean_<value>`` etc., the mean complexity,
+    the number of models inside the common complexity range, and the KS statistic against
+    ``reference`` (default: the first group) with its two-sample p-value and its
+    complexity-normalized version (:func:`group_weights` on :func:`common_range`)."""
+    from scipy import stats as sstats
+
+    frame = frame.reset_index(drop=True)
+    names = list(dict.fromkeys(frame[group]))
+    reference = names[0] if reference is None else reference
+    if reference not in names:
+        raise QueryError(f"reference group {reference!r} not among the groups {names}")
+    lo, hi = common_range(frame, complexity=complexity, group=group, value_range=value_range)
+    weights = group_weights(frame, complexity=complexity, group=group, value_range=(lo, hi), bins=bins)
+    ref = frame[frame[group] == reference]
+    w_ref = weights[ref.index]
+    rows = []
+    for name in names:
+        sub = frame[frame[group] == name]
+        w = weights[sub.index]
+        row: dict = {"group": name, "n": len(sub)}
+        if "k" in frame.columns:
+            ks_values = sorted(set(sub["k"].dropna().tolist()))
+            row["k"] = ks_values[0] if len(ks_values) == 1 else None
+        row.update({
+            f"mean_{value}": float(sub[value].mean()), f"median_{value}": float(sub[value].median()),
+            f"min_{value}": float(sub[value].min()), f"max_{value}": float(sub[value].max()),
+            f"mean_{complexity}": float(sub[complexity].mean()),
+            f"n_in_{complexity}_range": int((w > 0).sum()), "reference": reference,
+            "ks": ks_statistic(sub[value], ref[value]),
+            "ks_pvalue": float(sstats.ks_2samp(sub[value], ref[value]).pvalue),
+            f"ks_{complexity}_normalized": ks_statistic(
+                sub[value][w > 0], ref[value][w_ref > 0], weights_a=w[w > 0], weights_b=w_ref[w_ref > 0]),
+        })
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def bootstrap_band(values: Sequence[float] | np.ndarray, grid: Sequence[float] | np.ndarray, *,
                    rng: np.random.Generator, weights: Sequence[float] | np.ndarray | None = None,
                    n_boot: int = 1000, level: float = 0.95,

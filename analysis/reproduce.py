@@ -398,8 +398,6 @@ def extcell_edf(samples: pd.DataFrame, out_dir: str | Path, *, reference_group: 
     the KS statistics of every group against ``reference_group`` (default: the first group).
     """
     import numpy as np
-    import pandas as pd
-    from scipy import stats as sstats
 
     from analysis import edf as edf_mod, plots
 
@@ -420,33 +418,14 @@ def extcell_edf(samples: pd.DataFrame, out_dir: str | Path, *, reference_group: 
                                      ylabel="test accuracy (%)", title="Test accuracy of random cells")
     curves = edf_mod.edf_table(frame, value="error", group="group", rng=rng, n_boot=n_boot, level=level)
     result.files += plots.plot_edfs(curves, out / "fig4_2b_error_edf", title="Error EDF")
-    lo = max(frame.groupby("group")["params"].min())
-    hi = min(frame.groupby("group")["params"].max())
-    if not hi > lo:
-        raise QueryError(f"the groups' params ranges do not overlap (common range [{lo}, {hi}]); "
-                         "a params-normalized EDF is undefined")
-    frame["weight"] = 0.0
-    for g, sub in frame.groupby("group"):
-        frame.loc[sub.index, "weight"] = edf_mod.complexity_weights(
-            sub["params"].to_numpy(), bins=bins, value_range=(lo, hi), empty="drop")
+    ks_frame = edf_mod.group_statistics(frame, reference=reference_group, bins=bins)
+    lo, hi = edf_mod.common_range(frame)
+    frame["weight"] = edf_mod.group_weights(frame, value_range=(lo, hi), bins=bins)
     weighted = frame[frame["weight"] > 0]
     ncurves = edf_mod.edf_table(weighted, value="error", group="group", weights="weight", rng=rng,
                                 n_boot=n_boot, level=level, grid=np.unique(curves["x"]))
     result.files += plots.plot_edfs(ncurves, out / "fig4_2b_error_edf_params_normalized",
                                     title=f"Error EDF, params-normalized ({lo:.3g}-{hi:.3g} M)")
-    ref = frame[frame["group"] == reference_group]
-    rows = []
-    for g in groups:
-        sub = frame[frame["group"] == g]
-        ks = edf_mod.ks_statistic(sub["error"], ref["error"])
-        w_sub, w_ref = sub[sub["weight"] > 0], ref[ref["weight"] > 0]
-        rows.append({"group": g, "reference": reference_group, "n": len(sub),
-                     "mean_error": sub["error"].mean(), "min_error": sub["error"].min(),
-                     "ks": ks, "ks_pvalue": float(sstats.ks_2samp(sub["error"], ref["error"]).pvalue),
-                     "n_in_common_params_range": len(w_sub),
-                     "ks_params_normalized": edf_mod.ks_statistic(
-                         w_sub["error"], w_ref["error"], weights_a=w_sub["weight"], weights_b=w_ref["weight"])})
-    ks_frame = pd.DataFrame(rows)
     _write_csv(ks_frame, out / "ks.csv", result)
     lines = ["# extcell-edf (Na 2022, Fig. 4.2)", "",
              f"{len(frame)} sampled networks in {len(groups)} groups; reference {reference_group}. "

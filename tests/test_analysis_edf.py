@@ -98,3 +98,30 @@ def test_edf_table_groups() -> None:
     t = edf.edf_table(frame, value="err", group="g", grid=np.array([2.0, 3.5]))
     assert t["g"].tolist() == ["a", "a", "b", "b"] and t["x"].tolist() == [2.0, 3.5, 2.0, 3.5]
     np.testing.assert_allclose(t["F"], [2 / 3, 1.0, 0.5, 0.5])
+
+
+def test_group_statistics_against_scipy_and_the_common_range() -> None:
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"group": ["A"] * 25 + ["B"] * 30,
+                          "error": np.r_[rng.normal(10, 2, 25), rng.normal(12, 2, 30)],
+                          "params": np.r_[rng.uniform(1, 3, 25), rng.uniform(2, 4, 30)]})
+    assert edf.common_range(frame) == (frame["params"][25:].min(), frame["params"][:25].max())
+    got = edf.group_statistics(frame, bins=2).set_index("group")
+    a, b = frame["error"][:25], frame["error"][25:]
+    ref = stats.ks_2samp(b, a)
+    assert got.loc["B", "ks"] == pytest.approx(ref.statistic)
+    assert got.loc["B", "ks_pvalue"] == pytest.approx(ref.pvalue)
+    assert got.loc["A", "ks"] == 0.0 and got.loc["A", "reference"] == "A"
+    assert got.loc["B", "mean_error"] == pytest.approx(b.mean())
+    lo, hi = edf.common_range(frame)
+    inside = frame["params"].between(lo, hi)
+    assert got.loc["A", "n_in_params_range"] == int(inside[:25].sum())
+    w = edf.group_weights(frame, value_range=(lo, hi), bins=2)
+    assert w[:25].sum() == pytest.approx(1.0) and w[25:].sum() == pytest.approx(1.0)
+    assert got.loc["B", "ks_params_normalized"] == pytest.approx(edf.ks_statistic(
+        b[w[25:] > 0], a[w[:25] > 0], weights_a=w[25:][w[25:] > 0], weights_b=w[:25][w[:25] > 0]))
+    apart = frame.assign(params=np.r_[np.full(25, 1.0), np.full(30, 5.0)])
+    with pytest.raises(QueryError, match="do not overlap"):
+        edf.group_statistics(apart)
+    with pytest.raises(QueryError, match="reference group 'C'"):
+        edf.group_statistics(frame, reference="C")

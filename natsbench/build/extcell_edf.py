@@ -38,7 +38,7 @@ from natsbench.store.records import atomic_write_bytes, normalize_hp
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SAMPLE_COLUMNS", "DEFAULT_GRID", "sample_table", "edf_curves", "group_statistics",
+__all__ = ["SAMPLE_COLUMNS", "DEFAULT_GRID", "sample_table", "edf_curves",
            "ExtCellEDF", "extcell_edf", "write_extcell_edf"]
 
 #: Columns of the tidy samples table (the first six are the contract with analysis.reproduce).
@@ -133,29 +133,6 @@ def sample_table(benches: Sequence[str | os.PathLike], *, groups: Sequence[str |
     return table
 
 
-def _params_range(samples: pd.DataFrame, params_range: tuple[float, float] | None) -> tuple[float, float]:
-    if params_range is not None:
-        lo, hi = map(float, params_range)
-    else:
-        by = samples.groupby("group", sort=False)["params"]
-        lo, hi = float(by.min().max()), float(by.max().min())
-    if not hi > lo:
-        raise QueryError(f"the groups' params ranges do not overlap (common range [{lo}, {hi}] M); "
-                         "a params-normalized EDF needs a range: pass params_range (--params-range LO HI)")
-    return lo, hi
-
-
-def _normalized_weights(samples: pd.DataFrame, lo: float, hi: float, bins: int) -> np.ndarray:
-    from analysis import edf as edf_mod
-
-    w = np.zeros(len(samples))
-    for _, sub in samples.groupby("group", sort=False):
-        pos = samples.index.get_indexer(sub.index)
-        w[pos] = edf_mod.complexity_weights(sub["params"].to_numpy(), bins=bins, value_range=(lo, hi),
-                                            empty="drop")
-    return w
-
-
 def edf_curves(samples: pd.DataFrame, *, grid: np.ndarray | None = None, bins: int = 10,
                params_range: tuple[float, float] | None = None) -> pd.DataFrame:
     """Error EDF and params-normalized error EDF of each group on a fixed grid.
@@ -167,8 +144,8 @@ def edf_curves(samples: pd.DataFrame, *, grid: np.ndarray | None = None, bins: i
 
     grid = DEFAULT_GRID if grid is None else np.asarray(grid, dtype=np.float64)
     samples = samples.reset_index(drop=True)
-    lo, hi = _params_range(samples, params_range)
-    weights = _normalized_weights(samples, lo, hi, bins)
+    lo, hi = edf_mod.common_range(samples, value_range=params_range)
+    weights = edf_mod.group_weights(samples, value_range=(lo, hi), bins=bins)
     parts = []
     for name, sub in samples.groupby("group", sort=False):
         w = weights[sub.index]
@@ -177,40 +154,6 @@ def edf_curves(samples: pd.DataFrame, *, grid: np.ndarray | None = None, bins: i
             "edf": edf_mod.edf(sub["error"].to_numpy(), grid),
             "edf_params_normalized": edf_mod.edf(sub["error"].to_numpy(), grid, weights=w)}))
     return pd.concat(parts, ignore_index=True)
-
-
-def group_statistics(samples: pd.DataFrame, *, reference: str | None = None, bins: int = 10,
-                     params_range: tuple[float, float] | None = None) -> pd.DataFrame:
-    """Per group: ``n, k`` (if unique), error ``mean/median/min/max`` (%), params mean (M),
-    the KS statistic against ``reference`` (default: the first group) and its
-    params-normalized version, and the number of samples inside the common params range."""
-    from analysis import edf as edf_mod
-
-    samples = samples.reset_index(drop=True)
-    names = list(dict.fromkeys(samples["group"]))
-    reference = names[0] if reference is None else reference
-    if reference not in names:
-        raise QueryError(f"reference group {reference!r} not among the groups {names}")
-    lo, hi = _params_range(samples, params_range)
-    weights = _normalized_weights(samples, lo, hi, bins)
-    ref = samples[samples["group"] == reference]
-    w_ref = weights[ref.index]
-    rows = []
-    for name in names:
-        sub = samples[samples["group"] == name]
-        w = weights[sub.index]
-        ks = sorted(set(sub["k"].tolist()))
-        rows.append({
-            "group": name, "k": ks[0] if len(ks) == 1 else None, "n": len(sub),
-            "mean_error": float(sub["error"].mean()), "median_error": float(sub["error"].median()),
-            "min_error": float(sub["error"].min()), "max_error": float(sub["error"].max()),
-            "mean_params": float(sub["params"].mean()), "n_in_params_range": int((w > 0).sum()),
-            "reference": reference,
-            "ks": edf_mod.ks_statistic(sub["error"], ref["error"]),
-            "ks_params_normalized": edf_mod.ks_statistic(
-                sub["error"][w > 0], ref["error"][w_ref > 0], weights_a=w[w > 0], weights_b=w_ref[w_ref > 0]),
-        })
-    return pd.DataFrame(rows)
 
 
 @dataclass
@@ -230,10 +173,12 @@ def extcell_edf(benches: Sequence[str | os.PathLike], *, groups: Sequence[str | 
                 reference: str | None = None) -> ExtCellEDF:
     """Compute everything of Fig. 4.2 from sample benchmarks (see :func:`sample_table`)."""
     samples = sample_table(benches, groups=groups, dataset=dataset, hp=hp, eval_set=eval_set, epoch=epoch)
-    lo, hi = _params_range(samples, params_range)
+    from analysis import edf as edf_mod
+
+    lo, hi = edf_mod.common_range(samples, value_range=params_range)
     grid = DEFAULT_GRID if grid is None else np.asarray(grid, dtype=np.float64)
     curves = edf_curves(samples, grid=grid, bins=bins, params_range=(lo, hi))
-    stats = group_statistics(samples, reference=reference, bins=bins, params_range=(lo, hi))
+    stats = edf_mod.group_statistics(samples, reference=reference, bins=bins, value_range=(lo, hi))
     settings = {"benches": [str(b) for b in benches], "groups": list(dict.fromkeys(samples["group"])),
                 "dataset": sorted(set(samples["dataset"])), "hp": sorted(set(samples["hp"])),
                 "set": sorted(set(samples["set"])), "epoch": sorted(set(int(e) for e in samples["epoch"])),
