@@ -176,6 +176,24 @@ def test_generated_archives_match_official(space, tss_archives, sss_archives):
     assert n > 1000
 
 
+def test_create_from_a_loaded_dict_cleans_up_its_temporary_benchmark(tss_archives):
+    import gc
+
+    from natsbench.store.restricted_pickle import load_archive_file
+
+    _fast, single = tss_archives
+    theirs = nats_bench.create(str(single), "tss", fast_mode=False, verbose=False)
+    ours = natsbench.create(load_archive_file(single), "tss", verbose=False, seed=0)
+    index = sorted(theirs.evaluated_indexes)[0]
+    assert ours.get_more_info(index, "cifar100", hp="200", is_random=False) == \
+        theirs.get_more_info(index, "cifar100", hp="200", is_random=False)
+    tmp = Path(ours._bench.path).parent
+    assert tmp.is_dir() and tmp.name.startswith("natsbench-dict-")
+    del ours
+    gc.collect()
+    assert not tmp.exists()
+
+
 def test_topology_string_helpers(tss_archives):
     fast, _ = tss_archives
     theirs = nats_bench.create(str(fast), "tss", fast_mode=True, verbose=False)

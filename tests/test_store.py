@@ -130,6 +130,7 @@ def test_import_keeps_every_number(archive, bench_dir):
     official = nats_bench.create(str(archive), "tss", fast_mode=True, verbose=False)
     bench = natsbench.open_bench(bench_dir)
     assert bench.manifest.arch_order == "official" and len(bench) == 15625
+    assert bench.manifest.provenance["source"] == str(archive)  # the archive, not its last file
     for index in range(6):
         res = official.query_by_index(index, "cifar100", hp="200")
         for seed, run in res.items():
@@ -187,6 +188,26 @@ def test_bench_queries_and_errors(bench_dir):
         bench.index_of("|nor_conv_3x3~0|+|nor_conv_3x3~0|")
     with pytest.raises(QueryError, match="0..15624"):
         bench.metric("cifar100", "200", "x-test_acc1", archs=[15625])
+
+
+def test_cumulative_and_present_against_the_per_epoch_values(bench_dir):
+    bench = natsbench.open_bench(bench_dir)
+    archs = [0, 1, 2, 5]
+    present = bench.present("cifar100", "200", archs=archs)
+    assert present.shape == (4, len(bench.seeds("cifar100", "200"))) and present.dtype == bool
+    assert (present.any(axis=1) == bench.evaluated("cifar100", "200")[archs]).all()
+    assert bench.group("cifar100", "200").cumtime is not None  # train_time takes the stored sums
+    for metric in ("train_time", "train_loss"):
+        per_epoch = bench.metric("cifar100", "200", metric, archs=archs, seed="all", epoch="all")
+        for epoch in (0, 5, None):
+            e = per_epoch.shape[-1] - 1 if epoch is None else epoch
+            want = np.array([[sum(run[: e + 1]) for run in arch] for arch in per_epoch.tolist()])
+            got = bench.cumulative("cifar100", "200", metric, archs=archs, seed="all", epoch=epoch)
+            np.testing.assert_allclose(got, want, rtol=1e-12)
+            mean = bench.cumulative("cifar100", "200", metric, archs=archs, epoch=epoch)
+            np.testing.assert_allclose(mean, np.nanmean(np.where(present, want, np.nan), axis=1), rtol=1e-12)
+    with pytest.raises(QueryError, match="single epoch"):
+        bench.cumulative("cifar100", "200", "train_time", epoch="all")
 
 
 def test_missing_benchmark_errors(tmp_path):
@@ -267,6 +288,10 @@ def test_cli_info_query_and_import(archive, tmp_path, capsys):
     q = json.loads(capsys.readouterr().out)
     official = nats_bench.create(str(archive), "tss", fast_mode=True, verbose=False)
     assert q["values"]["x-test_acc1"] == official.get_more_info(2, "cifar100", hp="200", is_random=False)["test-accuracy"]
+    assert q["seeds_run"] == sorted(official.query_by_index(2, "cifar100", hp="200"))
+    with pytest.raises(SystemExit):
+        cli_main(["query", str(out), "2", "--dataset", "cifar100", "--hp", "200", "--seed", "all"])
+    assert "expected an integer seed or 'mean', got 'all'" in capsys.readouterr().err
     assert cli_main(["query", str(out), "|bad|", "--dataset", "cifar100", "--hp", "200"]) == 1
     assert "malformed" in capsys.readouterr().err
     assert cli_main(["import-official", str(tmp_path / "missing"), "--out", str(tmp_path / "x")]) == 1

@@ -249,23 +249,41 @@ class Bench:
         out = np.asarray(g.metrics[np.maximum(rows, 0), seed_pos, epochs, metric_pos], dtype=np.float64)
         return np.where(rows >= 0, out, np.nan)
 
+    def present(self, dataset: str, hp: int | str, archs: Any = None) -> np.ndarray:
+        """Bool ``[n, S]``: which of the group's seeds (``bench.seeds``) ran for ``archs``."""
+        g = self.group(dataset, hp)
+        return np.asarray(g.gather(g.present, self._arch_index_array(archs), fill=False), dtype=bool)
+
     def evaluated(self, dataset: str, hp: int | str) -> np.ndarray:
         """Bool ``[n_archs]``: at least one seed ran."""
-        g = self.group(dataset, hp)
-        return g.gather(g.present, slice(None), fill=False).any(axis=1)
+        return self.present(dataset, hp).any(axis=1)
 
     def cumulative(self, dataset: str, hp: int | str, metric: str, archs: Any = None,
                    seed: SeedSpec = None, epoch: EpochSpec = None) -> np.ndarray:
-        """Sum of a per-epoch metric (e.g. ``train_time``) over epochs ``0..epoch``."""
-        vals = self.metric(dataset, hp, metric, archs=archs, seed="all", epoch="all")
-        e = self._epoch_index(self.group(dataset, hp), epoch)
+        """Sum of a per-epoch metric (e.g. ``train_time``, s) over epochs ``0..epoch``.
+
+        ``*_time`` metrics read the store's derived running sums (``cumtime.npy``) where the
+        group has them; other metrics, and groups without them, sum on the fly. Shape ``[n]``
+        (``[n, S]`` for ``seed="all"``).
+        """
+        from natsbench.store.writer import time_columns
+
+        g = self.group(dataset, hp)
+        a = self._arch_index_array(archs)
+        m = self._metric_pos(g, metric)
+        e = self._epoch_index(g, epoch)
         if isinstance(e, slice):
             raise QueryError("cumulative() needs a single epoch")
-        csum = np.cumsum(vals[..., : e + 1], axis=-1)[..., -1]
-        g = self.group(dataset, hp)
+        cols = time_columns(g.info.metrics)
+        if g.cumtime is not None and m in cols:
+            csum = np.asarray(g.gather(g.cumtime, a, (slice(None), e, cols.index(m))), dtype=np.float64)
+        else:
+            vals = np.asarray(g.gather(g.metrics, a, (slice(None), slice(0, e + 1), m)),
+                              dtype=np.float64)
+            csum = np.cumsum(vals, axis=-1)[..., -1]
         s = self._seed_index(g, seed)
         if s is None:
-            return seq_mean(csum, g.gather(g.present, self._arch_index_array(archs), fill=False), axis=1)
+            return seq_mean(csum, g.gather(g.present, a, fill=False), axis=1)
         return csum if s == -1 else csum[:, s]
 
     # -- DataFrames ----------------------------------------------------------------------

@@ -15,9 +15,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dataset", required=True, help="e.g. cifar10-valid, cifar10, cifar100, ImageNet16-120")
     p.add_argument("--hp", required=True, help="training length, e.g. 12 or 200 (tss), 01/12/90 (sss)")
     p.add_argument("--epoch", type=int, default=None, help="0-based epoch (default: last)")
-    p.add_argument("--seed", default="mean", help="a seed, or 'mean' over seeds (default)")
+    p.add_argument("--seed", type=_seed, default="mean", help="a seed (int), or 'mean' over seeds (default)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_query)
+
+
+def _seed(text: str) -> int | str:
+    if text == "mean":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer seed or 'mean', got {text!r}") from None
 
 
 def _query(args: argparse.Namespace) -> int:
@@ -27,7 +36,7 @@ def _query(args: argparse.Namespace) -> int:
     bench = open_as_bench(args.bench)
     arch = int(args.arch) if args.arch.lstrip("-").isdigit() else args.arch
     index = bench.index_of(arch)
-    seed = args.seed if args.seed in ("mean",) else int(args.seed)
+    seed = args.seed
     values = {}
     for name in bench.metric_names(args.dataset, args.hp):
         values[name] = float(bench.metric(args.dataset, args.hp, name, archs=[index], seed=seed,
@@ -37,9 +46,8 @@ def _query(args: argparse.Namespace) -> int:
     out = {"index": index, "arch": bench.arch_strs[index], "dataset": args.dataset,
            "hp": args.hp, "seed": args.seed,
            "epoch": args.epoch if args.epoch is not None else bench.epochs(args.dataset, args.hp) - 1,
-           "seeds_run": [s for s, v in zip(bench.seeds(args.dataset, args.hp),
-                                           bench.metric(args.dataset, args.hp, "train_loss", archs=[index],
-                                                        seed="all", epoch=0)[0]) if not math.isnan(v)],
+           "seeds_run": [s for s, ran in zip(bench.seeds(args.dataset, args.hp),
+                                             bench.present(args.dataset, args.hp, archs=[index])[0]) if ran],
            "values": {k: (None if math.isnan(v) else v) for k, v in values.items()}}
     if args.json:
         print(json.dumps(out, indent=1))

@@ -604,15 +604,22 @@ def create(file_path_or_dict: Any, search_space: str, fast_mode: bool = False,
         home = Path(os.environ.get("TORCH_HOME", Path.home() / ".torch"))
         base = _DEFAULT_ARCHIVES[space]
         file_path_or_dict = home / (f"{base}-simple" if fast_mode else f"{base}.pickle.pbz2")
-    if isinstance(file_path_or_dict, Mapping):
+    if isinstance(file_path_or_dict, Mapping):  # imported into a temporary benchmark
+        import shutil
         import tempfile
+        import weakref
 
         from natsbench.store.official import import_official_dict
 
-        target = Path(tempfile.mkdtemp(prefix="natsbench-dict-")) / "bench"
-        import_official_dict(file_path_or_dict, target, space=space)
-        bench = Bench(target)
-        return cls(bench, filename=None, fast_mode=fast_mode, verbose=verbose, seed=seed)
+        tmp = Path(tempfile.mkdtemp(prefix="natsbench-dict-"))
+        try:
+            import_official_dict(file_path_or_dict, tmp / "bench", space=space)
+            api = cls(Bench(tmp / "bench"), filename=None, fast_mode=fast_mode, verbose=verbose, seed=seed)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        weakref.finalize(api, shutil.rmtree, tmp, True)  # removed with the API object (or at exit)
+        return api
     src = Path(file_path_or_dict)
     bench = open_as_bench(src, space=space)
     return cls(bench, filename=src.name, fast_mode=fast_mode, verbose=verbose, seed=seed,

@@ -38,7 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Plan one job per (arch, dataset, seed), skip jobs whose record exists, "
                     "train the rest, record failures and go on, and compact the records into "
                     "the benchmark at the end. Kill it any time and run the same command to resume.")
-    p.add_argument("--space", required=True, choices=["tss", "sss", "darts", "extcell"])
+    p.add_argument("--space", required=True, choices=["tss", "sss", "darts", "extcell"],
+                   help="search space: tss (topology), sss (size), darts (DARTS genotypes), "
+                        "extcell (k-ExtCell, see --extcell-k)")
     p.add_argument("--dataset", required=True, action="append", dest="datasets",
                    help="dataset (repeatable): cifar10-valid, cifar10, cifar100, ImageNet16-120, digits")
     p.add_argument("--protocol", required=True,
@@ -48,7 +50,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--archs", default="all", help="all | unique (tss: one per isomorphism class) | sample:N | "
                         "stratified:N (each choice equally often per dimension) | FILE")
     p.add_argument("--workers", type=int, default=1, help="parallel training jobs (default 1)")
-    p.add_argument("--executor", choices=["local", "ray"], default="local")
+    p.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="local: a process pool on this machine; ray: Ray tasks on the cluster that "
+                        "ray.init() finds, one GPU per task where CUDA is present (the ray extra)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: CUDA if available)")
     p.add_argument("--data-root", default=None, help="folder with the dataset files (not needed for digits)")
     p.add_argument("--retry-failed", action="store_true", help="rerun jobs recorded as failed")

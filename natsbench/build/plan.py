@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from natsbench.errors import StoreError
+from natsbench.errors import QueryError, StoreError
 from natsbench.store.records import normalize_hp, record_path
 
 
@@ -83,19 +83,19 @@ def select_archs(space: str, spec: str, *, seed: int = 0,
             12-ExtCells); sampling and file validation use that space.
 
     Raises:
-        ValueError: unknown spec, bad N, malformed architectures in the file (names the line).
+        QueryError (a ValueError): unknown spec, bad N, malformed architectures in the file (names the line).
     """
     from natsbench.spaces import get_space
 
     sp = get_space(space, **(space_options or {}))
     if spec == "all":
         if sp.size is None:
-            raise ValueError(f"space {space!r} cannot be enumerated; use sample:N or a file")
+            raise QueryError(f"space {space!r} cannot be enumerated; use sample:N or a file")
         archs = sp.all_archs()
         return ArchSelection(archs, np.arange(len(archs)))
     if spec == "unique":
         if sp.name != "tss":
-            raise ValueError("--archs unique applies to the tss space only (sss has no isomorphism)")
+            raise QueryError("--archs unique applies to the tss space only (sss has no isomorphism)")
         from natsbench.spaces import tss
 
         archs = sp.all_archs()
@@ -110,20 +110,20 @@ def select_archs(space: str, spec: str, *, seed: int = 0,
         try:
             n = int(spec.split(":", 1)[1])
         except ValueError:
-            raise ValueError(f"--archs stratified:N needs an integer N, got {spec!r}") from None
+            raise QueryError(f"--archs stratified:N needs an integer N, got {spec!r}") from None
         if sp.size is None or not hasattr(sp, "num_choices"):
-            raise ValueError(f"stratified sampling needs an enumerable product space, not {space!r}")
+            raise QueryError(f"stratified sampling needs an enumerable product space, not {space!r}")
         archs = sp.all_archs()
         return ArchSelection(archs, stratified_sample(sp, n, np.random.default_rng(seed)))
     if spec.startswith("sample:"):
         try:
             n = int(spec.split(":", 1)[1])
         except ValueError:
-            raise ValueError(f"--archs sample:N needs an integer N, got {spec!r}") from None
+            raise QueryError(f"--archs sample:N needs an integer N, got {spec!r}") from None
         rng = np.random.default_rng(seed)
         if sp.size is not None:
             if not 0 < n <= sp.size:
-                raise ValueError(f"sample size must be in 1..{sp.size}, got {n}")
+                raise QueryError(f"sample size must be in 1..{sp.size}, got {n}")
             archs = sp.all_archs()
             return ArchSelection(archs, np.sort(rng.choice(sp.size, size=n, replace=False)))
         archs = []
@@ -136,7 +136,7 @@ def select_archs(space: str, spec: str, *, seed: int = 0,
         return ArchSelection(archs, np.arange(n), order="custom")
     path = Path(spec)
     if not path.is_file():
-        raise ValueError(f"--archs must be all, unique, sample:N or an existing file; got {spec!r}")
+        raise QueryError(f"--archs must be all, unique, sample:N or an existing file; got {spec!r}")
     text = path.read_text(encoding="utf-8")
     lines = json.loads(text) if text.lstrip().startswith("[") else [
         ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("#")]
@@ -145,9 +145,9 @@ def select_archs(space: str, spec: str, *, seed: int = 0,
         try:
             archs.append(sp.validate(str(arch)))
         except ValueError as exc:
-            raise ValueError(f"{path}: entry {lineno} is not a valid {space} architecture: {exc}") from None
+            raise QueryError(f"{path}: entry {lineno} is not a valid {space} architecture: {exc}") from None
     if len(set(archs)) != len(archs):
-        raise ValueError(f"{path}: duplicate architectures")
+        raise QueryError(f"{path}: duplicate architectures")
     return ArchSelection(archs, np.arange(len(archs)), order="custom")
 
 
@@ -160,7 +160,7 @@ def stratified_sample(space: Any, n: int, rng: np.random.Generator) -> np.ndarra
     For sss with ``n = 2048`` each of the 8 channel counts appears 256 times per layer.
     """
     if not 0 < n <= space.size:
-        raise ValueError(f"sample size must be in 1..{space.size}, got {n}")
+        raise QueryError(f"sample size must be in 1..{space.size}, got {n}")
     chosen: set[int] = set()
     while len(chosen) < n:
         k = n - len(chosen)

@@ -67,7 +67,7 @@ def _validate_archs(space: str, meta_archs: list[Any], source: str) -> None:
             raise ArchiveError(f"{source}: meta_archs[{i}] is not a valid {space} arch: {exc}") from exc
 
 
-def _iter_arch_payloads(src: Path, progress: bool) -> tuple[dict, Iterator[tuple[int, Any, str]], int]:
+def _iter_arch_payloads(src: Path) -> tuple[dict, Iterator[tuple[int, Any, str]], int]:
     """Return (meta, iterator of (index, {hp: state}, source), count)."""
     if src.is_dir():
         meta_path = src / META_FILE
@@ -188,7 +188,7 @@ def import_official(src: str | os.PathLike, out: str | os.PathLike, *, space: st
             message names the file.
     """
     src = Path(src)
-    meta, payloads, count = _iter_arch_payloads(src, progress)
+    meta, payloads, count = _iter_arch_payloads(src)
     return _import(meta, payloads, count, str(src.resolve()), src.name, out, space=space,
                    overwrite=overwrite, progress=progress, dtype=dtype)
 
@@ -206,37 +206,36 @@ def _import(meta: Any, payloads: Iterator[tuple[int, Any, str]], count: int, sou
             progress: bool, dtype: str) -> Path:
     from tqdm.auto import tqdm
 
-    src = source
     if not isinstance(meta, dict) or not isinstance(meta.get("meta_archs"), list):
-        raise ArchiveError(f"{src}: meta has no 'meta_archs' list")
+        raise ArchiveError(f"{source}: meta has no 'meta_archs' list")
     meta_archs: list[str] = meta["meta_archs"]
     space = normalize_space(space) if space else _detect_space(meta_archs)
-    _validate_archs(space, meta_archs, str(src))
+    _validate_archs(space, meta_archs, str(source))
     if len(set(meta_archs)) != len(meta_archs):
-        raise ArchiveError(f"{src}: meta_archs contains duplicate architectures")
+        raise ArchiveError(f"{source}: meta_archs contains duplicate architectures")
 
     groups: dict[tuple[str, str], GroupBuffer] = {}
     eval_sets: dict[str, list[str]] = {}
     num_classes: dict[str, int] = {}
     net_config: dict[str, Any] = {}
-    for index, payload, source in tqdm(payloads, total=count, disable=not progress,
+    for index, payload, where_file in tqdm(payloads, total=count, disable=not progress,
                                        desc="import", unit="arch"):
         if not isinstance(index, int) or not 0 <= index < len(meta_archs):
-            raise ArchiveError(f"{source}: arch index {index!r} outside [0, {len(meta_archs)})")
+            raise ArchiveError(f"{where_file}: arch index {index!r} outside [0, {len(meta_archs)})")
         if not isinstance(payload, Mapping):
-            raise ArchiveError(f"{source}: expected a dict keyed by hp, got {type(payload).__name__}")
+            raise ArchiveError(f"{where_file}: expected a dict keyed by hp, got {type(payload).__name__}")
         for hp_key, state in payload.items():
             hp = normalize_hp(str(hp_key))
             if not isinstance(state, Mapping) or "all_results" not in state or "dataset_seed" not in state:
-                raise ArchiveError(f"{source}: hp {hp_key!r} is not an ArchResults state dict")
+                raise ArchiveError(f"{where_file}: hp {hp_key!r} is not an ArchResults state dict")
             if state.get("arch_str") != meta_archs[index]:
-                raise ArchiveError(f"{source}: arch_str {state.get('arch_str')!r} does not match "
+                raise ArchiveError(f"{where_file}: arch_str {state.get('arch_str')!r} does not match "
                                    f"meta_archs[{index}] {meta_archs[index]!r}")
             all_results = state["all_results"]
             for dataset, seeds in dict(state["dataset_seed"]).items():
                 for seed in seeds:
                     rc = all_results.get((dataset, seed)) if isinstance(all_results, Mapping) else None
-                    where = f"{source} [hp {hp}, {dataset}, seed {seed}]"
+                    where = f"{where_file} [hp {hp}, {dataset}, seed {seed}]"
                     if not isinstance(rc, Mapping):
                         raise ArchiveError(f"{where}: run listed in dataset_seed but missing from all_results")
                     epochs, metrics, costs, names = _run_to_metrics(rc, where)
@@ -276,4 +275,4 @@ def _import(meta: Any, payloads: Iterator[tuple[int, Any, str]], count: int, sou
                            provenance=provenance, dtype=dtype, overwrite=overwrite,
                            extra={"official_total_archs": meta.get("total_archs")})
     except StoreError as exc:
-        raise ArchiveError(f"{src}: {exc}") from exc
+        raise ArchiveError(f"{source}: {exc}") from exc

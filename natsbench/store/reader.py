@@ -245,7 +245,7 @@ class StoreReader:
                     raise StoreError(f"{gdir / CUMTIME_FILE}: shape {cumtime.shape} does not match {metrics.shape}")
             loaded = GroupArrays(disk, rows, metrics, costs, present, self.num_archs, self.source_index,
                                  cumtime)
-        records = self._pending_records.get((info.dataset, info.hp), [])
+        records = self._pending.get((info.dataset, info.hp), [])
         if records:
             return self._overlay(info, loaded, records)
         assert loaded is not None
@@ -264,10 +264,6 @@ class StoreReader:
             found.setdefault((record.dataset, record.hp), []).append(record)
             self.overlaid_paths.append(path)
         return found
-
-    @property
-    def _pending_records(self) -> dict[tuple[str, str], list[RunRecord]]:
-        return self._pending
 
     def _add_pending_groups(self) -> None:
         known = set(self._table_arch_strs)

@@ -3,11 +3,9 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 from typing import Any
 
 from natsbench.datasets.specs import dataset_names
-from natsbench.errors import NatsBenchError
 
 __all__ = ["register"]
 
@@ -73,22 +71,16 @@ def _run(args: argparse.Namespace) -> int:
     from natsbench.train.protocol import get_protocol, protocol_for_hp
     from natsbench.train.trainer import train_arch
 
-    try:
-        protocol = protocol_for_hp(args.hp) if args.hp is not None else get_protocol(args.protocol)
-        dataset = args.dataset
-        if args.image_size is not None:
-            dataset = load_dataset(args.dataset, root=args.data_root, split_file=args.split_file,
-                                   image_size=args.image_size)
-        record = train_arch(args.space, args.arch, dataset, protocol, args.seed,
-                            device=args.device, data_root=args.data_root, store=args.store,
-                            progress=not args.no_progress, split_file=args.split_file,
-                            num_threads=args.threads, measure_latency=not args.no_latency,
-                            checkpoint_dir=args.checkpoint_dir)
-    except ValueError as exc:
-        if isinstance(exc, NatsBenchError):  # reported by natsbench.cli
-            raise
-        print(f"natsbench train: error: {exc}", file=sys.stderr)
-        return 2
+    protocol = protocol_for_hp(args.hp) if args.hp is not None else get_protocol(args.protocol)
+    dataset = args.dataset
+    if args.image_size is not None:
+        dataset = load_dataset(args.dataset, root=args.data_root, split_file=args.split_file,
+                               image_size=args.image_size)
+    record = train_arch(args.space, args.arch, dataset, protocol, args.seed,
+                        device=args.device, data_root=args.data_root, store=args.store,
+                        progress=not args.no_progress, split_file=args.split_file,
+                        num_threads=args.threads, measure_latency=not args.no_latency,
+                        checkpoint_dir=args.checkpoint_dir)
     last = {name: values[-1] for name, values in record.metrics.items()}
     print(f"{record.space} {record.arch} {record.dataset} hp={record.hp} seed={record.seed} "
           f"epochs={record.epochs} device={record.provenance['device']}")

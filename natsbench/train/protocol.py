@@ -26,6 +26,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from natsbench.errors import QueryError
+
 __all__ = ["Protocol", "H0", "H1", "H2", "PRESETS", "HP_TO_PRESET", "get_protocol",
            "protocol_for_hp"]
 
@@ -98,7 +100,7 @@ class Protocol:
         if not self.hp or "/" in self.hp or self.hp in (".", ".."):
             problems.append(f"hp must be a non-empty tag without '/', got {self.hp!r}")
         if problems:
-            raise ValueError(f"invalid protocol {self.name!r}: " + "; ".join(problems))
+            raise QueryError(f"invalid protocol {self.name!r}: " + "; ".join(problems))
 
     def lr_at(self, epoch: float) -> float:
         """Learning rate at (possibly fractional) ``epoch`` in ``[0, epochs)``."""
@@ -113,12 +115,12 @@ class Protocol:
             **changes: any other field, e.g. ``epochs=2, batch_size=64, train_fraction=0.1``.
 
         Raises:
-            ValueError: unknown field or invalid value (names the valid fields).
+            QueryError (a ValueError): unknown field or invalid value (names the valid fields).
         """
         valid = {f.name for f in dataclasses.fields(self)} - {"name", "hp"}
         unknown = set(changes) - valid
         if unknown:
-            raise ValueError(f"unknown protocol field(s) {sorted(unknown)}; valid: {sorted(valid)}")
+            raise QueryError(f"unknown protocol field(s) {sorted(unknown)}; valid: {sorted(valid)}")
         changed = {k: v for k, v in changes.items() if getattr(self, k) != v}
         tag = "-".join([self.name] + [f"{_ABBREVIATIONS.get(k, k)}{_fmt(v)}"
                                       for k, v in sorted(changed.items())])
@@ -156,7 +158,7 @@ def _parse_value(field: dataclasses.Field, text: str) -> Any:
             return True
         if text.lower() in ("0", "false", "no"):
             return False
-        raise ValueError(f"{field.name} expects true/false, got {text!r}")
+        raise QueryError(f"{field.name} expects true/false, got {text!r}")
     if text.lower() == "none" and "None" in kind:
         return None
     if kind.startswith("int"):
@@ -173,7 +175,7 @@ def protocol_for_hp(hp: int | str) -> Protocol:
     try:
         return HP_TO_PRESET[key]
     except KeyError:
-        raise ValueError(f"no protocol for hp {hp!r}; valid: {sorted(HP_TO_PRESET, key=int)}") from None
+        raise QueryError(f"no protocol for hp {hp!r}; valid: {sorted(HP_TO_PRESET, key=int)}") from None
 
 
 def get_protocol(name: str | Protocol) -> Protocol:
@@ -182,7 +184,7 @@ def get_protocol(name: str | Protocol) -> Protocol:
     ``name=``/``hp=`` set the proxy's tags).
 
     Raises:
-        ValueError: unknown preset or field, or an invalid value (lists the valid ones).
+        QueryError (a ValueError): unknown preset or field, or an invalid value (lists the valid ones).
     """
     if isinstance(name, Protocol):
         return name
@@ -194,7 +196,7 @@ def get_protocol(name: str | Protocol) -> Protocol:
         try:
             preset = protocol_for_hp(base_key)
         except ValueError:
-            raise ValueError(f"unknown protocol {base_key!r}; valid: {list(PRESETS)}, hp tags "
+            raise QueryError(f"unknown protocol {base_key!r}; valid: {list(PRESETS)}, hp tags "
                              f"{list(HP_TO_PRESET)}, or '<preset>:field=value,...'") from None
     if not overrides.strip():
         return preset
@@ -204,7 +206,7 @@ def get_protocol(name: str | Protocol) -> Protocol:
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep or key not in fields:
-            raise ValueError(f"bad protocol override {item.strip()!r} in {text!r}; expected "
+            raise QueryError(f"bad protocol override {item.strip()!r} in {text!r}; expected "
                              f"field=value with field in {sorted(fields)}")
         changes[key] = _parse_value(fields[key], value)
     return preset.reduced(**changes)

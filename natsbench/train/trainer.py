@@ -39,7 +39,7 @@ from torch import nn
 
 from natsbench.datasets import LoadedDataset, load_dataset
 from natsbench.datasets.splits import split_rng, stratified_split
-from natsbench.errors import DatasetError
+from natsbench.errors import DatasetError, QueryError
 from natsbench.store.records import RunRecord, record_path, write_record
 from natsbench.train.batches import DeviceSet, Normalizer, eval_batches, train_batches
 from natsbench.train.protocol import Protocol, get_protocol
@@ -55,9 +55,9 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {str(device)!r} requested but CUDA is not available; valid: 'cpu'")
+        raise QueryError(f"device {str(device)!r} requested but CUDA is not available; valid: 'cpu'")
     if dev.type not in ("cpu", "cuda"):
-        raise ValueError(f"unsupported device {str(device)!r}; valid: 'cpu', 'cuda', 'cuda:N'")
+        raise QueryError(f"unsupported device {str(device)!r}; valid: 'cpu', 'cuda', 'cuda:N'")
     return dev
 
 
@@ -334,7 +334,7 @@ def train_arch(space: str, arch: str, dataset: str | LoadedDataset,
         to ``store`` and the exception is re-raised.
 
     Raises:
-        DatasetError, InvalidArchError, ValueError: bad inputs (nothing is written).
+        DatasetError, InvalidArchError, QueryError: bad inputs (nothing is written).
     """
     from natsbench.spaces import get_space
 
@@ -349,7 +349,7 @@ def train_arch(space: str, arch: str, dataset: str | LoadedDataset,
     data = dataset if isinstance(dataset, LoadedDataset) else load_dataset(
         dataset, root=data_root, split_file=split_file)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"seed must be an int, got {seed!r}")
+        raise QueryError(f"seed must be an int, got {seed!r}")
     seed = int(seed)
     det = (dev.type == "cpu") if deterministic is None else bool(deterministic)
     train_images, train_labels, subset_desc = _train_subset(data, prot.train_fraction)
