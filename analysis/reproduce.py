@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
+from natsbench.datasets.specs import TEST_SET_PREFERENCE
 from natsbench.errors import ArchiveError, QueryError
 
 if TYPE_CHECKING:  # numpy/pandas are imported inside the functions: `natsbench --help` stays fast
@@ -24,9 +25,6 @@ log = logging.getLogger(__name__)
 DEFAULT_EXTCELL_TABLE: Path = Path(__file__).resolve().parents[1] / "data" / "extcell" / "samples.csv"
 
 VALID_SET = "x-valid"
-# "test" as the official NATS-Bench API reports it (get_more_info 'test-accuracy'): x-test where
-# the dataset has one (cifar100, ImageNet16-120), else ori-test (cifar10, cifar10-valid).
-TEST_SETS: tuple[str, ...] = ("x-test", "ori-test")
 
 
 @dataclass
@@ -228,7 +226,7 @@ def nats_analysis(bench: Any, out_dir: str | Path, *, datasets: Sequence[str] | 
     for d in datasets:
         used_hp[d] = _pick_hp(bench, d, hp)
         table = bench_frame(bench, d, used_hp[d])
-        test_col = _acc_column(table, TEST_SETS)
+        test_col = _acc_column(table, TEST_SET_PREFERENCE)
         valid_col = _acc_column(table, (VALID_SET,))
         used_cols[d] = f"valid {valid_col or '-'}, test {test_col or '-'}"
         panels = [(cost, acc) for cost in ("params", "flops") if cost in table.columns
@@ -247,7 +245,7 @@ def nats_analysis(bench: Any, out_dir: str | Path, *, datasets: Sequence[str] | 
             tests[d] = table[test_col]
             valid_test[f"{d} test"] = table[test_col]
     if not tests:
-        raise QueryError(f"no test accuracy column ({', '.join(s + '_acc1' for s in TEST_SETS)}) "
+        raise QueryError(f"no test accuracy column ({', '.join(s + '_acc1' for s in TEST_SET_PREFERENCE)}) "
                          f"in the tables of {datasets}")
     scores = pd.DataFrame(tests).dropna(axis=1, how="all")
     if scores.empty:

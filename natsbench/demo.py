@@ -52,15 +52,15 @@ def _live_bench(out: Path) -> Path:
     from natsbench.store.compact import compact, init_bench
     from natsbench.spaces import get_space
     from natsbench.train.trainer import train_arch
-    from natsbench.datasets import get_spec, load_dataset
+    from natsbench.build.builder import dataset_entry
+    from natsbench.datasets import load_dataset
 
     store = out / "live-bench"
     space = get_space("tss")
     archs = ["|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|",
              "|avg_pool_3x3~0|+|none~0|skip_connect~1|+|none~0|none~1|skip_connect~2|"]
-    spec = get_spec("digits")
     init_bench(store, space="tss", arch_strs=space.all_archs(), arch_order="canonical",
-               datasets={"digits": {"num_classes": spec.num_classes, "eval_sets": list(spec.eval_sets)}},
+               datasets={"digits": dataset_entry("digits")},
                net_config={"channel": 16, "num_cells": 5},
                provenance={"data": "scikit-learn digits (bundled)", "builder": "natsbench demo"})
     data = load_dataset("digits")
@@ -99,7 +99,7 @@ def _queries(bench_dir: Path) -> tuple[Any, str, str]:
     return bench, dataset, hp
 
 
-def _search(bench: Any, dataset: str, hp: str, out: Path, runs: int) -> Path:
+def _search(bench: Any, dataset: str, hp: str, out: Path, runs: int) -> Any:
     from search_algorithms.grid import run_grid
     from search_algorithms.runner import write_parquet
 
@@ -111,9 +111,8 @@ def _search(bench: Any, dataset: str, hp: str, out: Path, runs: int) -> Path:
         _say(f"  {algo:<10} {runs} runs (budget {budget:,.0f} simulated s): final test accuracy "
              f"{final.mean():.2f} +- {final.std():.2f}")
     _say(f"  ({time.perf_counter() - t:.1f} s wall for all runs)")
-    path = out / "search" / "runs.parquet"
-    write_parquet(rows, path)
-    return path
+    write_parquet(rows, out / "search" / "runs.parquet")
+    return rows
 
 
 def run(args: argparse.Namespace) -> int:
@@ -135,10 +134,7 @@ def run(args: argparse.Namespace) -> int:
     _say("== 2. multi-trial search with simulated time")
     evaluated = int(bench.evaluated(dataset, hp).sum())
     if evaluated == len(bench):
-        import pandas as pd
-
-        runs_path = _search(bench, dataset, hp, out, args.runs)
-        nats_multitrial(pd.read_parquet(runs_path), out / "multitrial")
+        nats_multitrial(_search(bench, dataset, hp, out, args.runs), out / "multitrial")
     else:
         _say(f"  (skipped: only {evaluated} of {len(bench)} architectures answer; searches need the "
              f"whole space, which the complete bundled benchmark provides)")
@@ -166,11 +162,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _valid_test_finding(valid_test: Any) -> str:
     """Kendall tau between the first validation and test accuracy columns (rows: archs)."""
-    from scipy import stats
+    from analysis.benchmark_analysis import correlation
 
     cols = list(valid_test.columns)
     if len(cols) < 2:
         return f"(one accuracy column only: {cols})"
-    pair = valid_test[cols[:2]].dropna()
-    tau = stats.kendalltau(pair[cols[0]], pair[cols[1]]).statistic
-    return f"Kendall tau between {cols[0]} and {cols[1]} accuracy over {len(pair)} archs: {tau:.3f}"
+    tau, n = correlation(valid_test[cols[0]], valid_test[cols[1]], method="kendall")
+    return f"Kendall tau between {cols[0]} and {cols[1]} accuracy over {n} archs: {tau:.3f}"

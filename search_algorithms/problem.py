@@ -38,6 +38,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from natsbench.datasets.specs import TEST_SET_PREFERENCE
 from natsbench.errors import QueryError
 from search_algorithms.base import GridSpace, SpaceLike
 
@@ -230,7 +231,7 @@ class TabularProblem:
             # other datasets (e.g. the bundled digits benchmark): the NATS-Bench rule applied
             # to the dataset's own splits: feedback on x-valid, report on x-test (or ori-test)
             sets = list(bench.eval_sets(dataset)) if hasattr(bench, "eval_sets") else []
-            test = next((s for s in ("x-test", "ori-test") if s in sets), None)
+            test = next((s for s in TEST_SET_PREFERENCE if s in sets), None)
             if "x-valid" not in sets or test is None:
                 raise QueryError(f"no search protocol for dataset {dataset!r} (its sets: {sets}); "
                                  f"valid: {', '.join(SEARCH_SOURCES)}, or a dataset with x-valid "

@@ -436,15 +436,12 @@ class Runner:
 
 
 def write_parquet(frame: "pd.DataFrame", path: str | os.PathLike) -> None:
-    """Write the output rows atomically (temporary file, then rename) to ``path``."""
+    """Write the output rows atomically (temporary file, fsync, rename) to ``path``."""
+    import io
     from pathlib import Path
 
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    try:
-        frame.to_parquet(tmp, index=False)
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    from natsbench.store.records import atomic_write_bytes
+
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    atomic_write_bytes(Path(path), buffer.getvalue())

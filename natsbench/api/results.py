@@ -8,7 +8,6 @@ numbers equal the official ``sum`` bit for bit); later queries are list lookups.
 from __future__ import annotations
 
 import math
-import random
 from functools import lru_cache
 from typing import Any
 
@@ -383,7 +382,3 @@ class ArchResultsView:
     def __repr__(self) -> str:
         n = sum(len(self.runs(d)) for d in self.get_dataset_names())
         return f"ArchResults(arch-index={self.arch_index}, arch={self.arch_str}, {n} runs, clear=True)"
-
-
-def choose_seed(rng: random.Random, runs: list[RunData]) -> RunData:
-    return runs[rng.randrange(len(runs))]

@@ -37,7 +37,8 @@ class BuildReport:
         return 3600.0 * self.ok / self.seconds if self.seconds > 0 else float("nan")
 
 
-def _dataset_entry(dataset: str) -> dict[str, Any]:
+def dataset_entry(dataset: str) -> dict[str, Any]:
+    """The manifest's entry for a dataset: ``num_classes`` and ``eval_sets`` from its spec."""
     from natsbench.datasets import get_spec
 
     spec = get_spec(dataset)
@@ -107,7 +108,7 @@ def build(*, space: str, datasets: Sequence[str], protocol: str, seeds: Sequence
     }
     base_prov.update(provenance or {})
     init_bench(store, space=space, arch_strs=selection.archs, arch_order=selection.order,
-               datasets={d: _dataset_entry(d) for d in datasets}, arch_columns=selection.columns(),
+               datasets={d: dataset_entry(d) for d in datasets}, arch_columns=selection.columns(),
                net_config=net_config, provenance=base_prov)
     t0 = time.perf_counter()
     jobs, skipped = plan_jobs(store, space, selection, datasets, protocol, prot.hp, seeds,
@@ -139,7 +140,12 @@ def build(*, space: str, datasets: Sequence[str], protocol: str, seeds: Sequence
     finally:
         bar.close()
         report.seconds = time.perf_counter() - start
-        _account_wall_time(store, report.seconds, compact_now=compact_at_end and completed)
+        try:
+            _account_wall_time(store, report.seconds, compact_now=compact_at_end and completed)
+        except Exception:
+            if completed:
+                raise
+            log.exception("could not account the wall time of the interrupted build in %s", store)
     return report
 
 
@@ -151,13 +157,11 @@ def _account_wall_time(store: Path, seconds: float, *, compact_now: bool) -> Non
     SIGKILLed build cannot account its own time. ``compact_now`` merges the records too.
     """
     from natsbench.store.compact import compact
-    from natsbench.store.manifest import read_manifest, write_manifest
+    from natsbench.store.manifest import read_manifest, update_provenance
 
-    manifest = read_manifest(store)
     prov = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "wall_time_s": round(float(manifest.provenance.get("wall_time_s", 0.0)) + seconds, 1)}
+            "wall_time_s": round(float(read_manifest(store).provenance.get("wall_time_s", 0.0)) + seconds, 1)}
     if compact_now:
         compact(store, provenance_update=prov)
     else:
-        manifest.provenance.update(prov)
-        write_manifest(store, manifest)
+        update_provenance(store, prov)

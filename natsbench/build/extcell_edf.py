@@ -33,6 +33,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from natsbench.datasets.specs import TEST_SET_PREFERENCE
 from natsbench.errors import QueryError
 from natsbench.store.records import atomic_write_bytes, normalize_hp
 
@@ -47,7 +48,6 @@ SAMPLE_COLUMNS: tuple[str, ...] = ("group", "k", "genotype", "params", "flops", 
 #: The fixed error grid (%): 0, 0.1, ..., 100.
 DEFAULT_GRID: np.ndarray = np.linspace(0.0, 100.0, 1001)
 #: Test sets tried in this order when none is named (Na reports test accuracy).
-_TEST_SETS: tuple[str, ...] = ("x-test", "ori-test")
 _DARTS_OPS = 16  # a DARTS cell pair: 2 cells x 4 nodes x 2 operations
 
 
@@ -72,9 +72,9 @@ def _bench_samples(path: str | os.PathLike, *, group: str | None, dataset: str |
     h = normalize_hp(hp) if hp is not None else _only(bench.hps(ds), "hp", f"{path} ({ds})")
     names = bench.metric_names(ds, h)
     if eval_set is None:
-        eval_set = next((s for s in _TEST_SETS if f"{s}_acc1" in names), None)
+        eval_set = next((s for s in TEST_SET_PREFERENCE if f"{s}_acc1" in names), None)
         if eval_set is None:
-            raise QueryError(f"{path} ({ds} hp {h}) has no test accuracy {[f'{s}_acc1' for s in _TEST_SETS]}; "
+            raise QueryError(f"{path} ({ds} hp {h}) has no test accuracy {[f'{s}_acc1' for s in TEST_SET_PREFERENCE]}; "
                              f"name a set with --set (metrics: {names})")
     metric = f"{eval_set}_acc1"
     if metric not in names:

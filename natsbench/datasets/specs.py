@@ -31,10 +31,13 @@ from dataclasses import dataclass
 
 from natsbench.errors import DatasetError
 
-__all__ = ["DatasetSpec", "DATASETS", "EVAL_SET_NAMES", "get_spec", "dataset_names"]
+__all__ = ["DatasetSpec", "DATASETS", "EVAL_SET_NAMES", "TEST_SET_PREFERENCE", "get_spec", "dataset_names"]
 
 #: every evaluation-set name a dataset may have, in the order records list them
 EVAL_SET_NAMES: tuple[str, ...] = ("x-valid", "x-test", "ori-test")
+#: the set whose accuracy counts as "test": x-test where a dataset has it, else ori-test (as the
+#: official API's ``test-accuracy`` and the NATS-Bench search protocol use them)
+TEST_SET_PREFERENCE: tuple[str, ...] = ("x-test", "ori-test")
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from natsbench.errors import StoreError
-from natsbench.store.manifest import MANIFEST_FILE, Manifest, write_manifest
+from natsbench.store.manifest import MANIFEST_FILE, Manifest, update_provenance
 from natsbench.store.reader import StoreReader
-from natsbench.store.records import iter_record_paths, read_record
 from natsbench.store.writer import DenseGroup, write_bench
 
 log = logging.getLogger(__name__)
@@ -67,12 +66,10 @@ def compact(bench_dir: str | os.PathLike, *, dtype: str | None = None,
     path = Path(bench_dir)
     reader = StoreReader(path)
     merged_paths = list(reader.overlaid_paths)  # exactly what the reader merged
-    failed = sum(1 for p in iter_record_paths(path) if read_record(p).status != "ok")
+    failed = len(reader.failed_record_paths)
     if not merged_paths:
         if provenance_update:
-            manifest = reader.manifest
-            manifest.provenance.update(provenance_update)
-            write_manifest(path, manifest)
+            update_provenance(path, provenance_update)
         return {"merged": 0, "failed_kept": failed}
     manifest: Manifest = reader.manifest
     groups = []

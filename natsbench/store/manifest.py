@@ -161,3 +161,11 @@ def write_manifest(bench_dir: str | os.PathLike, manifest: Manifest) -> Path:
     payload = json.dumps(manifest.to_json(), indent=1, sort_keys=False).encode("utf-8")
     atomic_write_bytes(path, payload)
     return path
+
+
+def update_provenance(bench_dir: str | os.PathLike, updates: Mapping[str, Any]) -> Manifest:
+    """Merge ``updates`` into the manifest's provenance and rewrite it atomically."""
+    manifest = read_manifest(bench_dir)
+    manifest.provenance.update(updates)
+    write_manifest(bench_dir, manifest)
+    return manifest

@@ -117,6 +117,8 @@ class StoreReader:
         self._group_infos = {(g.dataset, g.hp): g for g in self.manifest.groups}
         #: the ``ok`` record files overlaid by this reader (what ``compact`` may delete)
         self.overlaid_paths: list[Path] = []
+        #: the record files of failed runs (kept by ``compact``; ``build --retry-failed`` reruns them)
+        self.failed_record_paths: list[Path] = []
         self._pending = self._scan_records()
         self._extra_archs: list[str] = []
         if self._pending:
@@ -260,6 +262,7 @@ class StoreReader:
         for path in iter_record_paths(self.path):
             record = read_record(path)
             if record.status != "ok":
+                self.failed_record_paths.append(path)
                 continue
             found.setdefault((record.dataset, record.hp), []).append(record)
             self.overlaid_paths.append(path)

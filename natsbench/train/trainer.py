@@ -24,7 +24,6 @@ import contextlib
 import datetime as _dt
 import logging
 import math
-import os
 import platform
 import time
 import traceback
@@ -40,7 +39,7 @@ from torch import nn
 from natsbench.datasets import LoadedDataset, load_dataset
 from natsbench.datasets.splits import split_rng, stratified_split
 from natsbench.errors import DatasetError, QueryError
-from natsbench.store.records import RunRecord, record_path, write_record
+from natsbench.store.records import RunRecord, atomic_write_bytes, record_path, write_record
 from natsbench.train.batches import DeviceSet, Normalizer, eval_batches, train_batches
 from natsbench.train.protocol import Protocol, get_protocol
 
@@ -261,10 +260,11 @@ def _checkpoint_file(checkpoint_dir: Path, space: str, arch: str, dataset: str, 
 
 
 def _save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    import io
+
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    atomic_write_bytes(path, buffer.getvalue())  # a crash never leaves a torn checkpoint
 
 
 def _resume(run: _Run, path: Path | None, identity: dict[str, Any], metrics: EpochMetrics,
