@@ -13,13 +13,12 @@ import os
 import time
 from typing import Any
 
-#: The four multi-trial algorithms NATS-Bench compares (thesis section 5.4).
-MAIN_ALGORITHMS = ("random", "rea", "reinforce", "bohb")
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     from search_algorithms.base import available_algorithms
+    from search_algorithms.grid import MAIN_ALGORITHMS
 
     names = available_algorithms()
     p = sub.add_parser(
@@ -89,6 +88,7 @@ def _search(args: argparse.Namespace) -> int:
     from natsbench.api.compat import open_as_bench
     from natsbench.errors import QueryError
     from search_algorithms.base import check_hyperparameters, get_algorithm
+    from search_algorithms.grid import resolve_budget
     from search_algorithms.problem import TabularProblem
     from search_algorithms.runner import Job, RunSpec, execute, run_generators, write_parquet
 
@@ -108,12 +108,7 @@ def _search(args: argparse.Namespace) -> int:
     params = _parse_params(args.param)
     problems = {d: TabularProblem.from_bench(bench, d) for d in datasets}
     runs = tuple(range(args.runs))
-    budgets = {d: args.budget for d in datasets}
-    for d in datasets:  # datasets without a NATS-Bench budget: TRAININGS_PER_RUN full trainings
-        if budgets[d] is None and d not in DATASETS:
-            from search_algorithms.grid import suggested_budget
-
-            budgets[d] = suggested_budget(bench, d, "12")
+    budgets = {d: resolve_budget(bench, d, problems[d].sources["search"][2], args.budget) for d in datasets}
     jobs = [Job(d, RunSpec(algorithm=a, hyperparameters=params, budget=budgets[d],
                            max_evals=args.max_evals, base_seed=args.seed,
                            fidelity_cost=args.fidelity_cost, incumbent=args.incumbent), runs)

@@ -29,6 +29,17 @@ def suggested_budget(bench: Any, dataset: str, hp: str) -> float:
     return float(np.nanmean(train + valid) * TRAININGS_PER_RUN)
 
 
+def resolve_budget(bench: Any, dataset: str, hp: str, budget: float | None = None) -> float:
+    """``budget`` if given, else NATS-Bench's default for the dataset, else
+    :func:`suggested_budget` (simulated seconds per run)."""
+    if budget is not None:
+        return float(budget)
+    try:
+        return default_budget(bench.space, dataset)
+    except QueryError:
+        return suggested_budget(bench, dataset, hp)
+
+
 def run_grid(bench: Any, dataset: str, *, algorithms: Sequence[str] = MAIN_ALGORITHMS,
              runs: int = 100, budget: float | None = None, search_hp: str | None = None,
              base_seed: int = 0, workers: int = 1) -> "pd.DataFrame":
@@ -47,11 +58,7 @@ def run_grid(bench: Any, dataset: str, *, algorithms: Sequence[str] = MAIN_ALGOR
     hps = bench.hps(dataset)
     hp = search_hp or ("12" if "12" in hps else hps[0])
     problem = TabularProblem.from_bench(bench, dataset, search_hp=hp)
-    if budget is None:
-        try:
-            budget = default_budget(bench.space, dataset)
-        except QueryError:
-            budget = suggested_budget(bench, dataset, hp)
+    budget = resolve_budget(bench, dataset, hp, budget)
     frames = [Runner(problem, algo, budget=budget, base_seed=base_seed).run_many(runs, workers=workers)
               for algo in algorithms]
     return pd.concat(frames, ignore_index=True)

@@ -16,6 +16,7 @@ import numpy as np
 from natsbench.errors import QueryError
 from natsbench.store.reader import GroupArrays
 from natsbench.store.records import COST_NAMES
+from natsbench.store.writer import cumulative_times, time_columns
 
 _nan = math.nan
 
@@ -35,7 +36,7 @@ def _time_columns(info: Any) -> tuple[list[int], dict[str, int]]:
 
 @lru_cache(maxsize=64)
 def _time_columns_of(metrics: tuple[str, ...]) -> tuple[list[int], dict[str, int]]:
-    cols = [k for k, name in enumerate(metrics) if name.endswith("_time")]
+    cols = time_columns(metrics)
     return cols, {metrics[k]: j for j, k in enumerate(cols)}
 
 
@@ -103,7 +104,7 @@ class RunData:
             block, cum = g.metrics[row], g.cumtime[row]
         else:
             block = np.array(g.metrics[row], dtype=np.float64)  # [S, E, M]
-            cum = np.cumsum(block[:, :, time_cols], axis=1)  # left to right, like the official sum
+            cum = cumulative_times(block, info.metrics)  # left to right, like the official sum
         costs = g.costs[row].tolist()
         return [cls(info, info.seeds[s], block[s], cum[s], time_pos, g.metric_pos,
                     costs[s], eval_sets, net_config) for s in seeds]

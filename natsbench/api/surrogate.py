@@ -477,8 +477,11 @@ def save_surrogate_predictions(bench: "Bench", surrogate: Surrogate, *,
 
 
 def load_surrogate_predictions(bench_dir: str | os.PathLike, dataset: str, hp: int | str,
-                               metric: str) -> SurrogatePredictions:
+                               metric: str, *, arch_strs: Sequence[str] | None = None) -> SurrogatePredictions:
     """Read stored predictions (see :func:`save_surrogate_predictions`).
+
+    ``arch_strs``: the benchmark's architecture table when the caller has it open already
+    (default: read from ``bench_dir``); the predictions must have been made for it.
 
     Raises:
         QueryError: none stored for this (dataset, hp, metric) (names the stored ones).
@@ -506,7 +509,8 @@ def load_surrogate_predictions(bench_dir: str | os.PathLike, dataset: str, hp: i
     if hashlib.sha256(payload).hexdigest() != info.get("parquet_sha256"):
         raise StoreError(f"{pq_path} does not match {json_path.name} (interrupted or concurrent "
                          "fit?); run `natsbench surrogate fit` again")
-    arch_strs = StoreReader(bench_dir).arch_strs
+    if arch_strs is None:
+        arch_strs = StoreReader(bench_dir).arch_strs
     if len(arch_strs) != info.get("num_archs") or _arch_digest(arch_strs) != info.get("arch_digest"):
         raise StoreError(f"{json_path}: predictions were made for another architecture table "
                          f"({info.get('num_archs')} archs) than {bench_dir} has now ({len(arch_strs)}); refit")
@@ -562,7 +566,8 @@ class SurrogateBench:
         found = self._predictors.get(key)
         if found is None:
             if self.use_stored and prediction_paths(self.bench.path, dataset, hp, metric)[1].is_file():
-                stored = load_surrogate_predictions(self.bench.path, dataset, hp, metric)
+                stored = load_surrogate_predictions(self.bench.path, dataset, hp, metric,
+                                                    arch_strs=self.bench.arch_strs)
                 if stored.epoch == e:
                     found = stored
             if found is None:

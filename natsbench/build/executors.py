@@ -73,7 +73,7 @@ def run_job(job: Job, settings: RunSettings, cache: dict | None = None) -> JobRe
     except Exception as exc:  # recorded, and the build goes on
         error = "".join(traceback.format_exception(exc))
         path = record_path(settings.store, job.space, job.arch, job.dataset, job.hp, job.seed)
-        if not path.exists() or _status(path) != "ok":  # never overwrite a finished run
+        if not _finished(path):  # never overwrite a finished run
             write_record(settings.store, RunRecord(
                 space=job.space, arch=job.arch, dataset=job.dataset, hp=job.hp, seed=job.seed,
                 epochs=0, status="failed", error=error,
@@ -82,13 +82,14 @@ def run_job(job: Job, settings: RunSettings, cache: dict | None = None) -> JobRe
         return JobResult(job, "failed", time.perf_counter() - start, error)
 
 
-def _status(path: Any) -> str:
-    import json
+def _finished(path: Any) -> bool:
+    from natsbench.errors import StoreError
+    from natsbench.store.records import read_status
 
     try:
-        return json.loads(path.read_bytes()).get("status", "ok")
-    except (OSError, ValueError):
-        return "unknown"
+        return read_status(path) == "ok"
+    except StoreError:  # missing or torn: not a finished run
+        return False
 
 
 def _init_worker(threads: int | None) -> None:

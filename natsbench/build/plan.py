@@ -14,8 +14,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from natsbench.errors import QueryError, StoreError
-from natsbench.store.records import normalize_hp, record_path
+from natsbench.errors import QueryError
+from natsbench.store.records import normalize_hp, read_status, record_path
 
 
 @dataclass(frozen=True)
@@ -212,15 +212,9 @@ def plan_jobs(bench_dir: str | os.PathLike, space: str, selection: ArchSelection
                     skipped += 1
                     continue
                 path = record_path(bench_dir, space, arch, dataset, hp, seed)
-                if path.exists() and (not retry_failed or _status(path) == "ok"):
+                if path.exists() and (not retry_failed or read_status(path) == "ok"):
                     skipped += 1
                     continue
                 jobs.append(Job(space, arch, int(index), dataset, protocol, hp, int(seed)))
     return jobs, skipped
 
-
-def _status(path: Path) -> str:
-    try:
-        return json.loads(path.read_bytes()).get("status", "ok")
-    except (OSError, ValueError) as exc:
-        raise StoreError(f"{path}: unreadable record ({exc})") from exc

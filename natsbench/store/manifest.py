@@ -33,16 +33,6 @@ PRESENT_FILE = "present.npy"
 ROWS_FILE = "rows.npy"
 CUMTIME_FILE = "cumtime.npy"
 
-#: Evaluation sets of the NATS-Bench datasets (DESIGN.md, "Datasets and sets").
-NATS_EVAL_SETS: dict[str, tuple[str, ...]] = {
-    "cifar10-valid": ("x-valid", "ori-test"),
-    "cifar10": ("ori-test",),
-    "cifar100": ("x-valid", "x-test", "ori-test"),
-    "ImageNet16-120": ("x-valid", "x-test", "ori-test"),
-}
-NATS_NUM_CLASSES: dict[str, int] = {
-    "cifar10-valid": 10, "cifar10": 10, "cifar100": 100, "ImageNet16-120": 120,
-}
 
 
 @dataclass

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from natsbench.errors import ArchiveError, StoreError
-from natsbench.store.manifest import NATS_EVAL_SETS, NATS_NUM_CLASSES
+from natsbench.datasets.specs import DATASETS
 from natsbench.store.restricted_pickle import load_archive_file
 from natsbench.store.records import normalize_hp
 from natsbench.store.writer import GroupBuffer, write_bench
@@ -252,10 +252,11 @@ def _import(meta: Any, payloads: Iterator[tuple[int, Any, str]], count: int, sou
                     group.add_run(index, int(seed), epochs, metrics, costs)
     datasets: dict[str, dict[str, Any]] = {}
     for dataset, sets in eval_sets.items():
-        order = NATS_EVAL_SETS.get(dataset, ())
+        spec = DATASETS.get(dataset)  # the NATS-Bench datasets' sets and classes (DESIGN.md)
+        order = spec.eval_sets if spec else ()
         ordered = [s for s in order if s in sets] + [s for s in sets if s not in order]
         datasets[dataset] = {
-            "num_classes": num_classes.get(dataset, NATS_NUM_CLASSES.get(dataset)),
+            "num_classes": num_classes.get(dataset, spec.num_classes if spec else None),
             "eval_sets": ordered,
         }
     provenance = {

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from natsbench.errors import ArchiveError
+from natsbench.errors import ArchiveError, StoreError
 
 SCHEMA = "natsbench.record/1"
 RECORDS_DIR = "records"
@@ -229,6 +229,17 @@ def write_record(store_dir: str | os.PathLike, record: RunRecord) -> Path:
     payload = json.dumps(record.to_json(), allow_nan=False, separators=(",", ":")).encode("utf-8")
     atomic_write_bytes(path, payload)
     return path
+
+
+def read_status(path: str | os.PathLike) -> str:
+    """The ``status`` of a record file (``ok`` or ``failed``) without validating the rest.
+
+    Raises StoreError (naming the file) when it cannot be read or parsed.
+    """
+    try:
+        return json.loads(Path(path).read_bytes()).get("status", "ok")
+    except (OSError, ValueError, AttributeError) as exc:
+        raise StoreError(f"{path}: unreadable record ({exc})") from exc
 
 
 def read_record(path: str | os.PathLike) -> RunRecord:
