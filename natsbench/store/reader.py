@@ -1,9 +1,10 @@
 """Reading benchmark directories: lazy, memory-mapped, with not-yet-compacted records.
 
-Opening a benchmark reads only ``manifest.json`` (and, on first use, the architecture column
-of ``archs.parquet``). The dense arrays of a (dataset, hp) group are memory-mapped on first
-touch, so memory grows only with what is queried. Run records under ``records/`` that have
-not been compacted yet are overlaid on the group they belong to when it is first touched.
+Opening a benchmark reads ``manifest.json`` and the run records under ``records/`` that have
+not been compacted yet (none in a shipped benchmark; ``natsbench compact`` merges them), and,
+on first use, the architecture column of ``archs.parquet``. The dense arrays of a (dataset,
+hp) group are memory-mapped on first touch, so memory grows only with what is queried; the
+pending records are overlaid on the group they belong to when it is first touched.
 """
 from __future__ import annotations
 
