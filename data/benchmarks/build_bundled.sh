@@ -14,10 +14,10 @@ natsbench compact "$root/tss-digits"
 
 # 2. ExtCell random samples (Na 2022, 4.2.2): 100 DARTS cells and 100 k-ExtCells per k
 natsbench build --space darts --dataset digits --protocol "$proto" --seeds 777 \
-  --store "$root/extcell/darts" --archs sample:100 --workers "$workers" --model C=8,layers=5 --image-size 8
+  --store "$root/extcell/darts" --archs sample:100 --workers "$workers" --model C=8,layers=3 --image-size 8
 for k in 10 12 14 16; do
   natsbench build --space extcell --extcell-k "$k" --dataset digits --protocol "$proto" --seeds 777 \
-    --store "$root/extcell/k$k" --archs sample:100 --workers "$workers" --model C=8,layers=5 --image-size 8
+    --store "$root/extcell/k$k" --archs sample:100 --workers "$workers" --model C=8,layers=3 --image-size 8
 done
 natsbench extcell-edf "$root/extcell/darts" "$root/extcell/k10" "$root/extcell/k12" "$root/extcell/k14" \
   "$root/extcell/k16" --out data/extcell/edf.csv
