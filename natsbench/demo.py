@@ -2,7 +2,7 @@
 
 1. Queries: the bundled tss benchmark (``data/benchmarks/tss-digits``) through the
    NATS-Bench-compatible API and the vectorized ``Bench``. Where the bundled benchmark is
-   not shipped (yet), two architectures are trained live on the bundled offline dataset
+   missing from the installation, two architectures are trained live on the bundled offline dataset
    (scikit-learn's digits) into a fresh benchmark, which is then queried the same way.
 2. A short multi-trial comparison (random search, REA, REINFORCE, BOHB) on the bundled
    benchmark with simulated time, and its anytime curves.
@@ -89,7 +89,7 @@ def _queries(bench_dir: Path) -> tuple[Any, str, str]:
          + ", ".join(f"{k}={v:.3f}" for k, v in info.items() if isinstance(v, float)))
     cost = api.get_cost_info(index, dataset, hp=hp)
     _say(f"  api.get_cost_info: params {cost['params']:.4f} M, FLOPs {cost['flops']:.3f} M, "
-         f"latency {cost['latency']}")
+         f"latency {cost['latency'] * 1e3:.3f} ms (batch 1)")
     valid = "x-valid_acc1" if "x-valid_acc1" in bench.metric_names(dataset, hp) else bench.metric_names(dataset, hp)[1]
     table = bench.table(dataset, hp, metrics=[valid])
     top = table.sort_values(valid, ascending=False).head(3)
@@ -153,7 +153,11 @@ def run(args: argparse.Namespace) -> int:
         _say(f"  (skipped: no ExtCell samples at {table})")
     _say("== 5. NAS-Bench-360 performance profiles (DASH Fig. 4, D2NAS Fig. 7)")
     res = nb360_profile(out / "nb360-profile")
-    _say("  " + res.summary.strip().splitlines()[0])
+    for key, label in (("dash_fig4", "DASH Fig. 4"), ("d2nas_fig7", "D2NAS Fig. 7")):
+        methods = res.data[key]["methods"].sort_values("area_log10", ascending=False)
+        top = methods.iloc[0]
+        _say(f"  {label}: largest profile area {methods.index[0]} ({top['area_log10']:.3f}), "
+             f"best on {int(top['best_on'])} of {len(res.data[key]['table'])} tasks")
     _say("== 6. report")
     report = build_report(out, out / "report", title="natsbench demo")
     _say(f"done in {time.perf_counter() - start:.1f} s; report: {report}")
