@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # numpy/pandas are imported inside the functions: `natsbench 
 
 log = logging.getLogger(__name__)
 
-#: Bundled ExtCell random samples (columns group, error, params); not shipped yet.
+#: Bundled ExtCell random samples (columns group, error, params, ...; data/benchmarks/README.md).
 DEFAULT_EXTCELL_TABLE: Path = Path(__file__).resolve().parents[1] / "data" / "extcell" / "samples.csv"
 
 VALID_SET = "x-valid"
@@ -312,20 +312,26 @@ def _nats_analysis_run(args: argparse.Namespace, out: Path) -> Result:
 # --------------------------------------------------------------------------------------------
 # nats-multitrial: NATS-Bench Fig. 5.6 (and 5.7 with x="step")
 def nats_multitrial(rows: pd.DataFrame, out_dir: str | Path, *, x: str = "sim_time",
-                    time_step: float | None = 100.0, max_time: float | None = None,
+                    time_step: float | None = None, max_time: float | None = None,
                     band: str = "ci", value: str = "reported") -> Result:
     """Anytime curves (mean and 95% band over runs) of the searched arch's test accuracy.
 
     ``rows``: tidy search rows (see :mod:`analysis.anytime`). With ``x="sim_time"`` the grid is
     every ``time_step`` seconds up to ``max_time`` (default: the largest simulated time), as in
-    Fig. 5.6 (every 100 s up to 2e4 s); with ``x="step"`` it is every search step/epoch (Fig. 5.7).
+    Fig. 5.6 (every 100 s up to 2e4 s); ``time_step`` defaults to 100 s when the grid reaches
+    10,000 s (the NATS-Bench budgets), else to 1/100 of the grid, so short budgets (e.g. the
+    bundled benchmark's) get a smooth curve too. With ``x="step"`` the grid is every search
+    step/epoch (Fig. 5.7).
     """
     from analysis import anytime, plots
 
     out = Path(out_dir)
     result = Result("nats-multitrial", out)
     anytime.check_search_rows(rows)
-    step = time_step if x == "sim_time" else None
+    step = None
+    if x == "sim_time":
+        end = float(max_time if max_time is not None else rows["sim_time"].max())
+        step = time_step if time_step is not None else (100.0 if end >= 10_000 else end / 100)
     summary = anytime.anytime_curves(rows, x=x, step=step, max_x=max_time, band=band, value=value)
     fig = "fig5_6_anytime" if x == "sim_time" else "fig5_7_anytime"
     result.files += plots.plot_anytime(
@@ -357,7 +363,9 @@ def _multitrial_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-runs", type=int, default=100, help="runs per algorithm with --bench (default 100)")
     parser.add_argument("--x", choices=["sim_time", "step"], default="sim_time",
                         help="x axis: simulated seconds (Fig. 5.6) or search step/epoch (Fig. 5.7)")
-    parser.add_argument("--time-step", type=float, default=100.0, help="grid spacing in seconds (default 100)")
+    parser.add_argument("--time-step", type=float, default=None,
+                        help="grid spacing in seconds (default: 100 when the grid reaches 10,000 s, "
+                             "as in the paper, else 1/100 of the grid)")
     parser.add_argument("--max-time", type=float, default=None, help="grid end in seconds (default: last row)")
     parser.add_argument("--band", choices=["ci", "percentile"], default="ci",
                         help="95%% band: t confidence interval of the mean, or 2.5-97.5 percentiles of runs")
@@ -373,9 +381,10 @@ def _multitrial_run(args: argparse.Namespace, out: Path) -> Result:
         bench_dir = args.bench or Path(__file__).resolve().parents[1] / "data" / "benchmarks" / "tss-digits"
         bench = natsbench.open_bench(bench_dir)
         dataset = args.dataset or bench.datasets[0]
+        from search_algorithms.runner import write_parquet
+
         rows = run_grid(bench, dataset, runs=args.num_runs)
-        out.mkdir(parents=True, exist_ok=True)
-        rows.to_parquet(out / "runs.parquet", index=False)
+        write_parquet(rows, out / "runs.parquet")
     return nats_multitrial(rows, out, x=args.x, time_step=args.time_step,
                            max_time=args.max_time, band=args.band)
 
@@ -437,8 +446,7 @@ def extcell_edf(samples: pd.DataFrame, out_dir: str | Path, *, reference_group: 
 def _extcell_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--table", type=Path, default=None,
                         help="CSV/Parquet with columns group, error (%%), params (M); default: the "
-                             f"bundled samples ({DEFAULT_EXTCELL_TABLE.relative_to(DEFAULT_EXTCELL_TABLE.parents[2])}, "
-                             "not shipped yet)")
+                             f"bundled samples ({DEFAULT_EXTCELL_TABLE.relative_to(DEFAULT_EXTCELL_TABLE.parents[2])})")
     parser.add_argument("--reference-group", default=None, help="group the KS statistics compare to "
                         "(default: the first group in the table)")
     parser.add_argument("--bins", type=int, default=10, help="params bins of the normalized EDF (default 10)")
@@ -449,8 +457,8 @@ def _extcell_args(parser: argparse.ArgumentParser) -> None:
 def _extcell_run(args: argparse.Namespace, out: Path) -> Result:
     path = args.table or DEFAULT_EXTCELL_TABLE
     if args.table is None and not path.is_file():
-        raise ArchiveError(f"the bundled ExtCell samples ({path}) are not shipped yet; pass "
-                           "--table FILE with columns group, error, params")
+        raise ArchiveError(f"the bundled ExtCell samples ({path}) are missing from this installation; "
+                           "pass --table FILE with columns group, error, params")
     return extcell_edf(read_table(path), out, reference_group=args.reference_group, bins=args.bins,
                        n_boot=args.n_boot, seed=args.seed)
 

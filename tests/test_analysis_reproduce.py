@@ -190,6 +190,10 @@ def test_nats_multitrial_cli(tmp_path: Path) -> None:
     assert final.loc["RANDOM", "x"] == 300 and final.loc["RANDOM", "n_runs"] == 3
     curve = pd.read_csv(out / "fig5_6_anytime.csv")
     assert sorted(curve["x"].unique()) == [0, 100, 200, 300]
+    # without --time-step, a grid shorter than 10,000 s gets 1/100 of its length as step
+    res = reproduce.nats_multitrial(pd.DataFrame(rows), tmp_path / "auto")
+    xs = np.sort(res.data["summary"]["x"].unique())
+    assert xs[-1] == pytest.approx(252.0) and np.diff(xs) == pytest.approx(np.full(len(xs) - 1, 2.52))
 
 
 def test_extcell_edf(tmp_path: Path) -> None:
