@@ -141,7 +141,8 @@ def build(*, space: str, datasets: Sequence[str], protocol: str, seeds: Sequence
         bar.close()
         report.seconds = time.perf_counter() - start
         try:
-            _account_wall_time(store, report.seconds, compact_now=compact_at_end and completed)
+            _account_wall_time(store, report.seconds if report.ok + report.failed else None,
+                               compact_now=compact_at_end and completed)
         except Exception:
             if completed:
                 raise
@@ -149,8 +150,9 @@ def build(*, space: str, datasets: Sequence[str], protocol: str, seeds: Sequence
     return report
 
 
-def _account_wall_time(store: Path, seconds: float, *, compact_now: bool) -> None:
-    """Add this build's wall time (s) to the manifest's ``wall_time_s`` and stamp the date.
+def _account_wall_time(store: Path, seconds: float | None, *, compact_now: bool) -> None:
+    """Add this build's wall time (s) to the manifest's ``wall_time_s`` and stamp the date
+    (``seconds=None``: no job ran, nothing to account).
 
     Runs when a build finishes or is interrupted (KeyboardInterrupt, an exception), so a
     benchmark built across several resumed sessions reports its total training wall time; a
@@ -159,6 +161,10 @@ def _account_wall_time(store: Path, seconds: float, *, compact_now: bool) -> Non
     from natsbench.store.compact import compact
     from natsbench.store.manifest import read_manifest, update_provenance
 
+    if seconds is None:
+        if compact_now:
+            compact(store)
+        return
     prov = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "wall_time_s": round(float(read_manifest(store).provenance.get("wall_time_s", 0.0)) + seconds, 1)}
     if compact_now:
