@@ -198,12 +198,14 @@ def group_weights(frame: pd.DataFrame, *, complexity: str = "params", group: str
 
 def group_statistics(frame: pd.DataFrame, *, value: str = "error", complexity: str = "params",
                      group: str = "group", reference: str | None = None, bins: int = 10,
-                     value_range: tuple[float, float] | None = None) -> pd.DataFrame:
+                     value_range: tuple[float, float] | None = None,
+                     weights: np.ndarray | None = None) -> pd.DataFrame:
     """Per group (in order of appearance): ``n``, ``k`` (where a ``k`` column is unique within
     the group), ``value`` mean/median/min/max as ``mean_<value>`` etc., the mean complexity,
     the number of models inside the common complexity range, and the KS statistic against
     ``reference`` (default: the first group) with its two-sample p-value and its
-    complexity-normalized version (:func:`group_weights` on :func:`common_range`)."""
+    complexity-normalized version (:func:`group_weights` on :func:`common_range`, or the
+    caller's ``weights``, shape ``[len(frame)]``, when it has computed them already)."""
     from scipy import stats as sstats
 
     frame = frame.reset_index(drop=True)
@@ -211,8 +213,10 @@ def group_statistics(frame: pd.DataFrame, *, value: str = "error", complexity: s
     reference = names[0] if reference is None else reference
     if reference not in names:
         raise QueryError(f"reference group {reference!r} not among the groups {names}")
-    lo, hi = common_range(frame, complexity=complexity, group=group, value_range=value_range)
-    weights = group_weights(frame, complexity=complexity, group=group, value_range=(lo, hi), bins=bins)
+    if weights is None:
+        lo, hi = common_range(frame, complexity=complexity, group=group, value_range=value_range)
+        weights = group_weights(frame, complexity=complexity, group=group, value_range=(lo, hi), bins=bins)
+    weights = np.asarray(weights, dtype=np.float64)
     ref = frame[frame[group] == reference]
     w_ref = weights[ref.index]
     rows = []

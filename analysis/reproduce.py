@@ -425,9 +425,9 @@ def extcell_edf(samples: pd.DataFrame, out_dir: str | Path, *, reference_group: 
                                      ylabel="test accuracy (%)", title="Test accuracy of random cells")
     curves = edf_mod.edf_table(frame, value="error", group="group", rng=rng, n_boot=n_boot, level=level)
     result.files += plots.plot_edfs(curves, out / "fig4_2b_error_edf", title="Error EDF")
-    ks_frame = edf_mod.group_statistics(frame, reference=reference_group, bins=bins)
     lo, hi = edf_mod.common_range(frame)
     frame["weight"] = edf_mod.group_weights(frame, value_range=(lo, hi), bins=bins)
+    ks_frame = edf_mod.group_statistics(frame, reference=reference_group, weights=frame["weight"].to_numpy())
     weighted = frame[frame["weight"] > 0]
     ncurves = edf_mod.edf_table(weighted, value="error", group="group", weights="weight", rng=rng,
                                 n_boot=n_boot, level=level, grid=np.unique(curves["x"]))
