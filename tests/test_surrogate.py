@@ -236,3 +236,51 @@ def test_archs_outside_a_sample_benchmark_are_predicted(tmp_path):
     assert values[1] == pytest.approx(sb.predictor("digits", "12", "x-test_acc1").predict([new])[0])
     with pytest.raises(InvalidArchError):
         sb.metric("digits", "12", "x-test_acc1", archs=["normal=|+|;reduce=|"])
+
+
+def test_cli_fits_several_metrics_and_rejects_unknown_ones_before_fitting(tmp_path, capsys):
+    from natsbench.cli import main
+
+    bench, _, _, _ = _synthetic(tmp_path, "sss", 200, _sss_signal, seed=3)
+    rc = main(["surrogate", "fit", str(bench.path), "--dataset", "digits", "--hp", "12",
+               "--metric", "x-valid_acc1,params", "--metric", "train_loss", "--holdout", "0.25"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert out.count("Kendall tau") == 3
+    for metric in ("x-valid_acc1", "params", "train_loss"):
+        info = load_surrogate_predictions(bench.path, "digits", "12", metric).info
+        assert info["metric"] == metric and info["holdout"]["n_test"] == 50
+    rc = main(["surrogate", "fit", str(bench.path), "--dataset", "digits", "--hp", "12",
+               "--metric", "x-valid_acc1", "--metric", "x-valid_acc5"])
+    assert rc != 0
+    err = capsys.readouterr().err
+    assert "x-valid_acc5" in err and "x-valid_acc1" in err  # names the bad one and the valid ones
+
+
+def test_cli_query_predicts_an_untrained_arch_only_with_surrogate(tmp_path, capsys):
+    from natsbench.cli import main
+
+    bench, measured, _, stored = _synthetic(tmp_path, "sss", 300, _sss_signal, seed=5)
+    assert main(["surrogate", "fit", str(bench.path), "--dataset", "digits", "--hp", "12",
+                 "--metric", "x-valid_acc1", "--holdout", "0"]) == 0
+    capsys.readouterr()
+    untrained = int(np.setdiff1d(np.arange(len(bench)), measured)[0])
+    base = ["query", str(bench.path), str(untrained), "--dataset", "digits", "--hp", "12", "--json"]
+    assert main(base) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert plain["measured"] is False and plain["predicted"] == []
+    assert plain["values"]["x-valid_acc1"] is None
+    assert main(base + ["--surrogate"]) == 0
+    pred = json.loads(capsys.readouterr().out)
+    stored_pred = load_surrogate_predictions(bench.path, "digits", "12", "x-valid_acc1").prediction
+    assert pred["values"]["x-valid_acc1"] == pytest.approx(stored_pred[untrained], rel=1e-6)
+    assert {"x-valid_acc1", "train_loss", "params"} <= set(pred["predicted"])
+    # a trained arch answers with its measured values, nothing flagged
+    trained = int(measured[0])
+    assert main(["query", str(bench.path), str(trained), "--dataset", "digits", "--hp", "12",
+                 "--json", "--surrogate"]) == 0
+    meas = json.loads(capsys.readouterr().out)
+    assert meas["measured"] is True and meas["predicted"] == []
+    assert meas["values"]["x-valid_acc1"] == pytest.approx(stored[trained], rel=1e-6)
+    assert main(base + ["--surrogate", "--seed", "777"]) != 0
+    assert "seed means" in capsys.readouterr().err

@@ -26,4 +26,5 @@ natsbench extcell-edf "$root/extcell/darts" "$root/extcell/k10" "$root/extcell/k
 natsbench build --space sss --dataset digits --protocol "$proto" --seeds 777 \
   --store "$root/sss-digits" --archs stratified:2048 --workers "$workers" --image-size 8 --no-compact
 natsbench compact "$root/sss-digits"
-natsbench surrogate fit "$root/sss-digits" --dataset digits --hp 12 --metric x-test_acc1 --holdout 0.2
+natsbench surrogate fit "$root/sss-digits" --dataset digits --hp 12 --holdout 0.2 \
+  --metric x-valid_acc1,x-test_acc1,ori-test_acc1,train_time,params,flops,latency

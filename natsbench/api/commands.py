@@ -3,7 +3,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
+
+from natsbench.errors import QueryError
+
+log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,6 +21,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hp", required=True, help="training length, e.g. 12 or 200 (tss), 01/12/90 (sss)")
     p.add_argument("--epoch", type=int, default=None, help="0-based epoch (default: last)")
     p.add_argument("--seed", type=_seed, default="mean", help="a seed (int), or 'mean' over seeds (default)")
+    p.add_argument("--surrogate", action="store_true",
+                   help="answer an architecture the benchmark did not train with its surrogates "
+                        "(predictions stored by `natsbench surrogate fit`, else a model fitted "
+                        "now); predicted values are flagged (seed means only)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_query)
 
@@ -37,25 +46,63 @@ def _query(args: argparse.Namespace) -> int:
     arch = int(args.arch) if args.arch.lstrip("-").isdigit() else args.arch
     index = bench.index_of(arch)
     seed = args.seed
-    values = {}
-    for name in bench.metric_names(args.dataset, args.hp):
-        values[name] = float(bench.metric(args.dataset, args.hp, name, archs=[index], seed=seed,
-                                          epoch=args.epoch)[0])
-    for name in COST_NAMES:
-        values[name] = float(bench.metric(args.dataset, args.hp, name, archs=[index], seed=seed)[0])
+    names = list(bench.metric_names(args.dataset, args.hp)) + list(COST_NAMES)
+    measured = bool(bench.present(args.dataset, args.hp, archs=[index])[0].any())
+    predicted: list[str] = []
+    if args.surrogate and not measured:
+        if seed != "mean":
+            raise QueryError("surrogate answers are seed means: drop --seed or use --seed mean")
+        values, predicted = _predict(bench, index, names, args.dataset, args.hp, args.epoch)
+    else:
+        values = {}
+        for name in names:
+            epoch = None if name in COST_NAMES else args.epoch
+            values[name] = float(bench.metric(args.dataset, args.hp, name, archs=[index], seed=seed,
+                                              epoch=epoch)[0])
     out = {"index": index, "arch": bench.arch_strs[index], "dataset": args.dataset,
            "hp": args.hp, "seed": args.seed,
            "epoch": args.epoch if args.epoch is not None else bench.epochs(args.dataset, args.hp) - 1,
            "seeds_run": [s for s, ran in zip(bench.seeds(args.dataset, args.hp),
                                              bench.present(args.dataset, args.hp, archs=[index])[0]) if ran],
+           "measured": measured, "predicted": predicted,
            "values": {k: (None if math.isnan(v) else v) for k, v in values.items()}}
     if args.json:
         print(json.dumps(out, indent=1))
         return 0
     print(f"[{index}] {out['arch']}")
     print(f"{args.dataset} hp {args.hp}, epoch {out['epoch']}, seed {args.seed} (runs: {out['seeds_run']})")
+    if not measured and not predicted:
+        print("  not trained in this benchmark" + ("" if args.surrogate else
+                                                   " (--surrogate predicts it)"))
     units = {"params": "M", "flops": "M", "latency": "s"}
     for k, v in out["values"].items():
         unit = units.get(k, "%" if k.endswith("acc1") or k.endswith("acc5") else ("s" if k.endswith("time") else ""))
-        print(f"  {k:<18} {'n/a' if v is None else f'{v:.6g}'} {unit}")
+        flag = "  (predicted)" if k in predicted else ""
+        print(f"  {k:<18} {'n/a' if v is None else f'{v:.6g}'} {unit}{flag}")
     return 0
+
+
+def _predict(bench, index: int, names: list[str], dataset: str, hp: str,
+             epoch: int | None) -> tuple[dict[str, float], list[str]]:
+    """Surrogate answers of one untrained architecture: (values, names predicted).
+
+    A metric no surrogate can answer (too few measured values) is NaN and not listed.
+    """
+    from natsbench.api.surrogate import SurrogateBench
+    from natsbench.store.records import COST_NAMES
+
+    surrogates = SurrogateBench(bench)
+    values: dict[str, float] = {}
+    predicted: list[str] = []
+    for name in names:
+        try:
+            value, was_measured = surrogates.query(dataset, hp, name, archs=[index],
+                                                   epoch=None if name in COST_NAMES else epoch)
+        except QueryError as exc:
+            log.info("no surrogate answer for %s: %s", name, exc)
+            values[name] = math.nan
+            continue
+        values[name] = float(value[0])
+        if not was_measured[0] and math.isfinite(values[name]):
+            predicted.append(name)
+    return values, predicted

@@ -20,7 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     f.add_argument("bench", help="benchmark directory")
     f.add_argument("--dataset", required=True, help="dataset of the group, e.g. cifar10-valid or digits")
     f.add_argument("--hp", required=True, help="training length of the group, e.g. 12")
-    f.add_argument("--metric", required=True, help="metric, e.g. x-valid_acc1, or a cost (params, flops, latency)")
+    f.add_argument("--metric", required=True, action="append",
+                   help="metric, e.g. x-valid_acc1, or a cost (params, flops, latency); repeat it "
+                        "or give a comma-separated list to fit several, one model each")
     f.add_argument("--epoch", type=int, default=None, help="0-based epoch of the metric (default: last)")
     f.add_argument("--model", choices=["gbt", "gp"], default="gbt",
                    help="gbt: gradient-boosted trees (default); gp: Gaussian process")
@@ -35,23 +37,31 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _fit(args: argparse.Namespace) -> int:
     import natsbench
     from natsbench.api.surrogate import fit_surrogate, holdout_split, save_surrogate_predictions
+    from natsbench.errors import QueryError
+    from natsbench.store.records import COST_NAMES
 
     bench = natsbench.open_bench(args.bench)
-    holdout = None
-    if args.holdout:
-        train, test = holdout_split(bench, args.dataset, args.hp, args.metric, args.holdout,
-                                    seed=args.seed, epoch=args.epoch)
-        split_model = fit_surrogate(bench, args.dataset, args.hp, args.metric, model=args.model,
-                                    epoch=args.epoch, seed=args.seed, archs=train)
-        tau = split_model.kendall_tau(test)
-        holdout = {"fraction": args.holdout, "seed": args.seed, "n_train": split_model.train_size,
-                   "n_test": int(test.size), "kendall_tau": None if math.isnan(tau) else tau}
-        print(f"{args.model} surrogate of {args.metric} ({args.dataset} hp {args.hp}): "
-              f"Kendall tau {tau:.4f} on {test.size} held-out archs (trained on {split_model.train_size})")
-    model = fit_surrogate(bench, args.dataset, args.hp, args.metric, model=args.model,
-                          epoch=args.epoch, seed=args.seed)
-    print(f"final model trained on {model.train_size} measured of {len(bench)} archs")
-    if not args.no_save:
-        path = save_surrogate_predictions(bench, model, holdout=holdout)
-        print(f"predictions for {len(bench)} archs: {path}")
+    metrics = list(dict.fromkeys(m.strip() for arg in args.metric for m in arg.split(",") if m.strip()))
+    known = set(bench.metric_names(args.dataset, args.hp)) | set(COST_NAMES)
+    unknown = [m for m in metrics if m not in known]
+    if unknown:  # before any fit, so nothing is half-stored
+        raise QueryError(f"unknown metric(s) {unknown} for {args.dataset} hp {args.hp}; valid: {sorted(known)}")
+    for metric in metrics:
+        holdout = None
+        if args.holdout:
+            train, test = holdout_split(bench, args.dataset, args.hp, metric, args.holdout,
+                                        seed=args.seed, epoch=args.epoch)
+            split_model = fit_surrogate(bench, args.dataset, args.hp, metric, model=args.model,
+                                        epoch=args.epoch, seed=args.seed, archs=train)
+            tau = split_model.kendall_tau(test)
+            holdout = {"fraction": args.holdout, "seed": args.seed, "n_train": split_model.train_size,
+                       "n_test": int(test.size), "kendall_tau": None if math.isnan(tau) else tau}
+            print(f"{args.model} surrogate of {metric} ({args.dataset} hp {args.hp}): "
+                  f"Kendall tau {tau:.4f} on {test.size} held-out archs (trained on {split_model.train_size})")
+        model = fit_surrogate(bench, args.dataset, args.hp, metric, model=args.model,
+                              epoch=args.epoch, seed=args.seed)
+        print(f"final model of {metric} trained on {model.train_size} measured of {len(bench)} archs")
+        if not args.no_save:
+            path = save_surrogate_predictions(bench, model, holdout=holdout)
+            print(f"predictions for {len(bench)} archs: {path}")
     return 0
