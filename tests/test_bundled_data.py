@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import kendalltau
 
 import natsbench
 from natsbench.spaces import get_space
@@ -13,6 +14,9 @@ from natsbench.spaces.tss import iso_key
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 TSS = DATA / "benchmarks" / "tss-digits"
+SSS = DATA / "benchmarks" / "sss-digits"
+#: metrics the bundled sss surrogates answer (data/benchmarks/build_bundled.sh)
+SSS_PREDICTED = ("x-valid_acc1", "x-test_acc1", "ori-test_acc1", "train_time", "params", "flops", "latency")
 EXTCELL = DATA / "benchmarks" / "extcell"
 SAMPLES = DATA / "extcell" / "samples.csv"
 PROVENANCE_KEYS = ("data", "protocol", "code_version", "hardware", "date", "wall_time_s", "seeds")
@@ -46,6 +50,46 @@ def test_bundled_tss_benchmark_answers_every_cell_through_its_class():
     np.testing.assert_array_equal(acc[copies], acc[source[copies]])
     # a useful spread of accuracies, not a constant table
     assert np.nanmax(acc) - np.nanmin(acc) > 20 and np.nanstd(acc[trained]) > 2
+
+
+def test_bundled_sss_trains_the_stratified_sample_and_predicts_the_rest():
+    from natsbench.api.surrogate import (SurrogateBench, fit_surrogate, holdout_split,
+                                         load_surrogate_predictions)
+    from natsbench.build.plan import select_archs
+
+    bench = natsbench.open_bench(SSS)
+    assert bench.reader.num_pending_records == 0, "ship compacted arrays, not records"
+    assert bench.space == "sss" and bench.manifest.arch_order == "canonical"
+    assert bench.arch_strs == get_space("sss").all_archs()
+    assert all(k in bench.provenance for k in PROVENANCE_KEYS), bench.provenance
+    assert bench.provenance["archs"] == "stratified:2048"
+    evaluated = bench.evaluated("digits", "12")
+    sample = select_archs("sss", "stratified:2048").train
+    # only the planned sample was trained (its first part while the build is in progress)
+    assert not evaluated[np.setdiff1d(np.arange(len(bench)), sample)].any()
+    if evaluated.sum() < sample.size:
+        pytest.skip(f"the bundled sss build is in progress: {int(evaluated.sum())} of {sample.size}")
+    acc = _final(bench, "x-test_acc1")
+    assert np.isfinite(acc[sample]).all() and np.nanstd(acc[sample]) > 1
+    surrogates = SurrogateBench(bench, use_stored=True)
+    for metric in SSS_PREDICTED:
+        stored = load_surrogate_predictions(SSS, "digits", "12", metric, arch_strs=bench.arch_strs)
+        assert stored.info["num_measured"] == sample.size and stored.info["holdout"]["n_test"] > 0
+        values, measured = surrogates.query("digits", "12", metric)
+        np.testing.assert_array_equal(measured, evaluated)  # predictions are flagged
+        assert np.isfinite(values).all()
+        truth = bench.metric("digits", "12", metric)
+        np.testing.assert_array_equal(values[evaluated], truth[evaluated])
+    # the reported held-out Kendall tau of the accuracy surrogate is reproducible, and useful
+    info = load_surrogate_predictions(SSS, "digits", "12", "x-test_acc1", arch_strs=bench.arch_strs).info
+    train, test = holdout_split(bench, "digits", "12", "x-test_acc1", info["holdout"]["fraction"],
+                                seed=info["holdout"]["seed"])
+    model = fit_surrogate(bench, "digits", "12", "x-test_acc1", seed=info["seed"], archs=train)
+    tau = model.kendall_tau(test)
+    assert tau == pytest.approx(info["holdout"]["kendall_tau"], abs=1e-9)
+    # it ranks held-out configurations better than their parameter counts do
+    baseline = kendalltau(bench.metric("digits", "12", "params")[test], acc[test]).statistic
+    assert tau > max(baseline, 0.3), (tau, baseline)
 
 
 @pytest.mark.skipif(not SAMPLES.is_file(), reason="the bundled ExtCell samples are not shipped yet")
