@@ -131,6 +131,30 @@ def test_kill_and_resume_loses_and_duplicates_nothing(tmp_path):
     assert not [p for p in store.parent.iterdir() if p.name.startswith(".")]
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_stops_a_background_build_gracefully(tmp_path, sig):
+    """SIGINT even when the shell ignored it (``cmd &``), and SIGTERM (schedulers, ``kill``):
+    the build stops, keeps its finished records and accounts its wall time."""
+    archs = _arch_file(tmp_path / "archs.txt", 8)
+    store = tmp_path / "bench"
+    cmd = [sys.executable, "-m", "natsbench.cli", "build", "--space", "tss", "--dataset", "digits",
+           "--protocol", PROTOCOL, "--seeds", "5", "--store", str(store), "--archs", str(archs),
+           "--workers", "2", "--model", "C=4,N=1", "--image-size", "8"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    deadline = time.time() + 300
+    while time.time() < deadline and not list((store / "records").rglob("*.json")):
+        time.sleep(0.1)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err.decode()
+    assert b"interrupted" in err
+    records = list((store / "records").rglob("*.json"))
+    assert 1 <= len(records) < 8  # stopped early, finished runs kept (not compacted)
+    provenance = natsbench.open_bench(store).manifest.provenance
+    assert provenance["wall_time_s"] > 0
+
+
 @pytest.mark.slow
 def test_ray_executor_matches_local(tmp_path):
     pytest.importorskip("ray")

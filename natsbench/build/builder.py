@@ -6,10 +6,13 @@ SIGKILL) and start the same command again: it runs only the missing jobs.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
 import platform
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,14 +131,15 @@ def build(*, space: str, datasets: Sequence[str], protocol: str, seeds: Sequence
                smoothing=0.05)
     completed = False
     try:
-        for result in run(jobs, settings, workers):
-            if result.status == "ok":
-                report.ok += 1
-            else:
-                report.failed += 1
-                report.failures.append(result)
-            bar.update(1)
-            bar.set_postfix(ok=report.ok, failed=report.failed)
+        with _stop_signals():
+            for result in run(jobs, settings, workers):
+                if result.status == "ok":
+                    report.ok += 1
+                else:
+                    report.failed += 1
+                    report.failures.append(result)
+                bar.update(1)
+                bar.set_postfix(ok=report.ok, failed=report.failed)
         completed = limit is None or len(jobs) >= total_jobs
     finally:
         bar.close()
@@ -148,6 +152,33 @@ def build(*, space: str, datasets: Sequence[str], protocol: str, seeds: Sequence
                 raise
             log.exception("could not account the wall time of the interrupted build in %s", store)
     return report
+
+
+@contextlib.contextmanager
+def _stop_signals():
+    """Make SIGINT (Ctrl-C) and SIGTERM stop a build gracefully, as KeyboardInterrupt.
+
+    The build then cancels its queued jobs, lets the running ones finish their records and
+    accounts its wall time. SIGINT is re-enabled even where the shell started the build
+    with it ignored (``cmd &`` in a script); SIGTERM is what batch schedulers (SLURM, ``kill``)
+    send first. Only the main thread can take signals; elsewhere nothing changes. The
+    previous handlers are restored afterwards.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _terminate(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _account_wall_time(store: Path, seconds: float | None, *, compact_now: bool) -> None:

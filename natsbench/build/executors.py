@@ -123,13 +123,17 @@ def run_local(jobs: Iterable[Job], settings: RunSettings, workers: int) -> Itera
             pending.add(pool.submit(run_job, job, settings))
             if len(pending) >= 2 * workers:
                 break
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                yield fut.result()
-                nxt = next(queue, None)
-                if nxt is not None:
-                    pending.add(pool.submit(run_job, nxt, settings))
+        try:
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    yield fut.result()
+                    nxt = next(queue, None)
+                    if nxt is not None:
+                        pending.add(pool.submit(run_job, nxt, settings))
+        except BaseException:  # interrupted (or closed early): drop the queued jobs,
+            pool.shutdown(wait=False, cancel_futures=True)  # let running ones write their records
+            raise
 
 
 def run_ray(jobs: Iterable[Job], settings: RunSettings, workers: int | None = None,
