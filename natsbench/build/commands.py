@@ -37,7 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "build", help="train a benchmark table (resumable; local pool or Ray)",
         description="Plan one job per (arch, dataset, seed), skip jobs whose record exists, "
                     "train the rest, record failures and go on, and compact the records into "
-                    "the benchmark at the end. Kill it any time and run the same command to resume.")
+                    "the benchmark at the end. Kill it any time and run the same command to resume; "
+                    "Ctrl-C (SIGINT) or SIGTERM stops it gracefully (running jobs finish their "
+                    "records, the wall time is added to the provenance).")
     p.add_argument("--space", required=True, choices=["tss", "sss", "darts", "extcell"],
                    help="search space: tss (topology), sss (size), darts (DARTS genotypes), "
                         "extcell (k-ExtCell, see --extcell-k)")
