@@ -131,8 +131,10 @@ def run_local(jobs: Iterable[Job], settings: RunSettings, workers: int) -> Itera
                     nxt = next(queue, None)
                     if nxt is not None:
                         pending.add(pool.submit(run_job, nxt, settings))
-        except BaseException:  # interrupted (or closed early): drop the queued jobs,
-            pool.shutdown(wait=False, cancel_futures=True)  # let running ones write their records
+        except BaseException:  # interrupted (or closed early): drop the queued jobs and wait
+            # for the running ones to write their records (shutdown(wait=False) would forget
+            # the workers, which then outlive the build and write after it returns)
+            pool.shutdown(wait=True, cancel_futures=True)
             raise
 
 
