@@ -284,3 +284,25 @@ def test_cli_query_predicts_an_untrained_arch_only_with_surrogate(tmp_path, caps
     assert meas["values"]["x-valid_acc1"] == pytest.approx(stored[trained], rel=1e-6)
     assert main(base + ["--surrogate", "--seed", "777"]) != 0
     assert "seed means" in capsys.readouterr().err
+
+
+def test_gbt_complexity_is_chosen_by_cross_validation_on_the_training_set(tmp_path, monkeypatch):
+    # a weak signal under N(0, 1) noise, as short one-seed accuracies are: flexible trees chase
+    # the noise, the cross-validated choice should not
+    def weak(arch: str) -> float:
+        return 0.25 * np.log2(np.array(sss.parse(arch), dtype=float)).sum()
+
+    bench, measured, truth, stored = _synthetic(tmp_path, "sss", 600, weak, seed=11)
+    model = fit_surrogate(bench, "digits", "12", "x-valid_acc1", seed=0)
+    sel = model.selection
+    assert sel["cv_folds"] == sur_mod.GBT_CV_FOLDS
+    assert set(sel["cv_kendall_tau"]) == set(sur_mod.GBT_CANDIDATES)
+    assert sel["candidate"] == max(sel["cv_kendall_tau"], key=sel["cv_kendall_tau"].get)
+    assert model.describe()["selection"] == sel
+    unseen = np.setdiff1d(np.arange(len(bench)), measured)[::8]
+    chosen_tau = kendalltau(model.predict(unseen), truth[unseen]).statistic
+    monkeypatch.setattr(sur_mod, "GBT_CV_MIN_TRAIN", 10**9)  # no selection: the flexible trees
+    flexible = fit_surrogate(bench, "digits", "12", "x-valid_acc1", seed=0)
+    assert flexible.selection == {"candidate": "flexible", "cv_folds": 0, "cv_kendall_tau": {}}
+    assert sel["candidate"] != "flexible"
+    assert chosen_tau > kendalltau(flexible.predict(unseen), truth[unseen]).statistic + 0.02
