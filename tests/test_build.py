@@ -72,6 +72,41 @@ def test_plan_skips_finished_and_failed_jobs(tmp_path):
     assert (len(jobs), skipped) == (7, 1)
 
 
+def test_plan_lists_records_without_opening_them(tmp_path, monkeypatch):
+    store = tmp_path / "b"
+    # planning a half-compacted build: compacted runs and pending record files are both
+    # done, and only --retry-failed reads a record (its status)
+    from natsbench.store import reader as reader_mod
+    from natsbench.store import records as records_mod
+    from natsbench.store.compact import compact
+
+    archs = get_space("tss").all_archs()[:6]
+    sel = ArchSelection(archs, np.arange(6))
+    init_bench(store, space="tss", arch_strs=archs,
+               datasets={"digits": {"num_classes": 10, "eval_sets": ["x-valid"]}})
+    for i in range(2):
+        write_record(store, RunRecord(space="tss", arch=archs[i], dataset="digits", hp="x", seed=1,
+                                         epochs=1, metrics={"x-valid_acc1": [50.0]}))
+    compact(store)
+    write_record(store, RunRecord(space="tss", arch=archs[2], dataset="digits", hp="x", seed=1,
+                                     epochs=1, metrics={"x-valid_acc1": [60.0]}))
+    write_record(store, RunRecord(space="tss", arch=archs[3], dataset="digits", hp="x", seed=1,
+                                     epochs=0, status="failed", error="boom"))
+
+    def no_reading(path):
+        raise AssertionError(f"planning opened {path}")
+
+    monkeypatch.setattr(reader_mod, "read_record", no_reading)
+    monkeypatch.setattr(records_mod, "read_record", no_reading)
+    jobs, skipped = plan_jobs(store, "tss", sel, ["digits"], PROTOCOL, "x", [1])
+    assert skipped == 4 and sorted(j.index for j in jobs) == [4, 5]
+    jobs, skipped = plan_jobs(store, "tss", sel, ["digits"], PROTOCOL, "x", [1], retry_failed=True)
+    assert skipped == 3 and sorted(j.index for j in jobs) == [3, 4, 5]
+    # the reader of the compacted arrays alone does not see the pending record
+    group = reader_mod.StoreReader(store, overlay_records=False).group("digits", "x")
+    assert sorted(np.asarray(group.rows)[np.asarray(group.present)[:, 0]].tolist()) == [0, 1]
+
+
 def test_build_trains_records_failures_and_compacts(tmp_path):
     archs = _arch_file(tmp_path / "archs.txt", 3)
     store = tmp_path / "bench"

@@ -109,9 +109,16 @@ class GroupArrays:
 
 
 class StoreReader:
-    """Low-level read access to one benchmark directory (see docs/FORMAT.md)."""
+    """Low-level read access to one benchmark directory (see docs/FORMAT.md).
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    Args:
+        path: the benchmark directory.
+        overlay_records: also read the run records not compacted yet and answer them as
+            part of the benchmark (default). False reads the compacted arrays only, without
+            opening a record file (the builder's planning, which lists records itself).
+    """
+
+    def __init__(self, path: str | os.PathLike, *, overlay_records: bool = True) -> None:
         self.path = Path(path)
         self.manifest: Manifest = read_manifest(self.path)
         self._groups: dict[tuple[str, str], GroupArrays] = {}
@@ -120,7 +127,7 @@ class StoreReader:
         self.overlaid_paths: list[Path] = []
         #: the record files of failed runs (kept by ``compact``; ``build --retry-failed`` reruns them)
         self.failed_record_paths: list[Path] = []
-        self._pending = self._scan_records()
+        self._pending = self._scan_records() if overlay_records else {}
         self._extra_archs: list[str] = []
         if self._pending:
             self._add_pending_groups()

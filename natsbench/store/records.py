@@ -181,8 +181,12 @@ def record_path(store_dir: str | os.PathLike, space: str, arch: str, dataset: st
                 hp: int | str, seed: int) -> Path:
     """The path where the record of this run lives (whether or not it exists yet)."""
     hp = normalize_hp(hp)
-    return (Path(store_dir) / RECORDS_DIR / _safe(dataset) / _safe(hp)
-            / f"{run_digest(space, arch, dataset, hp, seed)}-s{int(seed)}.json")
+    return record_dir(store_dir, dataset, hp) / f"{run_digest(space, arch, dataset, hp, seed)}-s{int(seed)}.json"
+
+
+def record_dir(store_dir: str | os.PathLike, dataset: str, hp: int | str) -> Path:
+    """The directory holding the records of one (dataset, hp) group."""
+    return Path(store_dir) / RECORDS_DIR / _safe(dataset) / _safe(normalize_hp(hp))
 
 
 def _safe(name: str) -> str:
