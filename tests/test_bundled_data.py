@@ -86,7 +86,11 @@ def test_bundled_sss_trains_the_stratified_sample_and_predicts_the_rest():
                                 seed=info["holdout"]["seed"])
     model = fit_surrogate(bench, "digits", "12", "x-test_acc1", seed=info["seed"], archs=train)
     tau = model.kendall_tau(test)
-    assert tau == pytest.approx(info["holdout"]["kendall_tau"], abs=1e-9)
+    # exactly with the scikit-learn that fitted it; another release may grow other trees
+    import sklearn
+
+    same_sklearn = info["sklearn"] == sklearn.__version__
+    assert tau == pytest.approx(info["holdout"]["kendall_tau"], abs=1e-9 if same_sklearn else 0.03)
     # it ranks held-out configurations better than their parameter counts do
     baseline = kendalltau(bench.metric("digits", "12", "params")[test], acc[test]).statistic
     assert tau > max(baseline, 0.3), (tau, baseline)
