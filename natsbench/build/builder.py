@@ -145,7 +145,9 @@ def build(*, space: str, datasets: Sequence[str], protocol: str, seeds: Sequence
         bar.close()
         report.seconds = time.perf_counter() - start
         try:
-            _account_wall_time(store, report.seconds if report.ok + report.failed else None,
+            # any dispatched job spent time, even if the stop came before its result did (its
+            # worker still finishes and writes it); a build with nothing to run spent none
+            _account_wall_time(store, report.seconds if jobs else None,
                                compact_now=compact_at_end and completed)
         except Exception:
             if completed:
@@ -183,7 +185,7 @@ def _stop_signals():
 
 def _account_wall_time(store: Path, seconds: float | None, *, compact_now: bool) -> None:
     """Add this build's wall time (s) to the manifest's ``wall_time_s`` and stamp the date
-    (``seconds=None``: no job ran, nothing to account).
+    (``seconds=None``: no job to run, nothing to account).
 
     Runs when a build finishes or is interrupted (KeyboardInterrupt, an exception), so a
     benchmark built across several resumed sessions reports its total training wall time; a
