@@ -4,6 +4,9 @@
    NATS-Bench-compatible API and the vectorized ``Bench``. Where the bundled benchmark is
    missing from the installation, two architectures are trained live on the bundled offline dataset
    (scikit-learn's digits) into a fresh benchmark, which is then queried the same way.
+   Then the bundled size-space sample (``data/benchmarks/sss-digits``): its best measured
+   and best predicted channel configuration, predictions flagged, with the surrogate's
+   held-out Kendall tau.
 2. A short multi-trial comparison (random search, REA, REINFORCE, BOHB) on the bundled
    benchmark with simulated time, and its anytime curves.
 3. The benchmark analysis of NATS-Bench Figs. 5.3-5.4 (accuracy vs params/FLOPs with Pareto
@@ -25,6 +28,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 BUNDLED_TSS = Path(__file__).resolve().parents[1] / "data" / "benchmarks" / "tss-digits"
+BUNDLED_SSS = BUNDLED_TSS.parent / "sss-digits"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,6 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="natsbench-demo", help="results folder (default ./natsbench-demo)")
     p.add_argument("--runs", type=int, default=20, help="runs per algorithm in the search comparison")
     p.add_argument("--bench", default=None, help="benchmark to tour (default: the bundled tss benchmark)")
+    p.add_argument("--sss-bench", default=str(BUNDLED_SSS),
+                   help="sample size-space benchmark with stored surrogate predictions to query "
+                        "(default: the bundled sss-digits; 'none' skips it)")
     p.add_argument("--extcell-table", default=None,
                    help="ExtCell samples (CSV/Parquet with group, error, params) for the EDF step "
                         "(default: the bundled data/extcell/samples.csv)")
@@ -99,6 +106,35 @@ def _queries(bench_dir: Path) -> tuple[Any, str, str]:
     return bench, dataset, hp
 
 
+def _sss_surrogate(bench_dir: Path, metric: str = "x-test_acc1") -> None:
+    """The best measured and the best predicted configuration of a sample sss benchmark."""
+    import numpy as np
+
+    import natsbench
+    from natsbench.api.surrogate import SurrogateBench, load_surrogate_predictions
+    from natsbench.errors import QueryError
+
+    bench = natsbench.open_bench(bench_dir)
+    dataset = bench.datasets[0]
+    hp = bench.hps(dataset)[-1]
+    try:
+        info = load_surrogate_predictions(bench_dir, dataset, hp, metric, arch_strs=bench.arch_strs).info
+    except QueryError as exc:  # a sample without stored predictions: nothing fitted in a demo
+        _say(f"sample benchmark {bench_dir}: skipped ({exc}; `natsbench surrogate fit` stores them)")
+        return
+    values, measured = SurrogateBench(bench, use_stored=True).query(dataset, hp, metric)
+    tau = (info.get("holdout") or {}).get("kendall_tau")
+    _say(f"sample benchmark {bench_dir} (space {bench.space}): {int(measured.sum())} of {len(bench)} "
+         f"configurations trained, "
+         f"the rest answered by a stored {info['model']} surrogate (held-out Kendall tau of "
+         f"{metric}: {'n/a' if tau is None else f'{tau:.3f}'})")
+    for label, mask in (("measured", measured), ("predicted", ~measured)):
+        if mask.any():
+            best = int(np.flatnonzero(mask)[np.argmax(values[mask])])
+            _say(f"  best {label:<9} [{best}] {bench.arch_strs[best]}  {metric}={values[best]:.2f}"
+                 + ("  (predicted)" if label == "predicted" else ""))
+
+
 def _search(bench: Any, dataset: str, hp: str, out: Path, runs: int) -> Any:
     from search_algorithms.grid import run_grid
     from search_algorithms.runner import write_parquet
@@ -126,6 +162,8 @@ def run(args: argparse.Namespace) -> int:
              f"bundled digits dataset instead")
         bench_dir = _live_bench(out)
     bench, dataset, hp = _queries(bench_dir)
+    if args.sss_bench != "none" and _usable(Path(args.sss_bench)):
+        _sss_surrogate(Path(args.sss_bench))
 
     from analysis.reproduce import (DEFAULT_EXTCELL_TABLE, extcell_edf, nats_analysis, nats_multitrial,
                                     nb360_profile, read_table)
