@@ -111,18 +111,18 @@ def _sss_surrogate(bench_dir: Path, metric: str = "x-test_acc1") -> None:
     import numpy as np
 
     import natsbench
-    from natsbench.api.surrogate import SurrogateBench, load_surrogate_predictions
+    from natsbench.api.surrogate import load_surrogate_predictions
     from natsbench.errors import QueryError
 
     bench = natsbench.open_bench(bench_dir)
     dataset = bench.datasets[0]
     hp = bench.hps(dataset)[-1]
     try:
-        info = load_surrogate_predictions(bench_dir, dataset, hp, metric, arch_strs=bench.arch_strs).info
+        stored = load_surrogate_predictions(bench_dir, dataset, hp, metric, arch_strs=bench.arch_strs)
     except QueryError as exc:  # a sample without stored predictions: nothing fitted in a demo
         _say(f"sample benchmark {bench_dir}: skipped ({exc}; `natsbench surrogate fit` stores them)")
         return
-    values, measured = SurrogateBench(bench, use_stored=True).query(dataset, hp, metric)
+    values, measured, info = stored.value, stored.measured, stored.info
     tau = (info.get("holdout") or {}).get("kendall_tau")
     _say(f"sample benchmark {bench_dir} (space {bench.space}): {int(measured.sum())} of {len(bench)} "
          f"configurations trained, "

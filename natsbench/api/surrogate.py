@@ -9,8 +9,8 @@ the rest with a regression model trained on the evaluated architectures:
   ordinal channel counts for sss (5 columns, 8..64);
 * models: gradient-boosted trees (``"gbt"``, scikit-learn's HistGradientBoostingRegressor,
   its complexity chosen from :data:`GBT_CANDIDATES` by 3-fold cross-validated Kendall tau
-  on the training architectures only) or a Gaussian process (``"gp"``: standardised features, constant x RBF + white-noise
-  kernel, normalised targets);
+  on the training architectures only) or a Gaussian process (``"gp"``: standardised
+  features, constant x RBF + white-noise kernel, normalised targets);
 * quality: Kendall's tau (``scipy.stats.kendalltau``, tau-b) between predictions and
   measured values of held-out architectures.
 
@@ -192,18 +192,16 @@ def _select_gbt(X: np.ndarray, y: np.ndarray, seed: int) -> tuple[str, dict[str,
     return best, scores
 
 
-def _make_estimator(model: str, n_train: int, seed: int) -> Any:
-    """An unfitted GP (the GBT is built by :func:`_gbt` once its candidate is chosen)."""
-    if model == "gp":
-        from sklearn.gaussian_process import GaussianProcessRegressor
-        from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
+def _gp(seed: int) -> Any:
+    """An unfitted GP: standardised features, constant x RBF + white-noise kernel."""
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
-        kernel = ConstantKernel(1.0) * RBF(length_scale=3.0) + WhiteKernel(noise_level=0.1)
-        return make_pipeline(StandardScaler(), GaussianProcessRegressor(
-            kernel=kernel, normalize_y=True, random_state=seed))
-    raise QueryError(f"unknown surrogate model {model!r}; valid: {list(MODELS)}")
+    kernel = ConstantKernel(1.0) * RBF(length_scale=3.0) + WhiteKernel(noise_level=0.1)
+    return make_pipeline(StandardScaler(), GaussianProcessRegressor(
+        kernel=kernel, normalize_y=True, random_state=seed))
 
 
 @contextlib.contextmanager
@@ -413,7 +411,7 @@ def fit_surrogate(bench: "Bench", dataset: str, hp: int | str, metric: str, *, m
                          "cv_kendall_tau": cv_tau}
             estimator = _gbt(chosen, train.size, seed)
         else:
-            estimator = _make_estimator(model, train.size, seed)
+            estimator = _gp(seed)
         estimator.fit(X, y)
     log.info("fitted %s surrogate of %s (%s hp %s, epoch %s) on %d archs", model, metric,
              dataset, hp, e, train.size)
