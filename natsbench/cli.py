@@ -14,7 +14,7 @@ import os
 import sys
 from typing import Sequence
 
-from natsbench import __version__
+from natsbench._version import __version__
 from natsbench.errors import NatsBenchError
 
 #: Modules that contribute sub-commands, in the order they appear in ``--help``.

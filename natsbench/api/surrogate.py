@@ -502,7 +502,7 @@ def save_surrogate_predictions(bench: "Bench", surrogate: Surrogate, *,
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from natsbench import __version__
+    from natsbench._version import __version__
 
     measured_vals = _measured(bench, surrogate.dataset, surrogate.hp, surrogate.metric, surrogate.epoch)
     measured = np.isfinite(measured_vals)

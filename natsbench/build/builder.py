@@ -83,7 +83,7 @@ def build(*, space: str, datasets: Sequence[str], protocol: str, seeds: Sequence
     """
     from tqdm.auto import tqdm
 
-    from natsbench import __version__
+    from natsbench._version import __version__
     from natsbench.store.compact import init_bench
     from natsbench.train.protocol import get_protocol
 

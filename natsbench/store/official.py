@@ -267,7 +267,7 @@ def _import(meta: Any, payloads: Iterator[tuple[int, Any, str]], count: int, sou
         "protocol": "NATS-Bench (Dong et al., TPAMI 2021), Table 5.2",
         "importer": "natsbench import-official",
     }
-    from natsbench import __version__
+    from natsbench._version import __version__
 
     provenance["code_version"] = __version__
     try:

@@ -431,7 +431,7 @@ def _record(space: str, arch: str, data: LoadedDataset, prot: Protocol, seed: in
             deterministic: bool, threads: int, subset_desc: str, lrs: list[float],
             wall_start: float,
             status: str = "ok", error: str | None = None) -> RunRecord:
-    from natsbench import __version__
+    from natsbench._version import __version__
 
     provenance = {
         "protocol": prot.name,
