@@ -1,4 +1,5 @@
-"""Sample builds of DARTS cells and k-ExtCells, and their EDF statistics (Na, Fig. 4.2)."""
+"""Sample builds of DARTS cells and k-ExtCells, their samples table and its EDF statistics
+(analysis.extcell; Na, Fig. 4.2)."""
 from __future__ import annotations
 
 import json
@@ -10,7 +11,8 @@ import pytest
 import natsbench
 from analysis import edf as edf_mod
 from natsbench.build.builder import build
-from natsbench.build.extcell_edf import DEFAULT_GRID, extcell_edf
+from analysis.extcell import DEFAULT_GRID, extcell_edf_statistics
+from natsbench.build.extcell_samples import sample_table
 from natsbench.build.plan import select_archs
 from natsbench.errors import InvalidArchError, QueryError
 from natsbench.spaces import darts, extcell
@@ -125,15 +127,21 @@ def test_extcell_edf_cli_stores_the_edfs_of_each_group(sample_benches, tmp_path,
 
 def test_extcell_edf_labels_and_errors(sample_benches):
     d_dir, e_dir = sample_benches
-    result = extcell_edf([d_dir, e_dir], groups=["random DARTS", "random k=10"], eval_set="ori-test",
-                         params_range=(0.0, 1.0), bins=1)
+    samples = sample_table([d_dir, e_dir], groups=["random DARTS", "random k=10"], eval_set="ori-test")
+    result = extcell_edf_statistics(samples, params_range=(0.0, 1.0), bins=1)
     assert list(dict.fromkeys(result.samples["group"])) == ["random DARTS", "random k=10"]
+    assert result.statistics["group"].tolist() == ["random DARTS", "random k=10"]
+    assert result.settings["benches"] == [str(d_dir), str(e_dir)]
+    assert result.settings["set"] == ["ori-test"]
     bench = natsbench.open_bench(d_dir)
     np.testing.assert_allclose(result.samples["error"][:3],
                                100.0 - bench.metric("digits", bench.hps("digits")[0], "ori-test_acc1"))
     with pytest.raises(QueryError, match="one per benchmark"):
-        extcell_edf([d_dir, e_dir], groups=["only one"])
+        sample_table([d_dir, e_dir], groups=["only one"])
     with pytest.raises(QueryError, match="valid"):
-        extcell_edf([d_dir], eval_set="nope")
+        sample_table([d_dir], eval_set="nope")
     with pytest.raises(QueryError, match="reference group"):
-        extcell_edf([d_dir, e_dir], params_range=(0.0, 1.0), reference="16-ExtCell")
+        extcell_edf_statistics(sample_table([d_dir, e_dir]), params_range=(0.0, 1.0),
+                               reference="16-ExtCell")
+    with pytest.raises(QueryError, match=r"lacks columns \['params'\]"):
+        extcell_edf_statistics(samples.drop(columns=["params"]))

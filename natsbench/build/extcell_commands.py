@@ -1,7 +1,19 @@
-"""CLI: ``natsbench extcell-edf``."""
+"""CLI: ``natsbench extcell-edf``: the samples table of sample benchmarks
+(:mod:`natsbench.build.extcell_samples`), its EDF statistics (:mod:`analysis.extcell`), and
+the files they are stored in."""
 from __future__ import annotations
 
 import argparse
+import io
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from analysis.extcell import ExtCellEDF
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,16 +49,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from natsbench.build.extcell_edf import extcell_edf, write_extcell_edf
+    from analysis.extcell import extcell_edf_statistics
+    from natsbench.build.extcell_samples import sample_table
 
     grid = None
     if args.grid is not None:
         lo, hi, num = args.grid
         grid = np.linspace(lo, hi, int(num))
-    result = extcell_edf(args.benches, groups=args.groups, dataset=args.dataset, hp=args.hp,
-                         eval_set=args.eval_set, epoch=args.epoch, grid=grid, bins=args.bins,
-                         params_range=tuple(args.params_range) if args.params_range else None,
-                         reference=args.reference)
+    samples = sample_table(args.benches, groups=args.groups, dataset=args.dataset, hp=args.hp,
+                           eval_set=args.eval_set, epoch=args.epoch)
+    result = extcell_edf_statistics(samples, grid=grid, bins=args.bins, reference=args.reference,
+                                    params_range=tuple(args.params_range) if args.params_range else None)
     paths = write_extcell_edf(result, args.out, samples_out=args.samples)
     stats = result.statistics
     print(f"{len(result.samples)} samples in {len(stats)} groups "
@@ -57,3 +70,37 @@ def _run(args: argparse.Namespace) -> int:
     for role, path in paths.items():
         print(f"{role}: {path}")
     return 0
+
+
+def _csv_bytes(frame: "pd.DataFrame") -> bytes:
+    buf = io.StringIO()
+    frame.to_csv(buf, index=False)
+    return buf.getvalue().encode("utf-8")
+
+
+def write_extcell_edf(result: "ExtCellEDF", out: str | os.PathLike,
+                      samples_out: str | os.PathLike | None = None) -> dict[str, Path]:
+    """Write the results atomically (each file: temp + fsync + rename).
+
+    * ``out``: the EDF curves CSV (``group, x, edf, edf_params_normalized``);
+    * ``out`` with suffix ``.json``: settings and per-group statistics;
+    * ``samples_out`` (default ``samples.csv`` beside ``out``): the tidy samples table.
+
+    Returns the paths by role (``curves``, ``statistics``, ``samples``).
+    """
+    from natsbench.errors import QueryError
+    from natsbench.store.records import atomic_write_bytes
+
+    out = Path(out)
+    stats_path = out.with_suffix(".json")
+    samples_path = Path(samples_out) if samples_out is not None else out.with_name("samples.csv")
+    if len({out.resolve(), stats_path.resolve(), samples_path.resolve()}) != 3:
+        raise QueryError(f"--out {out} and --samples {samples_path} must name different files "
+                         f"(the statistics go to {stats_path})")
+    stats = json.loads(result.statistics.to_json(orient="records"))
+    payload = {"schema": "natsbench.extcell-edf/1", **result.settings, "statistics": stats,
+               "files": {"curves": out.name, "samples": str(samples_path)}}
+    atomic_write_bytes(samples_path, _csv_bytes(result.samples))
+    atomic_write_bytes(out, _csv_bytes(result.curves))
+    atomic_write_bytes(stats_path, json.dumps(payload, indent=1).encode("utf-8"))
+    return {"curves": out, "statistics": stats_path, "samples": samples_path}
