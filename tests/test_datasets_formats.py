@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from natsbench.datasets import load_dataset
-from natsbench.datasets._unpickle import load_pickle
+from natsbench.safe_unpickle import load_dataset_pickle
 from natsbench.datasets.readers import read_cifar10, read_cifar100, read_imagenet16
 from natsbench.errors import DatasetError
 
@@ -317,12 +317,12 @@ def test_hostile_pickle_is_refused_without_running(tmp_path):
     path = tmp_path / "test_batch"
     path.write_bytes(pickle.dumps({"data": _Evil(marker), "labels": []}, protocol=2))
     with pytest.raises(DatasetError, match=r"system is not admitted"):
-        load_pickle(path)
+        load_dataset_pickle(path)
     assert not marker.exists()
     # an object array would smuggle arbitrary objects: refused too
     path.write_bytes(pickle.dumps({"data": np.array([1, "a"], dtype=object)}))
     with pytest.raises(DatasetError, match="object dtype|not admitted"):
-        load_pickle(path)
+        load_dataset_pickle(path)
 
 
 def test_bad_split_files(tmp_path):

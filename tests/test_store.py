@@ -20,7 +20,7 @@ from natsbench.spaces import get_space
 from natsbench.store.compact import compact, init_bench
 from natsbench.store.official import import_official
 from natsbench.store.records import RunRecord, iter_records, read_record, record_path, write_record
-from natsbench.store.restricted_pickle import load_archive_file, restricted_loads
+from natsbench.safe_unpickle import load_archive_file, restricted_loads
 from natsbench.store.table_import import import_table
 
 nats_bench = pytest.importorskip("nats_bench")

@@ -1,6 +1,6 @@
 """Readers of the raw on-disk formats: CIFAR-10/100 python batches and downsampled ImageNet.
 
-Formats (as published by their authors, read with :mod:`natsbench.datasets._unpickle`):
+Formats (as published by their authors, read with :mod:`natsbench.safe_unpickle`):
 
 * ``cifar-10-batches-py/``: ``data_batch_1`` .. ``data_batch_5`` (training, 10,000 images
   each) and ``test_batch`` (10,000): pickled dicts with ``data`` (uint8 ``[N, 3072]``, each
@@ -24,7 +24,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from natsbench.datasets._unpickle import load_pickle
+from natsbench.safe_unpickle import load_dataset_pickle
 from natsbench.errors import DatasetError
 
 __all__ = [
@@ -76,7 +76,7 @@ def _get(entry: Any, key: str, path: Path) -> Any:
 
 
 def _read_batch(path: Path, label_key: str, side: int) -> Arrays:
-    entry = load_pickle(path)
+    entry = load_dataset_pickle(path)
     data = _get(entry, "data", path)
     labels = _get(entry, label_key, path)
     row = 3 * side * side
