@@ -266,7 +266,7 @@ class Bench:
         group has them; other metrics, and groups without them, sum on the fly. Shape ``[n]``
         (``[n, S]`` for ``seed="all"``).
         """
-        from natsbench.store.writer import time_columns
+        from natsbench.store.layout import time_columns
 
         g = self.group(dataset, hp)
         a = self._arch_index_array(archs)

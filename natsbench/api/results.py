@@ -16,7 +16,7 @@ import numpy as np
 from natsbench.errors import QueryError
 from natsbench.store.reader import GroupArrays
 from natsbench.store.records import COST_NAMES
-from natsbench.store.writer import cumulative_times, time_columns
+from natsbench.store.layout import cumulative_times, time_columns
 
 _nan = math.nan
 

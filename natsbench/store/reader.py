@@ -25,7 +25,7 @@ from natsbench.store.manifest import (
 from natsbench.store.records import (
     COST_NAMES, RECORDS_DIR, RunRecord, iter_record_paths, normalize_hp, read_record,
 )
-from natsbench.store.writer import cumulative_times, metric_sort_key
+from natsbench.store.layout import cumulative_times, metric_sort_key
 
 log = logging.getLogger(__name__)
 

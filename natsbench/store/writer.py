@@ -22,23 +22,10 @@ from natsbench.store.manifest import (
     ARCHS_FILE, COSTS_FILE, CUMTIME_FILE, METRICS_FILE, PRESENT_FILE, ROWS_FILE, GroupInfo,
     Manifest, write_manifest,
 )
+from natsbench.store.layout import cumulative_times, metric_sort_key, time_columns
 from natsbench.store.records import COST_NAMES, RunRecord, normalize_hp
 
 log = logging.getLogger(__name__)
-
-_TRAIN_METRICS = ("train_loss", "train_acc1", "train_acc5", "train_time")
-_EVAL_QUANTITIES = ("loss", "acc1", "acc5", "time")
-
-
-def metric_sort_key(name: str, eval_sets: Sequence[str] = ()) -> tuple:
-    """Canonical metric order: train metrics, then each eval set in ``eval_sets`` order."""
-    if name in _TRAIN_METRICS:
-        return (0, _TRAIN_METRICS.index(name), "")
-    set_name, _, quantity = name.rpartition("_")
-    q = _EVAL_QUANTITIES.index(quantity) if quantity in _EVAL_QUANTITIES else len(_EVAL_QUANTITIES)
-    s = list(eval_sets).index(set_name) if set_name in eval_sets else len(eval_sets)
-    return (1, s, set_name, q, name)
-
 
 @dataclass
 class _Run:
@@ -134,21 +121,6 @@ class DenseGroup:
     @property
     def dataset(self) -> str:
         return self.info.dataset
-
-
-def time_columns(metric_names: Sequence[str]) -> list[int]:
-    """Positions of the per-epoch ``*_time`` metrics."""
-    return [k for k, name in enumerate(metric_names) if name.endswith("_time")]
-
-
-def cumulative_times(metrics: np.ndarray, metric_names: Sequence[str]) -> np.ndarray:
-    """Running sums over epochs of the ``*_time`` metrics: ``[..., epoch, T]`` float64.
-
-    ``np.cumsum`` adds left to right, so entry ``e`` equals Python's ``sum`` of epochs
-    ``0..e`` bit for bit (NaN once any epoch is missing).
-    """
-    cols = time_columns(metric_names)
-    return np.cumsum(np.asarray(metrics[..., cols], dtype=np.float64), axis=-2)
 
 
 def write_cumtime(path: Path, metrics: np.ndarray, metric_names: Sequence[str]) -> None:
