@@ -62,6 +62,73 @@ def remap_dataset_set_names(dataset: str, metric_on_set: str) -> tuple[str, str]
     return dataset, metric_on_set
 
 
+class CompatRuns:
+    """The runs behind one compat API object: its benchmark, a cache of loaded runs and the
+    API's own random generator. It is the :class:`~natsbench.api.results.RunSource` the
+    object's :class:`~natsbench.api.results.ArchResultsView` instances read through."""
+
+    def __init__(self, bench: Bench, space: str, rng: random.Random) -> None:
+        self.bench = bench
+        self.space = space
+        self.rng = rng
+        self._runs: dict[tuple[int, str, str], list[RunData]] = {}
+
+    def arch_str(self, index: int) -> str:
+        """The architecture string of ``index``."""
+        return self.bench.arch_strs[index]
+
+    def choose(self, count: int) -> int:
+        """A position in ``0..count-1`` drawn from the API's generator."""
+        return self.rng.randrange(count)
+
+    def datasets_of_hp(self, hp: str) -> list[str]:
+        """Datasets with a group for ``hp`` (normalised), in the benchmark's order."""
+        return [d for d, h in self.bench.reader.group_infos if h == hp]
+
+    def has_runs(self, dataset: str, hp: str, index: int) -> bool:
+        """Whether architecture ``index`` has at least one run on (``dataset``, ``hp``)."""
+        g = self.bench.group(dataset, hp)
+        row = g.row(index)
+        return row >= 0 and bool(np.asarray(g.present[row]).any())
+
+    def datasets_with_runs(self, index: int, hp: str) -> list[str]:
+        """Datasets on which architecture ``index`` has runs with ``hp``."""
+        return [d for d in self.datasets_of_hp(hp) if self.has_runs(d, hp, index)]
+
+    def runs(self, index: int, dataset: str, hp: str) -> list[RunData]:
+        """The runs (one per seed) of architecture ``index`` on (``dataset``, ``hp``), cached.
+
+        Raises:
+            QueryError: unknown dataset for ``hp``, or no run of ``index`` there.
+        """
+        key = (index, dataset, hp)
+        runs = self._runs.get(key)
+        if runs is not None:
+            return runs
+        try:
+            g = self.bench.group(dataset, hp)
+        except QueryError:
+            valid = self.datasets_of_hp(hp)
+            raise QueryError(f"unknown dataset {dataset!r} for hp {hp}; valid: {valid}") from None
+        runs = RunData.load_all(g, index, self.bench.eval_sets(dataset), self.net_config(index, dataset))
+        if not runs:
+            raise QueryError(f"architecture {index} has no run on {dataset} with hp {hp}")
+        self._runs[key] = runs
+        return runs
+
+    def net_config(self, index: int, dataset: str) -> dict[str, Any]:
+        """The official ``get_net_config`` dict of architecture ``index`` for ``dataset``."""
+        manifest = self.bench.manifest
+        num_classes = manifest.datasets.get(dataset, {}).get("num_classes")
+        cfg = manifest.net_config
+        arch = self.bench.arch_strs[index]
+        if self.space == "tss":
+            return {"name": "infer.tiny", "C": cfg.get("channel", 16), "N": cfg.get("num_cells", 5),
+                    "arch_str": arch, "num_classes": num_classes}
+        return {"name": "infer.shape.tiny", "channels": arch,
+                "genotype": cfg.get("genotype"), "num_classes": num_classes}
+
+
 class _NATSBase:
     """Shared implementation of the topology and size APIs."""
 
@@ -81,7 +148,7 @@ class _NATSBase:
         self._rng = random.Random(seed)
         self._used_time = 0.0
         self._views: dict[tuple[int, str], ArchResultsView] = {}
-        self._runs: dict[tuple[int, str, str], list[RunData]] = {}
+        self._source = CompatRuns(bench, self._space, self._rng)
         self._hp_cache: dict[Any, str] = {}
         self._evaluated: set[int] | None = None
         self._log("created %s API over %s (%d architectures)", self._space, bench.path, len(bench))
@@ -103,49 +170,14 @@ class _NATSBase:
         self._hp_cache[key] = norm
         return norm
 
-    def _datasets_of_hp(self, hp: str) -> list[str]:
-        return [d for d, h in self._bench.reader.group_infos if h == hp]
-
-    def _present_row(self, dataset: str, hp: str, index: int) -> bool:
-        g = self._bench.group(dataset, hp)
-        row = g.row(index)
-        return row >= 0 and bool(np.asarray(g.present[row]).any())
-
-    def _load_runs(self, index: int, dataset: str, hp: str) -> list[RunData]:
-        key = (index, dataset, hp)
-        runs = self._runs.get(key)
-        if runs is not None:
-            return runs
-        try:
-            g = self._bench.group(dataset, hp)
-        except QueryError:
-            valid = self._datasets_of_hp(hp)
-            raise QueryError(f"unknown dataset {dataset!r} for hp {hp}; valid: {valid}") from None
-        runs = RunData.load_all(g, index, self._bench.eval_sets(dataset), self._net_config(index, dataset))
-        if not runs:
-            raise QueryError(f"architecture {index} has no run on {dataset} with hp {hp}")
-        self._runs[key] = runs
-        return runs
-
-    def _net_config(self, index: int, dataset: str) -> dict[str, Any]:
-        manifest = self._bench.manifest
-        num_classes = manifest.datasets.get(dataset, {}).get("num_classes")
-        cfg = manifest.net_config
-        arch = self._bench.arch_strs[index]
-        if self._space == "tss":
-            return {"name": "infer.tiny", "C": cfg.get("channel", 16), "N": cfg.get("num_cells", 5),
-                    "arch_str": arch, "num_classes": num_classes}
-        return {"name": "infer.shape.tiny", "channels": arch,
-                "genotype": cfg.get("genotype"), "num_classes": num_classes}
-
     def _view(self, index: int, hp: int | str) -> ArchResultsView:
         hp = self._hp(hp)
         key = (index, hp)
         view = self._views.get(key)
         if view is None:
-            if not any(self._present_row(d, hp, index) for d in self._datasets_of_hp(hp)):
+            if not self._source.datasets_with_runs(index, hp):
                 raise QueryError(f"architecture {index} has no results with hp {hp}")
-            view = ArchResultsView(self, index, hp)
+            view = ArchResultsView(self._source, index, hp)
             self._views[key] = view
         return view
 
@@ -270,7 +302,7 @@ class _NATSBase:
             self._log("get_more_info(%s, %s, iepoch=%s, hp=%s, is_random=%s)", index, dataset, iepoch, hp, is_random)
         index = self._index(index)
         hp = self._hp(hp)
-        runs = self._runs.get((index, dataset, hp)) or self._load_runs(index, dataset, hp)
+        runs = self._source.runs(index, dataset, hp)
         if is_random is True:
             runs = [runs[self._rng.randrange(len(runs))]]
             pick = True
@@ -280,7 +312,7 @@ class _NATSBase:
             runs = [r for r in runs if r.seed == is_random]
             if not runs:
                 raise QueryError(f"seed {is_random} not run for arch {index} on {dataset} hp {hp}; "
-                                 f"valid: {[r.seed for r in self._load_runs(index, dataset, hp)]}")
+                                 f"valid: {[r.seed for r in self._source.runs(index, dataset, hp)]}")
             pick = True
         else:
             raise QueryError(f"is_random must be True, False or a seed int, got {is_random!r}")
@@ -356,7 +388,7 @@ class _NATSBase:
         try:
             g = self._bench.group(dataset, hp)
         except QueryError:
-            raise QueryError(f"unknown dataset {dataset!r} for hp {hp}; valid: {self._datasets_of_hp(hp)}") from None
+            raise QueryError(f"unknown dataset {dataset!r} for hp {hp}; valid: {self._source.datasets_of_hp(hp)}") from None
         row = g.row(index)
         if row < 0 or not np.asarray(g.present[row]).any():
             raise QueryError(f"architecture {index} has no run on {dataset} with hp {hp}")
@@ -369,7 +401,7 @@ class _NATSBase:
         index = self._index(index)
         if dataset not in self._bench.manifest.datasets:
             raise QueryError(f"invalid dataset {dataset!r}; valid: {list(self._bench.manifest.datasets)}")
-        return self._net_config(index, dataset)
+        return self._source.net_config(index, dataset)
 
     def get_net_param(self, index: Any, dataset: str, seed: int | None, hp: int | str = "12"):
         """Trained weights are not stored in natsbench benchmarks (None per seed)."""

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from natsbench.errors import QueryError
 from natsbench.store.reader import GroupArrays
-from natsbench.store.records import COST_NAMES
 from natsbench.store.layout import cumulative_times, time_columns
+from natsbench.store.records import COST_NAMES
 
 _nan = math.nan
 
@@ -256,13 +256,30 @@ def _mean(values: list[float]) -> float:
     return sum(values) / len(values)
 
 
+class RunSource(Protocol):
+    """What an :class:`ArchResultsView` reads its runs through (the compat API's
+    :class:`~natsbench.api.compat.CompatRuns`). ``hp`` is always normalised (``"12"``)."""
+
+    def arch_str(self, index: int) -> str:
+        """The architecture string of ``index``."""
+
+    def datasets_with_runs(self, index: int, hp: str) -> list[str]:
+        """Datasets on which architecture ``index`` has runs with ``hp``."""
+
+    def runs(self, index: int, dataset: str, hp: str) -> list[RunData]:
+        """The runs (one per seed) of ``index`` on (``dataset``, ``hp``); QueryError if none."""
+
+    def choose(self, count: int) -> int:
+        """A position in ``0..count-1`` from the API's own random generator."""
+
+
 class ArchResultsView:
     """All runs of one architecture for one hp (the official ``ArchResults`` interface)."""
 
-    def __init__(self, api: Any, index: int, hp: str) -> None:
-        self._api = api
+    def __init__(self, source: RunSource, index: int, hp: str) -> None:
+        self._source = source
         self.arch_index = index
-        self.arch_str = api.meta_archs[index]
+        self.arch_str = source.arch_str(index)
         self.hp = hp
         self._runs: dict[str, list[RunData]] = {}
         self.clear_net_done = True
@@ -273,13 +290,12 @@ class ArchResultsView:
         return {d: [r.seed for r in self.runs(d)] for d in self.get_dataset_names()}
 
     def get_dataset_names(self) -> list[str]:
-        return [d for d in self._api._datasets_of_hp(self.hp)
-                if self._api._present_row(d, self.hp, self.arch_index)]
+        return self._source.datasets_with_runs(self.arch_index, self.hp)
 
     def runs(self, dataset: str) -> list[RunData]:
         runs = self._runs.get(dataset)
         if runs is None:
-            runs = self._api._load_runs(self.arch_index, dataset, self.hp)
+            runs = self._source.runs(self.arch_index, dataset, self.hp)
             self._runs[dataset] = runs
         return runs
 
@@ -333,7 +349,7 @@ class ArchResultsView:
                     is_random: bool | int = False) -> dict[str, Any]:
         runs = self.runs(dataset)
         if isinstance(is_random, bool) and is_random:
-            runs = [runs[self._api._rng.randrange(len(runs))]]
+            runs = [runs[self._source.choose(len(runs))]]
         elif isinstance(is_random, int) and not isinstance(is_random, bool):
             match = [r for r in runs if r.seed == is_random]
             if not match:
