@@ -13,7 +13,9 @@ import os
 import time
 from typing import Any
 
-DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
+from natsbench.datasets.specs import NATS_SET_SOURCES
+
+DATASETS = tuple(NATS_SET_SOURCES)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -98,7 +100,7 @@ def _search(args: argparse.Namespace) -> int:
     if args.space is not None and args.space != bench.space:
         raise QueryError(f"--space {args.space} does not match the benchmark's space "
                          f"{bench.space!r}")
-    nats = [d for d in DATASETS if d in bench.datasets or (d == "cifar10" and "cifar10-valid" in bench.datasets)]
+    nats = [d for d in DATASETS if d in bench.datasets or NATS_SET_SOURCES[d]["valid"][0] in bench.datasets]
     datasets = args.dataset or nats or list(bench.datasets)
     for dataset in datasets:
         if dataset not in DATASETS and dataset not in bench.datasets:

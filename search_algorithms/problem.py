@@ -38,24 +38,16 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from natsbench.datasets.specs import TEST_SET_PREFERENCE
+from natsbench.datasets.specs import NATS_SET_SOURCES, TEST_SET_PREFERENCE
 from natsbench.errors import QueryError
 from search_algorithms.base import GridSpace, SpaceLike
 
 logger = logging.getLogger(__name__)
 
 #: dataset -> (benchmark dataset, evaluation set) whose accuracy is the search feedback.
-SEARCH_SOURCES: dict[str, tuple[str, str]] = {
-    "cifar10": ("cifar10-valid", "x-valid"),
-    "cifar100": ("cifar100", "x-valid"),
-    "ImageNet16-120": ("ImageNet16-120", "x-valid"),
-}
+SEARCH_SOURCES: dict[str, tuple[str, str]] = {d: s["valid"] for d, s in NATS_SET_SOURCES.items()}
 #: dataset -> (benchmark dataset, evaluation set) whose accuracy is reported.
-REPORT_SOURCES: dict[str, tuple[str, str]] = {
-    "cifar10": ("cifar10", "ori-test"),
-    "cifar100": ("cifar100", "x-test"),
-    "ImageNet16-120": ("ImageNet16-120", "x-test"),
-}
+REPORT_SOURCES: dict[str, tuple[str, str]] = {d: s["test"] for d, s in NATS_SET_SOURCES.items()}
 #: search space -> training length (hp) of the reported accuracy (NATS-Bench H1 / H2).
 REPORT_HPS: dict[str, str] = {"tss": "200", "sss": "90"}
 

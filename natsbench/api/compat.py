@@ -29,6 +29,7 @@ import numpy as np
 
 from natsbench.api.bench import Bench, seq_mean, sort_hps
 from natsbench.api.results import ArchResultsView, MissingValue, RunData
+from natsbench.datasets.specs import NATS_DATASETS, NATS_SET_SOURCES, nats_set_source
 from natsbench.errors import QueryError, StoreError
 from natsbench.store.manifest import MANIFEST_FILE
 from natsbench.store.official import META_FILE, import_official, normalize_space
@@ -36,30 +37,7 @@ from natsbench.store.records import normalize_hp
 
 log = logging.getLogger(__name__)
 
-NATS_DATASETS = ("cifar10-valid", "cifar10", "cifar100", "ImageNet16-120")
-_SIMULATE_DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 _DEFAULT_ARCHIVES = {"tss": "NATS-tss-v1_0-3ffb9", "sss": "NATS-sss-v1_0-50262"}
-
-
-def remap_dataset_set_names(dataset: str, metric_on_set: str) -> tuple[str, str]:
-    """Map the user-facing (dataset, 'valid'/'test'/'train') to stored (dataset, set).
-
-    Same mapping as the official API: CIFAR-10 validation lives in ``cifar10-valid``
-    (``x-valid``), CIFAR-10 test in ``cifar10`` (``ori-test``); CIFAR-100 and ImageNet16-120
-    use their own ``x-valid``/``x-test`` halves of the original test set.
-    """
-    if dataset == "cifar10":
-        if metric_on_set == "valid":
-            return "cifar10-valid", "x-valid"
-        if metric_on_set == "test":
-            return "cifar10", "ori-test"
-        return dataset, metric_on_set
-    if dataset in ("cifar100", "ImageNet16-120"):
-        if metric_on_set == "valid":
-            return dataset, "x-valid"
-        if metric_on_set == "test":
-            return dataset, "x-test"
-    return dataset, metric_on_set
 
 
 class CompatRuns:
@@ -357,9 +335,9 @@ class _NATSBase:
         from the API's generator.
         """
         index = self._index(arch)
-        if dataset not in _SIMULATE_DATASETS:
-            raise QueryError(f"invalid dataset {dataset!r}; valid: {list(_SIMULATE_DATASETS)}")
-        source = "cifar10-valid" if dataset == "cifar10" else dataset
+        if dataset not in NATS_SET_SOURCES:
+            raise QueryError(f"invalid dataset {dataset!r}; valid: {list(NATS_SET_SOURCES)}")
+        source = NATS_SET_SOURCES[dataset]["valid"][0]
         info = self.get_more_info(index, source, iepoch=iepoch, hp=hp, is_random=True)
         if "valid-accuracy" in info:
             valid_acc = info["valid-accuracy"]
@@ -423,7 +401,7 @@ class _NATSBase:
         """
         self._log("find_best(%s, %s, flop_max=%s, param_max=%s, hp=%s)", dataset, metric_on_set, flop_max, param_max, hp)
         hp = self._hp(hp)
-        dataset, set_name = remap_dataset_set_names(dataset, metric_on_set)
+        dataset, set_name = nats_set_source(dataset, metric_on_set)
         bench = self._bench
         metric = "train_acc1" if set_name == "train" else f"{set_name}_acc1"
         g = bench.group(dataset, hp)

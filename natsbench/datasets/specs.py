@@ -31,13 +31,36 @@ from dataclasses import dataclass
 
 from natsbench.errors import DatasetError
 
-__all__ = ["DatasetSpec", "DATASETS", "EVAL_SET_NAMES", "TEST_SET_PREFERENCE", "get_spec", "dataset_names"]
+__all__ = ["DatasetSpec", "DATASETS", "EVAL_SET_NAMES", "TEST_SET_PREFERENCE", "NATS_SET_SOURCES",
+           "NATS_DATASETS", "nats_set_source", "get_spec", "dataset_names"]
 
 #: every evaluation-set name a dataset may have, in the order records list them
 EVAL_SET_NAMES: tuple[str, ...] = ("x-valid", "x-test", "ori-test")
 #: the set whose accuracy counts as "test": x-test where a dataset has it, else ori-test (as the
 #: official API's ``test-accuracy`` and the NATS-Bench search protocol use them)
 TEST_SET_PREFERENCE: tuple[str, ...] = ("x-test", "ori-test")
+
+#: NATS-Bench's user-facing dataset -> {"valid"/"test": (benchmark dataset, evaluation set)}, as
+#: the official API resolves them (``get_more_info``, ``find_best``, ``simulate_train_eval``) and
+#: the NATS-Bench search protocol uses them: CIFAR-10 validation is the ``x-valid`` half of the
+#: ``cifar10-valid`` training set and its test the ``ori-test`` set of ``cifar10`` (trained on all
+#: 50k images); CIFAR-100 and ImageNet16-120 use the ``x-valid``/``x-test`` halves of their own
+#: original test set.
+NATS_SET_SOURCES: dict[str, dict[str, tuple[str, str]]] = {
+    "cifar10": {"valid": ("cifar10-valid", "x-valid"), "test": ("cifar10", "ori-test")},
+    "cifar100": {"valid": ("cifar100", "x-valid"), "test": ("cifar100", "x-test")},
+    "ImageNet16-120": {"valid": ("ImageNet16-120", "x-valid"), "test": ("ImageNet16-120", "x-test")},
+}
+#: the benchmark datasets of NATS-Bench (those :data:`NATS_SET_SOURCES` reads)
+NATS_DATASETS: tuple[str, ...] = tuple(dict.fromkeys(
+    src[0] for sets in NATS_SET_SOURCES.values() for src in sets.values()))
+
+
+def nats_set_source(dataset: str, set_name: str) -> tuple[str, str]:
+    """The (benchmark dataset, evaluation set) that NATS-Bench reads for ``set_name``
+    (``"valid"``/``"test"``) of ``dataset``; any other pair (``"train"``, ``"x-valid"``, a
+    benchmark dataset such as ``cifar10-valid``) is returned unchanged."""
+    return NATS_SET_SOURCES.get(dataset, {}).get(set_name, (dataset, set_name))
 
 
 @dataclass(frozen=True)
