@@ -28,6 +28,7 @@ from typing import Any, Callable, ClassVar, Iterator, Protocol, Sequence, runtim
 import numpy as np
 
 from natsbench.errors import QueryError
+from natsbench.spaces.base import code_neighbours
 
 logger = logging.getLogger(__name__)
 
@@ -198,13 +199,9 @@ class Algorithm(abc.ABC):
         return codes[:dim] + (value,) + codes[dim + 1:]
 
     def neighbours(self, codes: tuple[int, ...]) -> list[tuple[int, ...]]:
-        """All encodings that differ from ``codes`` in exactly one dimension."""
-        out = []
-        for dim, n in enumerate(self.num_choices):
-            for value in range(n):
-                if value != codes[dim]:
-                    out.append(codes[:dim] + (value,) + codes[dim + 1:])
-        return out
+        """All encodings that differ from ``codes`` in exactly one dimension (ordered by
+        dimension, then value; :func:`natsbench.spaces.base.code_neighbours`)."""
+        return code_neighbours(codes, self.num_choices)
 
 
 AlgorithmFactory = Callable[..., Algorithm]

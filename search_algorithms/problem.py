@@ -40,6 +40,8 @@ import numpy as np
 
 from natsbench.datasets.specs import NATS_SET_SOURCES, TEST_SET_PREFERENCE
 from natsbench.errors import QueryError
+from natsbench.spaces.base import radix_weights
+from natsbench.store.records import normalize_hp
 from search_algorithms.base import GridSpace, SpaceLike
 
 logger = logging.getLogger(__name__)
@@ -50,15 +52,6 @@ SEARCH_SOURCES: dict[str, tuple[str, str]] = {d: s["valid"] for d, s in NATS_SET
 REPORT_SOURCES: dict[str, tuple[str, str]] = {d: s["test"] for d, s in NATS_SET_SOURCES.items()}
 #: search space -> training length (hp) of the reported accuracy (NATS-Bench H1 / H2).
 REPORT_HPS: dict[str, str] = {"tss": "200", "sss": "90"}
-
-
-def _mixed_radix(num_choices: Sequence[int]) -> tuple[int, ...]:
-    """Weights turning an encoding into its position in itertools.product order."""
-    radix, weight = [], 1
-    for n in reversed(num_choices):
-        radix.append(weight)
-        weight *= int(n)
-    return tuple(reversed(radix))
 
 
 @dataclass(eq=False)
@@ -143,7 +136,7 @@ class TabularProblem:
         self.cum_train = np.cumsum(np.nan_to_num(self.train_time), axis=2)
         #: [N, S, E] the official "valid-per-time": mean validation seconds over epochs 1..e+1.
         self.valid_per_time = np.cumsum(np.nan_to_num(self.valid_time), axis=2) / epochs_seen
-        self.radix = _mixed_radix(num_choices)
+        self.radix = radix_weights(num_choices)
         self.num_choices = num_choices
         size = int(np.prod(num_choices, dtype=np.int64))
         flat = self.codes @ np.asarray(self.radix, dtype=np.int64)
@@ -235,13 +228,13 @@ class TabularProblem:
                 report_hp = bench.hps(dataset)[-1]  # the longest training of the dataset
         search_dataset, search_set = search_source or SEARCH_SOURCES[dataset]
         report_dataset, report_set = report_source or REPORT_SOURCES[dataset]
-        search_hp = _hp_str(search_hp)
+        search_hp = normalize_hp(search_hp)
         if report_hp is None:
             if space.name not in REPORT_HPS:
                 raise QueryError(f"no default report hp for space {space.name!r} (known: "
                                  f"{', '.join(REPORT_HPS)}); pass report_hp")
             report_hp = REPORT_HPS[space.name]
-        report_hp = _hp_str(report_hp)
+        report_hp = normalize_hp(report_hp)
 
         def per_seed_epoch(ds: str, hp: str, name: str) -> np.ndarray:
             values = np.asarray(bench.metric(ds, hp, name, seed="all", epoch="all"),
@@ -314,9 +307,3 @@ class TabularProblem:
                    valid_acc=valid, train_time=train_time, valid_time=valid_time,
                    reported=reported, seeds=tuple(range(seeds)), dataset=dataset,
                    sources={"search": "synthetic", "report": "synthetic"})
-
-
-def _hp_str(hp: str | int) -> str:
-    """NATS-Bench hp names are zero-padded to two digits ("01", "12", "90", "200")."""
-    text = str(hp).strip()
-    return f"{int(text):02d}" if text.isdigit() else text

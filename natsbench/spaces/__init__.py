@@ -6,17 +6,41 @@ satisfies :class:`SearchSpace`; module-level helpers live in :mod:`.tss`, :mod:`
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from natsbench.errors import InvalidArchError
 from natsbench.spaces import darts, extcell, sss, tss
 from natsbench.spaces.base import ProductSpace, SearchSpace
 
-__all__ = ["get_space", "SPACE_NAMES", "SearchSpace", "ProductSpace", "tss", "sss", "darts", "extcell"]
+__all__ = ["get_space", "canonical_space", "space_names", "SPACE_NAMES", "NATS_SPACES",
+           "SearchSpace", "ProductSpace", "tss", "sss", "darts", "extcell"]
 
 #: Accepted names (aliases included) -> canonical space name.
 SPACE_NAMES: dict[str, str] = {"tss": "tss", "topology": "tss", "sss": "sss", "size": "sss",
                                "darts": "darts", "extcell": "extcell"}
+#: The NATS-Bench spaces: official archives and the compatibility API hold only these.
+NATS_SPACES: tuple[str, ...] = ("tss", "sss")
+
+
+def space_names(among: Sequence[str] | None = None) -> list[str]:
+    """Accepted names, aliases included, of the canonical spaces ``among`` (default: all)."""
+    return [n for n, c in SPACE_NAMES.items() if among is None or c in among]
+
+
+def canonical_space(name: str, among: Sequence[str] | None = None) -> str:
+    """The canonical name of a space name or alias (``topology`` -> ``tss``, ``size`` -> ``sss``).
+
+    Args:
+        name: a key of :data:`SPACE_NAMES`.
+        among: the canonical names accepted here (default: all), e.g. :data:`NATS_SPACES`.
+
+    Raises:
+        InvalidArchError: unknown name, or a space not in ``among`` (lists the valid names).
+    """
+    canonical = SPACE_NAMES.get(name) if isinstance(name, str) else None
+    if canonical is None or (among is not None and canonical not in among):
+        raise InvalidArchError(f"unknown search space {name!r}; valid: {', '.join(space_names(among))}")
+    return canonical
 
 
 def get_space(name: str, **options: Any) -> SearchSpace:
@@ -29,9 +53,7 @@ def get_space(name: str, **options: Any) -> SearchSpace:
     Raises:
         InvalidArchError: unknown name or an option the space does not take.
     """
-    canonical = SPACE_NAMES.get(name) if isinstance(name, str) else None
-    if canonical is None:
-        raise InvalidArchError(f"unknown search space {name!r}; valid: {', '.join(SPACE_NAMES)}")
+    canonical = canonical_space(name)
     allowed = {"k"} if canonical == "extcell" else set()
     unknown = sorted(set(options) - allowed)
     if unknown:

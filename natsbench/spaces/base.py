@@ -89,6 +89,44 @@ def check_codes(codes: Any, num_choices: Sequence[int], *, space: str) -> tuple[
     return out
 
 
+def radix_weights(num_choices: Sequence[int]) -> tuple[int, ...]:
+    """Weights ``w`` with ``index = sum(codes[d] * w[d])``: the position of a choice vector in
+    ``itertools.product(*map(range, num_choices))`` order (dimension 0 most significant)."""
+    weights, weight = [], 1
+    for n in reversed(num_choices):
+        weights.append(weight)
+        weight *= int(n)
+    return tuple(reversed(weights))
+
+
+def radix_index(codes: Sequence[int], num_choices: Sequence[int]) -> int:
+    """The canonical position of a (valid) choice vector; inverse of :func:`radix_codes`."""
+    return sum(int(c) * w for c, w in zip(codes, radix_weights(num_choices)))
+
+
+def radix_codes(index: int, num_choices: Sequence[int]) -> tuple[int, ...]:
+    """The choice vector at canonical position ``index`` (0 <= index < prod(num_choices))."""
+    codes = []
+    for n in reversed(num_choices):
+        index, value = divmod(index, int(n))
+        codes.append(value)
+    return tuple(reversed(codes))
+
+
+def code_neighbours(codes: Sequence[int], num_choices: Sequence[int]) -> list[tuple[int, ...]]:
+    """All choice vectors that differ from ``codes`` in exactly one dimension.
+
+    Ordered by dimension, then by choice value; ``sum(n - 1 for n in num_choices)`` vectors.
+    """
+    codes = tuple(codes)
+    out = []
+    for dim, n in enumerate(num_choices):
+        for value in range(n):
+            if value != codes[dim]:
+                out.append(codes[:dim] + (value,) + codes[dim + 1:])
+    return out
+
+
 class ProductSpace(ABC):
     """A space whose architectures are in bijection with a product of categorical choices.
 
@@ -150,10 +188,7 @@ class ProductSpace(ABC):
 
     def index_of(self, arch: str) -> int:
         """Position of ``arch`` in the canonical order (mixed radix of its choice vector)."""
-        index = 0
-        for value, n in zip(self._codes_of(arch), self.num_choices):
-            index = index * n + value
-        return index
+        return radix_index(self._codes_of(arch), self.num_choices)
 
     def arch_at(self, index: int) -> str:
         """Inverse of :meth:`index_of`: the architecture at canonical position ``index``."""
@@ -162,11 +197,7 @@ class ProductSpace(ABC):
         index = int(index)
         if not 0 <= index < self.count:
             raise QueryError(f"{self.name} index {index} out of range; valid: 0..{self.count - 1}")
-        codes = []
-        for n in reversed(self.num_choices):
-            index, value = divmod(index, n)
-            codes.append(value)
-        return self._str_of(tuple(reversed(codes)))
+        return self._str_of(radix_codes(index, self.num_choices))
 
     def sample(self, rng: np.random.Generator) -> str:
         """A uniformly random architecture string drawn with ``rng``."""
@@ -178,13 +209,7 @@ class ProductSpace(ABC):
 
         Ordered by dimension, then by choice index; ``sum(n - 1 for n in num_choices)`` strings.
         """
-        codes = self._codes_of(arch)
-        out = []
-        for dim, n in enumerate(self.num_choices):
-            for value in range(n):
-                if value != codes[dim]:
-                    out.append(self._str_of(codes[:dim] + (value,) + codes[dim + 1:]))
-        return out
+        return [self._str_of(c) for c in code_neighbours(self._codes_of(arch), self.num_choices)]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, count={self.count})"

@@ -35,14 +35,14 @@ log = logging.getLogger(__name__)
 
 META_FILE = "meta.pickle.pbz2"
 _ARCH_FILE_RE = re.compile(r"^(\d+)\.pickle\.pbz2$")
-SPACE_ALIASES = {"tss": "tss", "topology": "tss", "sss": "sss", "size": "sss"}
 
 
 def normalize_space(space: str) -> str:
-    try:
-        return SPACE_ALIASES[space]
-    except (KeyError, TypeError):
-        raise ValueError(f"unknown search space {space!r}; valid: {sorted(SPACE_ALIASES)}") from None
+    """``tss``/``topology`` -> ``tss``, ``sss``/``size`` -> ``sss``: the spaces an official archive
+    holds (:func:`natsbench.spaces.canonical_space`); InvalidArchError for anything else."""
+    from natsbench.spaces import NATS_SPACES, canonical_space
+
+    return canonical_space(space, NATS_SPACES)
 
 
 def _detect_space(meta_archs: list[str]) -> str:

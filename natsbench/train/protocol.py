@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from natsbench.errors import QueryError
+from natsbench.store.records import normalize_hp
 
 __all__ = ["Protocol", "H0", "H1", "H2", "PRESETS", "HP_TO_PRESET", "get_protocol",
            "protocol_for_hp"]
@@ -170,11 +171,9 @@ def _parse_value(field: dataclasses.Field, text: str) -> Any:
 
 def protocol_for_hp(hp: int | str) -> Protocol:
     """The preset trained for the official hp tag (``12`` -> H0, ``200`` -> H1, ``90`` -> H2)."""
-    key = str(hp).strip()
-    key = f"{int(key):02d}" if key.isdigit() else key
     try:
-        return HP_TO_PRESET[key]
-    except KeyError:
+        return HP_TO_PRESET[normalize_hp(hp)]
+    except (KeyError, ValueError):
         raise QueryError(f"no protocol for hp {hp!r}; valid: {sorted(HP_TO_PRESET, key=int)}") from None
 
 
