@@ -153,7 +153,7 @@ class _NATSBase:
         key = (index, hp)
         view = self._views.get(key)
         if view is None:
-            if not self._source.datasets_with_runs(index, hp):
+            if not any(self._source.has_runs(d, hp, index) for d in self._source.datasets_of_hp(hp)):
                 raise QueryError(f"architecture {index} has no results with hp {hp}")
             view = ArchResultsView(self._source, index, hp)
             self._views[key] = view
