@@ -10,13 +10,18 @@
   fresh temporary folder for every test (autouse), and one per session for session fixtures.
 * Hypothesis keeps its example database and other files in a temporary folder, not in
   ``.hypothesis/`` of the working directory.
+* ``run_python``: a fresh interpreter running this checkout's code, optionally with modules
+  made uninstallable (``hide=("torch",)``: what a user without the ``train`` extra has).
 """
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
+from typing import Callable, Sequence
 
 import pytest
 
@@ -100,3 +105,28 @@ def official_tss() -> Path:
 def official_sss() -> Path:
     """The real official sss archive folder (``meta.pickle.pbz2`` + some record files)."""
     return _shared_path("nats-official", OFFICIAL_SSS_NAME)
+
+
+#: prepended to the code run by ``run_python``: the hidden modules behave as not installed
+_HIDE = """import sys
+class _NotInstalled:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in {hidden!r}:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+sys.meta_path.insert(0, _NotInstalled())
+"""
+
+
+@pytest.fixture(scope="session")
+def run_python() -> Callable[..., subprocess.CompletedProcess]:
+    """``run_python(code, *args, hide=(), timeout=300)``: run ``python -c code args`` in a fresh
+    interpreter on this checkout (cwd = the repository root; the cache env of the test) and
+    return the completed process (text stdout/stderr); modules in ``hide`` cannot be imported.
+    """
+    def run(code: str, *args: str, hide: Sequence[str] = (), timeout: float = 300) -> subprocess.CompletedProcess:
+        prefix = _HIDE.format(hidden=tuple(hide)) if hide else ""
+        path = [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(path))
+        return subprocess.run([sys.executable, "-c", prefix + code, *args], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=timeout)
+    return run
