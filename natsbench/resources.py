@@ -34,20 +34,21 @@ _PACKAGE = "natsbench._data"
 def data_root() -> Path:
     """The folder of the bundled files (``natsbench/_data`` installed, ``data/`` in a checkout).
 
-    The installed package data comes first. A source checkout that is run without installing
-    it (``PYTHONPATH=checkout``, or an editable install made before ``natsbench._data``
-    existed) has no such package; its ``data/`` folder beside ``natsbench/`` is the same tree.
+    Where this natsbench runs from a source checkout (an editable install, ``PYTHONPATH``, the
+    working directory), it is that checkout's ``data/`` folder: the data of the code that runs,
+    even where another checkout is installed. Otherwise (a wheel) it is the installed package
+    data ``natsbench._data``, through :mod:`importlib.resources`.
 
     Raises StoreError when neither exists, or when natsbench is installed in a form whose
     files are not on the file system (a zip).
     """
+    checkout = Path(__file__).resolve().parents[1]
+    if (checkout / "pyproject.toml").is_file() and (checkout / "data" / "__init__.py").is_file():
+        log.debug("natsbench runs from the source checkout %s", checkout)
+        return checkout / "data"
     try:
         root = importlib.resources.files(_PACKAGE)
     except ModuleNotFoundError:
-        checkout = Path(__file__).resolve().parents[1]
-        if (checkout / "pyproject.toml").is_file() and (checkout / "data" / "__init__.py").is_file():
-            log.debug("no installed %s; reading the source checkout's %s", _PACKAGE, checkout / "data")
-            return checkout / "data"
         raise StoreError(f"the bundled data ({_PACKAGE}) is missing from this installation of natsbench "
                          f"({Path(__file__).parent}); reinstall it") from None
     if not isinstance(root, Path):

@@ -79,7 +79,7 @@ def test_bundled_files_are_found_through_one_accessor(monkeypatch, tmp_path):
 
     assert (bundled_path(*BUNDLED_TSS) / "manifest.json").is_file()
     assert bundled_path(*EXTCELL_SAMPLES).is_file() and bundled_path(*PUBLISHED).is_dir()
-    assert data_root().samefile(ROOT / "data")  # installed (editable) or this checkout: the same tree
+    assert data_root().samefile(ROOT / "data")  # this checkout's code reads this checkout's data
     monkeypatch.setattr(resources, "data_root", lambda: tmp_path)
     try:
         bundled_path(*BUNDLED_SSS)
