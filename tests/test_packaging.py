@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 OURS = ("natsbench", "search_algorithms", "analysis")
 #: distribution name -> the module it installs, where they differ
-MODULE_OF = {"scikit-learn": "sklearn"}
+MODULE_OF = {"scikit-learn": "sklearn", "nas-bench-201": "nas_201_api", "import-linter": "importlinter"}
 
 
 def _requirement_modules(requirements: list[str]) -> set[str]:
