@@ -1,8 +1,8 @@
 """NAS-Bench-360 published results: loading, the method sets of DASH Fig. 4 and D2NAS Fig. 7,
 and the per-task counts both papers state in words, recomputed from the numbers.
 
-The numbers are the package data ``data/published/nasbench360_errors.csv`` (see the README
-there for sources). All ten task metrics are lower-is-better.
+The numbers are the bundled table ``published/nasbench360_errors.csv`` (the repository's
+``data/published``, read through :mod:`natsbench.resources`; see the README there for sources). All ten task metrics are lower-is-better.
 """
 from __future__ import annotations
 
@@ -13,9 +13,8 @@ import pandas as pd
 
 from analysis import profiles
 from natsbench.errors import ArchiveError, QueryError
+from natsbench.resources import PUBLISHED, bundled_path
 
-#: Folder of the shipped published tables.
-PUBLISHED_DIR: Path = Path(__file__).resolve().parents[1] / "data" / "published"
 ERRORS_FILE = "nasbench360_errors.csv"
 
 TASKS: tuple[str, ...] = ("CIFAR100", "Spherical", "NinaPro", "FSD50K", "DarcyFlow", "PSICOV",
@@ -36,7 +35,7 @@ D2NAS_FIG7_METHODS: tuple[str, ...] = ("Expert", *PAST_AUTOMATED, "DASH", "D2NAS
 
 def load_errors(path: str | Path | None = None) -> pd.DataFrame:
     """The tidy published error table (``method, task, metric, lower_is_better, mean, std, ...``)."""
-    path = Path(path) if path is not None else PUBLISHED_DIR / ERRORS_FILE
+    path = Path(path) if path is not None else bundled_path(*PUBLISHED, ERRORS_FILE)
     if not path.is_file():
         raise ArchiveError(f"published NAS-Bench-360 table not found at {path}")
     frame = pd.read_csv(path)

@@ -15,14 +15,12 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from natsbench.datasets.specs import TEST_SET_PREFERENCE
 from natsbench.errors import ArchiveError, QueryError
+from natsbench.resources import BUNDLED_TSS, EXTCELL_SAMPLES, bundled_path
 
 if TYPE_CHECKING:  # numpy/pandas are imported inside the functions: `natsbench --help` stays fast
     import pandas as pd
 
 log = logging.getLogger(__name__)
-
-#: Bundled ExtCell random samples (columns group, error, params, ...; data/benchmarks/README.md).
-DEFAULT_EXTCELL_TABLE: Path = Path(__file__).resolve().parents[1] / "data" / "extcell" / "samples.csv"
 
 VALID_SET = "x-valid"
 
@@ -378,7 +376,7 @@ def _multitrial_run(args: argparse.Namespace, out: Path) -> Result:
         import natsbench
         from search_algorithms.grid import run_grid
 
-        bench_dir = args.bench or Path(__file__).resolve().parents[1] / "data" / "benchmarks" / "tss-digits"
+        bench_dir = args.bench or bundled_path(*BUNDLED_TSS)
         bench = natsbench.open_bench(bench_dir)
         dataset = args.dataset or bench.datasets[0]
         from search_algorithms.runner import write_parquet
@@ -446,7 +444,7 @@ def extcell_edf(samples: pd.DataFrame, out_dir: str | Path, *, reference_group: 
 def _extcell_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--table", type=Path, default=None,
                         help="CSV/Parquet with columns group, error (%%), params (M); default: the "
-                             f"bundled samples ({DEFAULT_EXTCELL_TABLE.relative_to(DEFAULT_EXTCELL_TABLE.parents[2])})")
+                             f"bundled samples ({'/'.join(EXTCELL_SAMPLES)})")
     parser.add_argument("--reference-group", default=None, help="group the KS statistics compare to "
                         "(default: the first group in the table)")
     parser.add_argument("--bins", type=int, default=10, help="params bins of the normalized EDF (default 10)")
@@ -455,10 +453,7 @@ def _extcell_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _extcell_run(args: argparse.Namespace, out: Path) -> Result:
-    path = args.table or DEFAULT_EXTCELL_TABLE
-    if args.table is None and not path.is_file():
-        raise ArchiveError(f"the bundled ExtCell samples ({path}) are missing from this installation; "
-                           "pass --table FILE with columns group, error, params")
+    path = args.table or bundled_path(*EXTCELL_SAMPLES)
     return extcell_edf(read_table(path), out, reference_group=args.reference_group, bins=args.bins,
                        n_boot=args.n_boot, seed=args.seed)
 

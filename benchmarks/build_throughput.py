@@ -36,7 +36,6 @@ PROTOCOL = "H0:epochs=12,batch_size=256,flip_prob=0,crop_padding=1,name=digits12
 MODEL_KWARGS = {"tss": {"C": 8, "N": 1}, "sss": {}}
 IMAGE_SIZE = 8
 SEED = 777
-DATA = Path(__file__).resolve().parents[1] / "data" / "benchmarks"
 
 
 def sample_archs(space: str, n: int) -> list[str]:
@@ -82,11 +81,10 @@ def with_builder(space: str, archs: list[str], workers: int, store: Path) -> flo
 
 def bundled() -> None:
     import natsbench
+    from natsbench.resources import bundled_path
 
     for name in ("tss-digits", "sss-digits", "extcell/darts", "extcell/k16"):
-        path = DATA / name
-        if not (path / "manifest.json").is_file():
-            continue
+        path = bundled_path("benchmarks", *name.split("/"))
         bench = natsbench.open_bench(path)
         wall = float(bench.provenance.get("wall_time_s") or 0)
         trained = int(bench.evaluated("digits", "12").sum())

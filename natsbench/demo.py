@@ -1,10 +1,8 @@
 """``natsbench demo``: the tour a new user runs first (a couple of minutes on 2 cores).
 
-1. Queries: the bundled tss benchmark (``data/benchmarks/tss-digits``) through the
-   NATS-Bench-compatible API and the vectorized ``Bench``. Where the bundled benchmark is
-   missing from the installation, two architectures are trained live on the bundled offline dataset
-   (scikit-learn's digits) into a fresh benchmark, which is then queried the same way.
-   Then the bundled size-space sample (``data/benchmarks/sss-digits``): its best measured
+1. Queries: the bundled tss benchmark (``benchmarks/tss-digits``) through the
+   NATS-Bench-compatible API and the vectorized ``Bench``.
+   Then the bundled size-space sample (``benchmarks/sss-digits``): its best measured
    and best predicted channel configuration, predictions flagged, with the surrogate's
    held-out Kendall tau.
 2. A short multi-trial comparison (random search, REA, REINFORCE, BOHB) on the bundled
@@ -12,10 +10,13 @@
 3. The benchmark analysis of NATS-Bench Figs. 5.3-5.4 (accuracy vs params/FLOPs with Pareto
    fronts, validation/test rank correlation) of the toured benchmark.
 4. The ExtCell design-space comparison of Na (2022) Fig. 4.2 (accuracy box plots, error EDFs,
-   params-normalized EDFs) from the bundled random samples in ``data/extcell``.
+   params-normalized EDFs) from the bundled random samples in ``extcell``.
 5. The NAS-Bench-360 performance profiles of DASH Fig. 4 / D2NAS Fig. 7 from the published
-   numbers shipped in ``data/published``.
+   numbers shipped in ``published``.
 6. One static HTML report of all of it; the command prints where it is.
+
+The bundled files are the repository's ``data/`` folder (:mod:`natsbench.resources`). Nothing
+here trains, so the demo runs without torch (``pip install natsbench``).
 """
 from __future__ import annotations
 
@@ -25,10 +26,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger(__name__)
+from natsbench.resources import BUNDLED_SSS, BUNDLED_TSS, EXTCELL_SAMPLES, bundled_path
 
-BUNDLED_TSS = Path(__file__).resolve().parents[1] / "data" / "benchmarks" / "tss-digits"
-BUNDLED_SSS = BUNDLED_TSS.parent / "sss-digits"
+log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,47 +37,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="natsbench-demo", help="results folder (default ./natsbench-demo)")
     p.add_argument("--runs", type=int, default=20, help="runs per algorithm in the search comparison")
     p.add_argument("--bench", default=None, help="benchmark to tour (default: the bundled tss benchmark)")
-    p.add_argument("--sss-bench", default=str(BUNDLED_SSS),
+    p.add_argument("--sss-bench", default=None,
                    help="sample size-space benchmark with stored surrogate predictions to query "
                         "(default: the bundled sss-digits; 'none' skips it)")
     p.add_argument("--extcell-table", default=None,
                    help="ExtCell samples (CSV/Parquet with group, error, params) for the EDF step "
-                        "(default: the bundled data/extcell/samples.csv)")
+                        f"(default: the bundled {'/'.join(EXTCELL_SAMPLES)})")
     p.set_defaults(func=run)
 
 
 def _say(text: str) -> None:
     print(text, flush=True)
-
-
-def _usable(bench_dir: Path) -> bool:
-    return (bench_dir / "manifest.json").is_file()
-
-
-def _live_bench(out: Path) -> Path:
-    """Train two tss cells for two epochs on the bundled digits data (real runs)."""
-    from natsbench.store.compact import compact, init_bench
-    from natsbench.spaces import get_space
-    from natsbench.train.trainer import train_arch
-    from natsbench.build.builder import dataset_entry
-    from natsbench.datasets import load_dataset
-
-    store = out / "live-bench"
-    space = get_space("tss")
-    archs = ["|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|",
-             "|avg_pool_3x3~0|+|none~0|skip_connect~1|+|none~0|none~1|skip_connect~2|"]
-    init_bench(store, space="tss", arch_strs=space.all_archs(), arch_order="canonical",
-               datasets={"digits": dataset_entry("digits")},
-               net_config={"channel": 16, "num_cells": 5},
-               provenance={"data": "scikit-learn digits (bundled)", "builder": "natsbench demo"})
-    data = load_dataset("digits")
-    for arch in archs:
-        t = time.perf_counter()
-        rec = train_arch("tss", arch, data, "H0:epochs=2,batch_size=128", seed=0, store=store, progress=False)
-        _say(f"  trained {arch} for 2 epochs in {time.perf_counter() - t:.1f} s: "
-             f"x-valid accuracy {rec.metrics['x-valid_acc1'][-1]:.1f}%")
-    compact(store)
-    return store
 
 
 def _queries(bench_dir: Path) -> tuple[Any, str, str]:
@@ -156,17 +126,12 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     _say("== 1. queries")
-    bench_dir = Path(args.bench) if args.bench else BUNDLED_TSS
-    if not _usable(bench_dir):
-        _say(f"  no bundled benchmark at {bench_dir}; training two architectures live on the "
-             f"bundled digits dataset instead")
-        bench_dir = _live_bench(out)
+    bench_dir = Path(args.bench) if args.bench else bundled_path(*BUNDLED_TSS)
     bench, dataset, hp = _queries(bench_dir)
-    if args.sss_bench != "none" and _usable(Path(args.sss_bench)):
-        _sss_surrogate(Path(args.sss_bench))
+    if args.sss_bench != "none":
+        _sss_surrogate(Path(args.sss_bench) if args.sss_bench else bundled_path(*BUNDLED_SSS))
 
-    from analysis.reproduce import (DEFAULT_EXTCELL_TABLE, extcell_edf, nats_analysis, nats_multitrial,
-                                    nb360_profile, read_table)
+    from analysis.reproduce import extcell_edf, nats_analysis, nats_multitrial, nb360_profile, read_table
     from analysis.report import build_report
 
     _say("== 2. multi-trial search with simulated time")
@@ -180,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
     res = nats_analysis(bench, out / "nats-analysis", datasets=[dataset], hp=hp)
     _say("  " + _valid_test_finding(res.data["valid_test"]))
     _say("== 4. ExtCell vs DARTS random cells (Na 2022, Fig. 4.2)")
-    table = Path(args.extcell_table) if args.extcell_table else DEFAULT_EXTCELL_TABLE
+    table = Path(args.extcell_table) if args.extcell_table else bundled_path(*EXTCELL_SAMPLES)
     if table.is_file():
         res = extcell_edf(read_table(table), out / "extcell-edf", n_boot=200)
         ks = res.data["ks"]

@@ -28,3 +28,7 @@ class StoreError(NatsBenchError, RuntimeError):
 
 class DatasetError(NatsBenchError, FileNotFoundError):
     """Dataset files are missing or malformed."""
+
+
+class MissingDependencyError(NatsBenchError, ImportError):
+    """A feature needs an optional dependency that is not installed (names the extra to install)."""

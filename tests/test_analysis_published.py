@@ -1,6 +1,7 @@
 """The shipped published NAS-Bench-360 numbers equal the papers' tables.
 
-The source texts live outside the project (``../shared``); these checks skip where absent.
+The source texts live outside the project (``shared/``, the ``shared_dir`` fixture); these
+checks skip where absent.
 """
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import pandas as pd
 import pytest
 
 from analysis import nb360
+from natsbench.resources import PUBLISHED, bundled_path
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 TASKS_D2NAS = ["CIFAR100", "Spherical", "NinaPro", "FSD50K", "DarcyFlow", "PSICOV", "Cosmic", "ECG",
                "Satellite", "DeepSEA"]
 TASKS_DASH = ["CIFAR100", "Spherical", "DarcyFlow", "PSICOV", "Cosmic", "NinaPro", "FSD50K", "ECG",
@@ -23,15 +24,19 @@ def _shipped() -> pd.DataFrame:
     return nb360.load_errors().set_index(["method", "task"])
 
 
-def _seed(prefix: str) -> list[str]:
-    files = sorted((SHARED / "seeds").glob(f"{prefix}_*.txt"))
-    if not files:
-        pytest.skip(f"source text {prefix}_*.txt not found under {SHARED / 'seeds'}")
-    return files[0].read_text(encoding="utf-8").splitlines()
+@pytest.fixture(scope="module")
+def seed(shared_dir: Path):
+    """The lines of the source text shared/seeds/<prefix>_*.txt (skips where absent)."""
+    def lines(prefix: str) -> list[str]:
+        files = sorted((shared_dir / "seeds").glob(f"{prefix}_*.txt"))
+        if not files:
+            pytest.skip(f"source text {prefix}_*.txt not found under {shared_dir / 'seeds'}")
+        return files[0].read_text(encoding="utf-8").splitlines()
+    return lines
 
 
-def test_d2nas_table2_means_and_stds() -> None:
-    lines = _seed("000")
+def test_d2nas_table2_means_and_stds(seed) -> None:
+    lines = seed("000")
     start = next(i for i, line in enumerate(lines) if line.startswith("Expert\t"))
     shipped = _shipped()
     seen = 0
@@ -49,8 +54,8 @@ def test_d2nas_table2_means_and_stds() -> None:
     assert seen == 95  # 12 methods x 10 tasks minus 25 "-" cells
 
 
-def test_dash_table2_means() -> None:
-    lines = _seed("003")
+def test_dash_table2_means(seed) -> None:
+    lines = seed("003")
     start = next(i for i, line in enumerate(lines) if line.startswith("Expert |"))
     shipped = _shipped()
     for line in lines[start:start + 11]:
@@ -63,12 +68,12 @@ def test_dash_table2_means() -> None:
                 assert shipped.loc[(method, task), "mean"] == float(cell), (method, task)
 
 
-def test_shipped_files_keep_the_shared_values() -> None:
+def test_shipped_files_keep_the_shared_values(shared_dir: Path) -> None:
     for name in ("nasbench360_errors.csv", "nasbench360_gpu_hours.csv", "nasbench360_model_cost.csv"):
-        src = SHARED / "published" / name
+        src = shared_dir / "published" / name
         if not src.is_file():
             pytest.skip(f"{src} not found")
         theirs = pd.read_csv(src)
-        ours = pd.read_csv(nb360.PUBLISHED_DIR / name)
+        ours = pd.read_csv(bundled_path(*PUBLISHED, name))
         pd.testing.assert_frame_equal(ours[list(theirs.columns)], theirs)
         assert ours["citation_keys"].str.len().gt(0).all()

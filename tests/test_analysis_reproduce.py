@@ -12,6 +12,7 @@ from scipy import stats
 
 from analysis import nb360, reproduce
 from natsbench.cli import main
+from natsbench.resources import PUBLISHED, bundled_path
 from tests.test_analysis_benchmark import brute_force_front
 
 
@@ -36,7 +37,7 @@ def nb360_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_nb360_best_counts_equal_direct_counts(nb360_out: Path, tmp_path: Path) -> None:
-    csv = nb360.PUBLISHED_DIR / nb360.ERRORS_FILE
+    csv = bundled_path(*PUBLISHED, nb360.ERRORS_FILE)
     methods = pd.read_csv(nb360_out / "dash_fig4" / "methods.csv").set_index("method")
     direct = _best_on_direct(csv, list(nb360.DASH_FIG4_METHODS))
     assert methods["best_on"].to_dict() == direct
@@ -53,7 +54,7 @@ def test_nb360_best_counts_equal_direct_counts(nb360_out: Path, tmp_path: Path) 
 
 
 def test_nb360_claims_recomputed_from_csv(nb360_out: Path) -> None:
-    errors = pd.read_csv(nb360.PUBLISHED_DIR / nb360.ERRORS_FILE)
+    errors = pd.read_csv(bundled_path(*PUBLISHED, nb360.ERRORS_FILE))
     table = errors.pivot(index="task", columns="method", values="mean")
     past = list(nb360.PAST_AUTOMATED)
     dash_beats_auto = int((table["DASH"] < table[past].min(axis=1)).sum())
@@ -150,7 +151,6 @@ def test_nats_analysis_with_fake_bench(tmp_path: Path) -> None:
 
 
 def test_nats_analysis_cli_on_a_real_benchmark(tmp_path: Path) -> None:
-    pytest.importorskip("nats_bench")  # the official-format archive writer uses it
     from natsbench.store.official import import_official
     from natsbench.testing.official_archive import make_official_archive
 
@@ -215,11 +215,17 @@ def test_extcell_edf(tmp_path: Path) -> None:
     assert "summary.md" in {p.name for p in res.files}
 
 
-def test_extcell_without_bundled_samples_says_so(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    if reproduce.DEFAULT_EXTCELL_TABLE.is_file():
-        pytest.skip("bundled ExtCell samples exist")
-    assert main(["reproduce", "extcell-edf", "--out", str(tmp_path)]) == 1
-    assert "--table" in capsys.readouterr().err
+def test_extcell_without_bundled_samples_says_so(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import natsbench.resources
+
+    empty = tmp_path / "data"
+    empty.mkdir()
+    monkeypatch.setattr(natsbench.resources, "data_root", lambda: empty)  # an incomplete installation
+    assert main(["reproduce", "extcell-edf", "--out", str(tmp_path / "out")]) != 0
+    err = capsys.readouterr().err
+    assert "extcell/samples.csv is missing" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
 # ---------------------------------------------------------------------------------------------

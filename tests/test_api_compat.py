@@ -13,13 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-nats_bench = pytest.importorskip("nats_bench")
+import nats_bench
 
 import natsbench  # noqa: E402
 from natsbench.errors import QueryError  # noqa: E402
 from natsbench.testing.official_archive import make_official_archive  # noqa: E402
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "nats-official"
 
 
 def same(a, b, path="") -> None:
@@ -244,26 +243,24 @@ def test_bad_queries_name_valid_values(tss_archives):
         api.get_more_info(14000, "cifar10", hp=12)
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/nats-official (real official files) not present")
 @pytest.mark.parametrize("space,name", [("tss", "NATS-tss-v1_0-3ffb9-simple"), ("sss", "NATS-sss-v1_0-50262-simple")])
-def test_real_official_files_match(space, name):
-    path = SHARED / name
+def test_real_official_files_match(space, name, official_dir):
+    path = official_dir / name
     theirs = nats_bench.create(str(path), space, fast_mode=True, verbose=False)
     ours = natsbench.create(str(path), space, fast_mode=True, verbose=False)
     n = compare_apis(ours, theirs, indices=[0, 11, 284], full=False)
     assert n > 100
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/nats-official (real official files) not present")
-def test_real_official_published_facts():
-    tss = natsbench.create(str(SHARED / "NATS-tss-v1_0-3ffb9-simple"), "tss", verbose=False)
+def test_real_official_published_facts(official_tss, official_sss):
+    tss = natsbench.create(str(official_tss), "tss", verbose=False)
     cost = tss.get_cost_info(0, "cifar10", hp=200)
     assert (round(cost["params"], 6), round(cost["flops"], 5)) == (0.129306, 15.64737)
     accs = [tss.get_more_info(0, "cifar10", hp=200, is_random=s)["test-accuracy"] for s in (777, 888, 999)]
     assert [round(a, 2) for a in accs] == [85.62, 86.18, 85.79]
     info = tss.get_more_info(11, "cifar10-valid", hp=200, is_random=False)
     assert (round(info["valid-accuracy"], 2), round(info["test-accuracy"], 2)) == (87.94, 87.65)
-    sss = natsbench.create(str(SHARED / "NATS-sss-v1_0-50262-simple"), "sss", verbose=False)
+    sss = natsbench.create(str(official_sss), "sss", verbose=False)
     assert sss.arch(284) == "8:8:40:32:40" and sss.arch(1) == "8:8:8:8:16"
     assert round(sss.get_more_info(284, "cifar10", hp=90, is_random=False)["test-accuracy"], 2) == 89.51
     assert math.isclose(sss.get_cost_info(284, "cifar10", hp=90)["params"], 0.144834)

@@ -17,6 +17,9 @@ from natsbench.build.plan import ArchSelection, plan_jobs, select_archs
 from natsbench.spaces import get_space
 from natsbench.store.compact import init_bench
 from natsbench.store.records import RunRecord, iter_records, write_record
+from tests import fake_jobs
+
+ROOT = Path(__file__).resolve().parents[1]
 
 PROTOCOL = "H0:epochs=1,batch_size=256,eval_batch_size=1024"
 TINY = dict(model_kwargs={"C": 4, "N": 1}, image_size=8)  # a few seconds per run on CPU
@@ -166,10 +169,51 @@ def test_kill_and_resume_loses_and_duplicates_nothing(tmp_path):
     assert not [p for p in store.parent.iterdir() if p.name.startswith(".")]
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+#: ``natsbench build`` whose jobs are tests/fake_jobs.py's (real CLI, builder, pool and records;
+#: no torch import or training: the first records come at once, later jobs take 0.5 s)
+_TIMED_BUILD = """
+import sys
+import natsbench.build.executors as executors
+from tests import fake_jobs
+executors.run_job = fake_jobs.timed_job
+executors._init_worker = fake_jobs.no_torch_init
+from natsbench.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_signal_stops_a_background_build_gracefully(tmp_path, sig):
     """SIGINT even when the shell ignored it (``cmd &``), and SIGTERM (schedulers, ``kill``):
-    the build stops, keeps its finished records and accounts its wall time."""
+    the build stops, lets its running jobs write their records, keeps them (no compaction)
+    and accounts its wall time; no worker writes after it exited."""
+    archs = _arch_file(tmp_path / "archs.txt", 20)
+    store = tmp_path / "bench"
+    cmd = [sys.executable, "-c", _TIMED_BUILD, "build", "--space", "tss", "--dataset", "digits",
+           "--protocol", PROTOCOL, "--seeds", "5", "--store", str(store), "--archs", str(archs),
+           "--workers", "2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    deadline = time.time() + 120
+    while time.time() < deadline and not list((store / "records").rglob("*.json")):
+        time.sleep(0.05)
+    time.sleep(0.3)  # the next jobs are running now
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err.decode()
+    assert b"interrupted" in err and b"Traceback" not in err
+    records = sorted((store / "records").rglob("*.json"))
+    assert 3 <= len(records) < 20  # the first ones and the running ones; the queued ones dropped
+    time.sleep(2 * fake_jobs.LATER_JOB_SECONDS)
+    assert sorted((store / "records").rglob("*.json")) == records  # no worker outlived the build
+    provenance = natsbench.open_bench(store).manifest.provenance
+    assert provenance["wall_time_s"] > 0
+
+
+@pytest.mark.slow
+def test_a_signal_stops_a_background_build_of_real_trainings(tmp_path):
+    """As above with real training jobs (about 20 s: two workers import torch and train)."""
+    sig = signal.SIGINT
     archs = _arch_file(tmp_path / "archs.txt", 8)
     store = tmp_path / "bench"
     cmd = [sys.executable, "-m", "natsbench.cli", "build", "--space", "tss", "--dataset", "digits",

@@ -1,7 +1,6 @@
-"""The benchmarks shipped in data/: complete where the docs say so, consistent, with provenance."""
+"""The benchmarks shipped in data/ (package data ``natsbench._data``): complete where the docs
+say so, consistent, with provenance. The shipped data is complete, so an incomplete tree fails."""
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -9,16 +8,16 @@ import pytest
 from scipy.stats import kendalltau
 
 import natsbench
+from natsbench.resources import BUNDLED_SSS, BUNDLED_TSS, EXTCELL_SAMPLES, bundled_path
 from natsbench.spaces import get_space
 from natsbench.spaces.tss import iso_key
 
-DATA = Path(__file__).resolve().parents[1] / "data"
-TSS = DATA / "benchmarks" / "tss-digits"
-SSS = DATA / "benchmarks" / "sss-digits"
+TSS = bundled_path(*BUNDLED_TSS)
+SSS = bundled_path(*BUNDLED_SSS)
 #: metrics the bundled sss surrogates answer (data/benchmarks/build_bundled.sh)
 SSS_PREDICTED = ("x-valid_acc1", "x-test_acc1", "ori-test_acc1", "train_time", "params", "flops", "latency")
-EXTCELL = DATA / "benchmarks" / "extcell"
-SAMPLES = DATA / "extcell" / "samples.csv"
+EXTCELL = bundled_path("benchmarks", "extcell")
+SAMPLES = bundled_path(*EXTCELL_SAMPLES)
 PROVENANCE_KEYS = ("data", "protocol", "code_version", "hardware", "date", "wall_time_s", "seeds")
 
 
@@ -39,8 +38,7 @@ def test_bundled_tss_benchmark_answers_every_cell_through_its_class():
     source = table["source_index"].to_numpy()
     trained = source < 0
     assert int(trained.sum()) == 6466  # one representative per isomorphism class
-    if not evaluated.all():
-        pytest.skip(f"the bundled tss build is in progress: {int(evaluated.sum())} of 15625 answer")
+    assert evaluated.all(), f"only {int(evaluated.sum())} of 15625 cells answer"
     # every copy names a trained representative of its own class and answers with its numbers
     keys = [iso_key(a) for a in bench.arch_strs]
     copies = np.flatnonzero(~trained)
@@ -65,10 +63,8 @@ def test_bundled_sss_trains_the_stratified_sample_and_predicts_the_rest():
     assert bench.provenance["archs"] == "stratified:2048"
     evaluated = bench.evaluated("digits", "12")
     sample = select_archs("sss", "stratified:2048").train
-    # only the planned sample was trained (its first part while the build is in progress)
-    assert not evaluated[np.setdiff1d(np.arange(len(bench)), sample)].any()
-    if evaluated.sum() < sample.size:
-        pytest.skip(f"the bundled sss build is in progress: {int(evaluated.sum())} of {sample.size}")
+    # exactly the planned sample was trained
+    np.testing.assert_array_equal(np.flatnonzero(evaluated), np.sort(sample))
     acc = _final(bench, "x-test_acc1")
     assert np.isfinite(acc[sample]).all() and np.nanstd(acc[sample]) > 1
     surrogates = SurrogateBench(bench, use_stored=True)
@@ -96,7 +92,6 @@ def test_bundled_sss_trains_the_stratified_sample_and_predicts_the_rest():
     assert tau > max(baseline, 0.3), (tau, baseline)
 
 
-@pytest.mark.skipif(not SAMPLES.is_file(), reason="the bundled ExtCell samples are not shipped yet")
 def test_bundled_extcell_samples_come_from_their_benchmarks():
     samples = pd.read_csv(SAMPLES)
     groups = {"DARTS": EXTCELL / "darts", **{f"{k}-ExtCell": EXTCELL / f"k{k}" for k in (10, 12, 14, 16)}}
@@ -111,6 +106,6 @@ def test_bundled_extcell_samples_come_from_their_benchmarks():
         np.testing.assert_allclose(sub["error"], 100 - _final(bench, "x-test_acc1")[idx], rtol=1e-6)
         np.testing.assert_allclose(sub["params"], _final(bench, "params")[idx], rtol=1e-6)
         assert np.isfinite(sub["error"]).all() and (sub["error"] >= 0).all()
-    edf = pd.read_csv(DATA / "extcell" / "edf.csv")
+    edf = pd.read_csv(bundled_path("extcell", "edf.csv"))
     for group, curve in edf.groupby("group"):
         assert np.all(np.diff(curve["edf"]) >= 0) and curve["edf"].iloc[-1] == pytest.approx(1.0)

@@ -1,5 +1,5 @@
 """Params and FLOPs of our tss/sss networks against every record of the official NATS-Bench
-fixtures in ../shared/nats-official (skipped where those files are absent)."""
+fixtures in shared/nats-official (the ``official_dir`` fixture; skipped where absent)."""
 from __future__ import annotations
 
 import bz2
@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 
-torch = pytest.importorskip("torch")
+import torch
 
-from natsbench.models import create_model  # noqa: E402
-from natsbench.models.costs import count_flops, count_params  # noqa: E402
+from natsbench.models import create_model
+from natsbench.models.costs import count_flops, count_params
 
-OFFICIAL = Path(__file__).resolve().parents[1].parent / "shared" / "nats-official"
 ARCHIVES = {"tss": "NATS-tss-v1_0-3ffb9-simple", "sss": "NATS-sss-v1_0-50262-simple"}
 NUM_CLASSES = {"cifar10-valid": 10, "cifar10": 10, "cifar100": 100, "ImageNet16-120": 120}
 INDICES = (0, 11, 284)
@@ -34,8 +33,8 @@ def _cases() -> list:
 
 
 @pytest.mark.parametrize("space,folder,index", _cases())
-def test_costs_equal_official_records(space, folder, index):
-    root = OFFICIAL / folder
+def test_costs_equal_official_records(space, folder, index, official_dir):
+    root = official_dir / folder
     if not (root / f"{index:06d}.pickle.pbz2").is_file():
         pytest.skip(f"official fixtures not found at {root} (they live in ../shared, optional)")
     arch = _load(root / "meta.pickle.pbz2")["meta_archs"][index]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-torch = pytest.importorskip("torch")
+import torch
 from torch import nn  # noqa: E402
 
 from natsbench.models.wrn import (  # noqa: E402

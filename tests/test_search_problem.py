@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,9 +10,6 @@ from natsbench.errors import QueryError
 from natsbench.spaces import get_space
 from search_algorithms.base import GridSpace
 from search_algorithms.problem import TabularProblem
-
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-OFFICIAL_TSS = SHARED / "nats-official" / "NATS-tss-v1_0-3ffb9-simple"
 
 
 class FakeBench:
@@ -112,16 +108,14 @@ def test_synthetic_problem_has_structure_and_separate_test_numbers() -> None:
     assert isinstance(problem.space, GridSpace) and problem.num_archs == 125
 
 
-@pytest.mark.skipif(not OFFICIAL_TSS.is_dir(), reason="official NATS-Bench fixture "
-                    "../shared/nats-official is not available")
-def test_costs_feedback_and_reported_match_the_official_api(tmp_path) -> None:
-    nats_bench = pytest.importorskip("nats_bench")
+def test_costs_feedback_and_reported_match_the_official_api(tmp_path, official_tss) -> None:
+    import nats_bench
     from natsbench.store.official import import_official
     import natsbench
 
-    bench = natsbench.open_bench(import_official(OFFICIAL_TSS, tmp_path / "bench",
+    bench = natsbench.open_bench(import_official(official_tss, tmp_path / "bench",
                                                  progress=False))
-    api = nats_bench.create(str(OFFICIAL_TSS), "tss", fast_mode=True, verbose=False)
+    api = nats_bench.create(str(official_tss), "tss", fast_mode=True, verbose=False)
     for dataset in ("cifar10", "cifar100", "ImageNet16-120"):
         problem = TabularProblem.from_bench(bench, dataset)
         search = "cifar10-valid" if dataset == "cifar10" else dataset

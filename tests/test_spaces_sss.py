@@ -4,7 +4,6 @@ from __future__ import annotations
 import bz2
 import itertools
 import pickle
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,8 +13,6 @@ from hypothesis import strategies as st
 from natsbench.errors import InvalidArchError
 from natsbench.spaces import SearchSpace, get_space, sss
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-SSS_META = SHARED / "nats-official" / "NATS-sss-v1_0-50262-simple" / "meta.pickle.pbz2"
 
 CH = [8, 16, 24, 32, 40, 48, 56, 64]
 HSET = settings(max_examples=100, deadline=None, database=None)
@@ -48,9 +45,8 @@ def test_product_order(space, archs):
     assert space.arch_at(32767) == "64:64:64:64:64"
 
 
-@pytest.mark.skipif(not SSS_META.exists(), reason=f"official sss meta file absent ({SSS_META})")
-def test_order_equals_official_meta_order(archs):
-    meta = pickle.loads(bz2.decompress(SSS_META.read_bytes()))  # trusted official fixture
+def test_order_equals_official_meta_order(archs, official_sss):
+    meta = pickle.loads(bz2.decompress((official_sss / "meta.pickle.pbz2").read_bytes()))  # trusted official fixture
     assert meta["meta_archs"] == archs
 
 

@@ -5,7 +5,6 @@ import bz2
 import itertools
 import pickle
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,8 +14,6 @@ from hypothesis import strategies as st
 from natsbench.errors import InvalidArchError
 from natsbench.spaces import SearchSpace, get_space, tss
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-TSS_META = SHARED / "nats-official" / "NATS-tss-v1_0-3ffb9-simple" / "meta.pickle.pbz2"
 
 OPS = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
 HSET = settings(max_examples=100, deadline=None, database=None)
@@ -72,9 +69,8 @@ def test_all_archs_returns_a_copy(space):
     assert len(space.all_archs()) == 15625
 
 
-@pytest.mark.skipif(not TSS_META.exists(), reason=f"official tss meta file absent ({TSS_META})")
-def test_official_meta_holds_the_same_strings(archs):
-    meta = pickle.loads(bz2.decompress(TSS_META.read_bytes()))  # trusted official fixture
+def test_official_meta_holds_the_same_strings(archs, official_tss):
+    meta = pickle.loads(bz2.decompress((official_tss / "meta.pickle.pbz2").read_bytes()))  # trusted official fixture
     official = meta["meta_archs"]
     assert len(official) == 15625 and set(official) == set(archs)
     # README fact: official index 0
@@ -86,7 +82,7 @@ def test_official_meta_holds_the_same_strings(archs):
 
 # --- isomorphism ----------------------------------------------------------------------
 def test_iso_key_agrees_with_official_on_every_cell(archs):
-    genotype_utils = pytest.importorskip("nats_bench.genotype_utils")
+    from nats_bench import genotype_utils
     official = [genotype_utils.topology_str2structure(a).to_unique_str(consider_zero=True) for a in archs]
     ours = [tss.iso_key(a) for a in archs]
     assert len(set(ours)) == 6466 == len(set(official))
@@ -129,7 +125,7 @@ def test_iso_class_sizes():
 
 # --- conversions ------------------------------------------------------------------------
 def test_matrix_matches_official_str2matrix(archs):
-    api_topology = pytest.importorskip("nats_bench.api_topology")
+    from nats_bench import api_topology
     for a in archs[::7]:  # stride coprime to 5: every op occurs on every edge
         official = api_topology.NATStopology.str2matrix(a)
         ours = tss.to_matrix(a)

@@ -23,7 +23,7 @@ from natsbench.store.records import RunRecord, iter_records, read_record, record
 from natsbench.safe_unpickle import load_archive_file, restricted_loads
 from natsbench.store.table_import import import_table
 
-nats_bench = pytest.importorskip("nats_bench")
+import nats_bench
 from natsbench.testing.official_archive import make_official_archive  # noqa: E402
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+import torch
 
 from natsbench.train.batches import DeviceSet, Normalizer, augment, eval_batches, train_batches  # noqa: E402
 

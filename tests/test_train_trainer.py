@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-torch = pytest.importorskip("torch")
+import torch
 
 from natsbench.datasets import load_dataset  # noqa: E402
 from natsbench.errors import InvalidArchError  # noqa: E402

@@ -548,7 +548,7 @@ def load_surrogate_predictions(bench_dir: str | os.PathLike, dataset: str, hp: i
     """
     import pyarrow.parquet as pq
 
-    from natsbench.store.reader import StoreReader
+    from natsbench.store.reader import StoreReader, column_to_numpy
 
     pq_path, json_path = prediction_paths(bench_dir, dataset, hp, metric)
     if not json_path.is_file() or not pq_path.is_file():
@@ -573,13 +573,13 @@ def load_surrogate_predictions(bench_dir: str | os.PathLike, dataset: str, hp: i
         raise StoreError(f"{json_path}: predictions were made for another architecture table "
                          f"({info.get('num_archs')} archs) than {bench_dir} has now ({len(arch_strs)}); refit")
     table = pq.read_table(io.BytesIO(payload))
-    index = table.column("index").to_numpy()
+    index = column_to_numpy(table.column("index"))
     if not np.array_equal(index, np.arange(len(arch_strs))):
         raise StoreError(f"{pq_path}: index column must be 0..{len(arch_strs) - 1} in order")
     return SurrogatePredictions(
-        value=table.column("value").to_numpy().astype(np.float64),
-        measured=table.column("measured").to_numpy(zero_copy_only=False).astype(bool),
-        prediction=table.column("prediction").to_numpy().astype(np.float64), info=info)
+        value=column_to_numpy(table.column("value")).astype(np.float64),
+        measured=column_to_numpy(table.column("measured")).astype(bool),
+        prediction=column_to_numpy(table.column("prediction")).astype(np.float64), info=info)
 
 
 # -- a benchmark that always answers ----------------------------------------------------------

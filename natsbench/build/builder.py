@@ -84,9 +84,12 @@ def build(*, space: str, datasets: Sequence[str], protocol: str, seeds: Sequence
     from tqdm.auto import tqdm
 
     from natsbench._version import __version__
+    from natsbench._optional import ensure_installed
     from natsbench.store.compact import init_bench
     from natsbench.train.protocol import get_protocol
 
+    # every job trains (a job's failure is recorded, and a missing torch must not be)
+    ensure_installed("torch", extra="train")
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; valid: {sorted(EXECUTORS)}")
     prot = get_protocol(protocol)

@@ -27,6 +27,7 @@ import importlib
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
+from natsbench._optional import require
 from natsbench.errors import InvalidArchError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -74,6 +75,7 @@ def create_model(space: str, arch: Any, num_classes: int, **kwargs: Any) -> "nn.
         ) from None
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
         raise InvalidArchError(f"num_classes must be a positive int; got {num_classes!r}")
+    require("torch", extra="train")
     module_name, func_name = target.split(":")
     builder = getattr(importlib.import_module(module_name), func_name)
     return builder(arch, num_classes=num_classes, **kwargs)

@@ -44,7 +44,10 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import torch
+from natsbench._optional import require
+
+require("torch", extra="train")  # before importing it: a missing torch names the extra
+import torch  # noqa: E402
 from torch import nn
 
 from natsbench.errors import InvalidArchError

@@ -33,7 +33,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-import torch
+from natsbench._optional import require
+
+require("torch", extra="train")  # before importing it: a missing torch names the extra
+import torch  # noqa: E402
 from torch import nn
 
 __all__ = ["count_params", "count_flops", "measure_latency"]

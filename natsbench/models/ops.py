@@ -20,7 +20,10 @@ from __future__ import annotations
 
 from typing import Callable
 
-import torch
+from natsbench._optional import require
+
+require("torch", extra="train")  # before importing it: a missing torch names the extra
+import torch  # noqa: E402
 from torch import nn
 
 from natsbench.errors import InvalidArchError

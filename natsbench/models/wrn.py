@@ -23,7 +23,10 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import torch
+from natsbench._optional import require
+
+require("torch", extra="train")  # before importing it: a missing torch names the extra
+import torch  # noqa: E402
 from torch import Tensor, nn
 
 from natsbench.ops.aggregated_conv import AggregatedConv, AggregatedConv1d, AggregatedConv2d

@@ -33,7 +33,10 @@ import functools
 import math
 from typing import Literal, Sequence
 
-import torch
+from natsbench._optional import require
+
+require("torch", extra="train")  # before importing it: a missing torch names the extra
+import torch  # noqa: E402
 import torch.nn.functional as F
 from torch import Tensor, nn
 

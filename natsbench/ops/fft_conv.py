@@ -37,7 +37,10 @@ import functools
 import math
 from typing import TYPE_CHECKING, Sequence, Union
 
-import torch
+from natsbench._optional import require
+
+require("torch", extra="train")  # before importing it: a missing torch names the extra
+import torch  # noqa: E402
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import Tensor

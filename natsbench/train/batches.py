@@ -15,7 +15,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 import numpy as np
-import torch
+from natsbench._optional import require
+
+require("torch", extra="train")  # before importing it: a missing torch names the extra
+import torch  # noqa: E402
 import torch.nn.functional as F
 
 __all__ = ["DeviceSet", "Normalizer", "augment", "train_batches", "eval_batches"]

@@ -33,7 +33,10 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
-import torch
+from natsbench._optional import require
+
+require("torch", extra="train")  # before importing it: a missing torch names the extra
+import torch  # noqa: E402
 from torch import nn
 
 from natsbench.datasets import LoadedDataset, load_dataset
