@@ -192,15 +192,16 @@ def _account_wall_time(store: Path, seconds: float | None, *, compact_now: bool)
     SIGKILLed build cannot account its own time. ``compact_now`` merges the records too.
     """
     from natsbench.store.compact import compact
-    from natsbench.store.manifest import read_manifest, update_provenance
+    from natsbench.store.manifest import update_provenance
 
     if seconds is None:
         if compact_now:
             compact(store)
         return
-    prov = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "wall_time_s": round(float(read_manifest(store).provenance.get("wall_time_s", 0.0)) + seconds, 1)}
+    # added under the benchmark's lock: concurrent builds on one store each count
+    date = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    add = {"wall_time_s": round(float(seconds), 1)}
     if compact_now:
-        compact(store, provenance_update=prov)
+        compact(store, provenance_update=date, provenance_add=add)
     else:
-        update_provenance(store, prov)
+        update_provenance(store, date, add=add)

@@ -17,7 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
-from natsbench.errors import QueryError, StoreError
+from natsbench.errors import ArchiveError, QueryError, StoreError
 from natsbench.store.manifest import (
     ARCHS_FILE, COSTS_FILE, CUMTIME_FILE, METRICS_FILE, PRESENT_FILE, ROWS_FILE, GroupInfo,
     Manifest, read_manifest,
@@ -28,6 +28,19 @@ from natsbench.store.records import (
 from natsbench.store.writer import cumulative_times, metric_sort_key
 
 log = logging.getLogger(__name__)
+
+_SNAPSHOT_TRIES = 20
+
+
+def _generation(path: Path) -> tuple[int, int, int] | None:
+    """Identity of a benchmark directory's current state: ``archs.parquet`` (device, inode,
+    mtime in ns). Every rewrite of the directory (``compact``) writes a new one; nothing
+    else touches it (``update_provenance`` rewrites only the manifest)."""
+    try:
+        st = os.stat(path / ARCHS_FILE)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_mtime_ns
 
 
 @dataclass
@@ -120,6 +133,22 @@ class StoreReader:
 
     def __init__(self, path: str | os.PathLike, *, overlay_records: bool = True) -> None:
         self.path = Path(path)
+        # a consistent snapshot without a lock: the manifest and the records must come from
+        # one directory, so read them again if ``compact`` replaced it in between
+        for _ in range(_SNAPSHOT_TRIES):
+            self._generation = _generation(self.path)
+            try:
+                self._open(overlay_records)
+            except (StoreError, ArchiveError):
+                if _generation(self.path) == self._generation:
+                    raise
+                continue  # read across a replacement (a record vanished with the old directory)
+            if _generation(self.path) == self._generation:
+                break
+        else:
+            raise StoreError(f"{self.path} was replaced {_SNAPSHOT_TRIES} times while being opened")
+
+    def _open(self, overlay_records: bool) -> None:
         self.manifest: Manifest = read_manifest(self.path)
         self._groups: dict[tuple[str, str], GroupArrays] = {}
         self._group_infos = {(g.dataset, g.hp): g for g in self.manifest.groups}
@@ -131,6 +160,13 @@ class StoreReader:
         self._extra_archs: list[str] = []
         if self._pending:
             self._add_pending_groups()
+
+    def _check_generation(self) -> None:
+        """Fail if the directory was replaced since it was opened (its files, read lazily,
+        would belong to another state than the manifest and records already read)."""
+        if _generation(self.path) != self._generation:
+            raise StoreError(f"{self.path} was rewritten (e.g. compacted) after it was opened; "
+                             "open it again")
 
     # -- architectures -------------------------------------------------------------------
     @cached_property
@@ -146,6 +182,7 @@ class StoreReader:
             table = handle.read(columns=wanted, use_threads=False)
         except (OSError, KeyError, ValueError) as exc:
             raise StoreError(f"{path}: unreadable architecture table ({exc})") from exc
+        self._check_generation()
         archs = table.column("arch").to_pylist()
         if len(archs) != self.manifest.num_archs:
             raise StoreError(f"{path} has {len(archs)} rows but the manifest says {self.manifest.num_archs}")
@@ -183,6 +220,7 @@ class StoreReader:
         import pyarrow.parquet as pq
 
         df = pq.ParquetFile(self.path / ARCHS_FILE).read().to_pandas()
+        self._check_generation()
         if self._extra_archs:
             extra = pd.DataFrame({"index": np.arange(len(df), len(df) + len(self._extra_archs)),
                                   "arch": self._extra_archs})
@@ -235,7 +273,9 @@ class StoreReader:
                 costs = np.load(gdir / COSTS_FILE, mmap_mode="r").view(np.ndarray)
                 present = np.load(gdir / PRESENT_FILE, mmap_mode="r").view(np.ndarray)
             except (OSError, ValueError) as exc:
+                self._check_generation()
                 raise StoreError(f"{gdir}: missing or corrupt group arrays ({exc})") from exc
+            self._check_generation()
             expected = (len(rows), len(disk.seeds), disk.epochs, len(disk.metrics))
             if metrics.shape != expected or costs.shape != expected[:2] + (len(COST_NAMES),) \
                     or present.shape != expected[:2] or rows.ndim != 1:
