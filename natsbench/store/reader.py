@@ -5,6 +5,12 @@ not been compacted yet (none in a shipped benchmark; ``natsbench compact`` merge
 on first use, the architecture column of ``archs.parquet``. The dense arrays of a (dataset,
 hp) group are memory-mapped on first touch, so memory grows only with what is queried; the
 pending records are overlaid on the group they belong to when it is first touched.
+
+Readers take no lock. ``compact`` replaces the whole directory atomically; a reader reads the
+manifest and the records of one directory state (again, if the directory was replaced while
+it opened), and fails with a clear error rather than mixing states when it maps a group's
+arrays only after a replacement (docs/FORMAT.md, "Concurrent writers, readers and
+compaction").
 """
 from __future__ import annotations
 
