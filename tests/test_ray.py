@@ -4,7 +4,9 @@ Both must give the records the local executor gives (same values, bit for bit).
 """
 from __future__ import annotations
 
+import importlib.util
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -24,12 +26,32 @@ from natsbench.spaces import get_space
 from natsbench.store.records import iter_records
 from natsbench.train.protocol import get_protocol
 
-ray = pytest.importorskip("ray")
-pytestmark = pytest.mark.ray
+pytestmark = [pytest.mark.ray, pytest.mark.skipif(importlib.util.find_spec("ray") is None,
+                                                  reason="needs the ray extra (pip install '.[ray]')")]
+# one token for every Ray process of this module: Ray caches its auth settings per process,
+# so ray is imported only after they are in the environment (not at collection)
+_TOKEN = secrets.token_hex(32)
 
 PROTOCOL = "H0:epochs=1,batch_size=256,eval_batch_size=1024"
 TINY = dict(model_kwargs={"C": 4, "N": 1}, image_size=8)
 ROOT = Path(__file__).resolve().parents[1]  # workers must import this checkout's natsbench
+
+
+@pytest.fixture(autouse=True)
+def ray(monkeypatch):
+    """A token of the test's own for every Ray process (nothing read from or written to
+    ~/.ray; an explicit address needs the mode set, see Ray's token authentication), the
+    workers import this checkout's natsbench; returns the ``ray`` module."""
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")
+    monkeypatch.setenv("RAY_AUTH_TOKEN", _TOKEN)
+    monkeypatch.delenv("RAY_AUTH_TOKEN_PATH", raising=False)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+    # workers import natsbench from this checkout
+    monkeypatch.setenv("PYTHONPATH", f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    import ray
+
+    return ray
 
 
 def _archs(tmp_path: Path, n: int = 2) -> Path:
@@ -65,9 +87,7 @@ def _same_records(a: Path, b: Path) -> None:
 
 
 def test_ray_instance_started_by_the_caller_matches_local_and_stops_gracefully(
-        tmp_path, local_bench, monkeypatch):
-    monkeypatch.setenv("PYTHONPATH", f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
-    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+        tmp_path, local_bench, ray):
     ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
     try:
         with pytest.raises(BuildError, match="no GPU"):
@@ -97,9 +117,7 @@ def test_ray_instance_started_by_the_caller_matches_local_and_stops_gracefully(
         done = {r.arch: r for r in iter_records(tmp_path / "stopped")}
         assert first.job.arch in done and jobs[1].arch in done  # finished before close returned
         assert all(r.status == "ok" and r.epochs == 4 for r in done.values())
-        assert jobs[3].arch not in done  # never submitted (at most 2 in flight)
-        time.sleep(1.0)
-        assert len(list(iter_records(tmp_path / "stopped"))) == len(done) <= 3  # nothing runs on
+        assert jobs[3].arch not in done and len(done) <= 3  # never submitted (2 in flight)
     finally:
         ray.shutdown()
 
@@ -111,13 +129,11 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def ray_head():
+def ray_head(ray):
     """``ray start --head --block`` in a subprocess of its own; stopped by its pid."""
     tmp = tempfile.mkdtemp(prefix="nbray-", dir="/tmp")  # short: Ray's socket paths are long
     port = _free_port()
-    env = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
-               RAY_USAGE_STATS_ENABLED="0")
-    env.pop("RAY_ADDRESS", None)
+    env = dict(os.environ)
     ray_cli = shutil.which("ray") or str(Path(sys.executable).parent / "ray")
     proc = subprocess.Popen(
         [ray_cli, "start", "--head", "--block", f"--port={port}", f"--temp-dir={tmp}",
@@ -134,7 +150,7 @@ def ray_head():
             except OSError:
                 assert time.time() < deadline, "ray head did not come up"
                 time.sleep(0.2)
-        yield address
+        yield address, Path(tmp)
     finally:
         proc.terminate()  # --block: the command stops every process it started
         try:
@@ -145,15 +161,21 @@ def ray_head():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def test_attach_to_a_running_cluster_with_ray_address(tmp_path, local_bench, ray_head, monkeypatch):
+def test_attach_to_a_running_cluster_with_ray_address(tmp_path, local_bench, ray, ray_head, monkeypatch):
+    """``--ray-address`` attaches (one job), ``$RAY_ADDRESS`` too (the rest, resumed)."""
     from natsbench.cli import main
 
-    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    address, head_dir = ray_head
     store = tmp_path / "bench"
-    code = main(["build", "--space", "tss", "--dataset", "digits", "--protocol", PROTOCOL,
-                 "--seeds", "9", "--store", str(store), "--archs", str(_archs(tmp_path)),
-                 "--model", "C=4,N=1", "--image-size", "8", "--executor", "ray",
-                 "--ray-address", ray_head, "--no-compact"])
-    assert code == 0
+    cmd = ["build", "--space", "tss", "--dataset", "digits", "--protocol", PROTOCOL, "--seeds", "9",
+           "--store", str(store), "--archs", str(_archs(tmp_path)), "--model", "C=4,N=1",
+           "--image-size", "8", "--executor", "ray", "--no-compact"]
+    assert main(cmd + ["--ray-address", address, "--limit", "1"]) == 0
     assert not ray.is_initialized()  # attached for the build, detached after it
+    assert len(list(iter_records(store))) == 1
+    monkeypatch.setenv("RAY_ADDRESS", address)
+    assert main(cmd) == 0
     _same_records(local_bench, store)
+    # the jobs ran on that cluster: its session logged the workers of both builds' Ray jobs
+    drivers = {p.name.split("-")[2] for p in head_dir.glob("session_*/logs/worker-*.out")}
+    assert len(drivers) >= 2, sorted(p.name for p in head_dir.glob("session_*/logs/*"))
