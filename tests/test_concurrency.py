@@ -138,3 +138,53 @@ def test_two_builds_on_one_store_with_different_seeds_both_finish_complete(tmp_p
     assert not list(iter_record_paths(store))  # the last build to finish compacted everything
     seconds = [float(re.search(rb"([0-9.]+) s \(", out).group(1)) for out, _ in outs]
     assert bench.manifest.provenance["wall_time_s"] == pytest.approx(sum(seconds), abs=0.11)
+
+
+def _record(archs: list[str], i: int, seed: int):
+    """Run (arch i, seed) as the writer processes above write it."""
+    from natsbench.store.records import RunRecord
+
+    return RunRecord(space="tss", arch=archs[i], dataset=DATASET, hp=HP, seed=seed, epochs=2,
+                     metrics={"x-valid_acc1": [float(seed), float(i)]})
+
+
+def test_a_writer_waits_for_a_compaction_and_lands_in_the_new_directory(tmp_path):
+    from natsbench.store.locking import LOCK_FILE, store_lock
+    from natsbench.store.records import record_path, write_record
+
+    archs = get_space("tss").all_archs()[:2]
+    store = init_bench(tmp_path / "bench", space="tss", arch_strs=archs, arch_order="custom",
+                       datasets={DATASET: {"num_classes": 10, "eval_sets": ["x-valid"]}})
+    target = record_path(store, "tss", archs[1], DATASET, HP, 1)
+    with store_lock(store, exclusive=True):  # as compact holds it
+        assert (store / LOCK_FILE).is_file()
+        writer = threading.Thread(target=write_record, args=(store, _record(archs, 1, 1)))
+        writer.start()
+        time.sleep(0.3)
+        assert writer.is_alive() and not target.exists()  # waiting, nothing written
+        # the directory is replaced while the writer waits on the old lock file
+        from natsbench.store.writer import write_bench
+
+        write_bench(store, space="tss", arch_strs=archs, groups=[], arch_order="custom",
+                    datasets={DATASET: {"num_classes": 10, "eval_sets": ["x-valid"]}},
+                    overwrite=True)
+    writer.join(timeout=10)
+    assert not writer.is_alive() and target.exists()  # in the new directory, not the deleted one
+    assert _seen(StoreReader(store)) == {1: {1}}
+
+
+def test_a_reader_refuses_to_mix_two_states_of_a_compacted_benchmark(tmp_path):
+    from natsbench.errors import StoreError
+    from natsbench.store.records import write_record
+
+    archs = get_space("tss").all_archs()[:2]
+    store = init_bench(tmp_path / "bench", space="tss", arch_strs=archs, arch_order="custom",
+                       datasets={DATASET: {"num_classes": 10, "eval_sets": ["x-valid"]}})
+    write_record(store, _record(archs, 0, 0))
+    compact(store)
+    write_record(store, _record(archs, 1, 1))
+    reader = StoreReader(store)  # arrays not mapped yet
+    compact(store)  # merges the record the reader holds as pending; new seed axis
+    with pytest.raises(StoreError, match="rewritten .* open it again"):
+        reader.group(DATASET, HP)
+    assert _seen(StoreReader(store)) == {0: {0}, 1: {1}}

@@ -171,6 +171,8 @@ def run_ray(jobs: Iterable[Job], settings: RunSettings, workers: int | None = No
         raise BuildError(f"gpus_per_job must be >= 0 (fractions share a GPU), got {gpus_per_job}")
     address = address or os.environ.get("RAY_ADDRESS") or None
     started = False
+    if ray.is_initialized() and address:
+        log.warning("Ray is already initialised in this process: using that instance, not %s", address)
     if not ray.is_initialized():
         handlers = _stop_handlers()
         if address:  # an existing cluster: its resources are its own (num_cpus is refused)
@@ -187,7 +189,7 @@ def run_ray(jobs: Iterable[Job], settings: RunSettings, workers: int | None = No
             gpus_per_job = 1.0 if cluster_gpus and settings.device != "cpu" else 0.0
         if gpus_per_job > 0 and not cluster_gpus:
             raise BuildError(f"gpus_per_job={gpus_per_job} but the Ray cluster has no GPU "
-                                 f"(resources: {dict(resources)}); use 0 or a cluster with GPUs")
+                             f"(resources: {dict(resources)}); use 0 or a cluster with GPUs")
         if gpus_per_job > 0 and settings.device == "cpu":
             raise BuildError(f"gpus_per_job={gpus_per_job} with device 'cpu': the GPUs would idle")
         if workers is None:
@@ -197,7 +199,9 @@ def run_ray(jobs: Iterable[Job], settings: RunSettings, workers: int | None = No
             workers = max(1, slots)
         log.info("Ray: %s CPUs, %s GPUs; %d CPU + %g GPU per job, up to %d jobs in flight",
                  resources.get("CPU"), cluster_gpus, threads, gpus_per_job, 2 * workers)
-        remote = ray.remote(num_cpus=threads, num_gpus=gpus_per_job, max_retries=0)(_ray_job)
+        # Ray retries a task whose worker or node died (records are idempotent), not one
+        # that raised: run_job turns those into failed records itself
+        remote = ray.remote(num_cpus=threads, num_gpus=gpus_per_job)(_ray_job)
         yield from _ray_results(ray, remote, iter(jobs), settings, 2 * workers)
     finally:
         if started:
@@ -237,8 +241,14 @@ def _ray_results(ray: Any, remote: Any, queue: Iterator[Job], settings: RunSetti
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             for ref in done:
-                pending.pop(ref)
-                yield ray.get(ref)
+                job = pending.pop(ref)
+                try:
+                    result = ray.get(ref)
+                except ray.exceptions.RayError as exc:  # its worker/node died, retries spent
+                    log.warning("job lost on the cluster: %s on %s seed %d: %s", job.arch,
+                                job.dataset, job.seed, exc)
+                    result = JobResult(job, "failed", 0.0, f"Ray: {exc}")
+                yield result
                 nxt = next(queue, None)
                 if nxt is not None:
                     pending[remote.remote(nxt, settings)] = nxt
