@@ -21,6 +21,7 @@ locks there). Readers take no lock (see :class:`natsbench.store.reader.StoreRead
 from __future__ import annotations
 
 import contextlib
+import glob
 import logging
 import os
 import time
@@ -41,6 +42,24 @@ log = logging.getLogger(__name__)
 _warned = False
 
 
+def _ensure_dir(path: Path) -> None:
+    """Create the benchmark directory if needed, but never while a rewrite has moved it
+    aside: where the OS cannot exchange directories atomically (NFS, macOS) a rewrite moves
+    the old directory into a ``.<name>.old-*`` sibling and then the new one into place, and
+    a directory created in between would block that second rename. The sibling exists from
+    before the first rename until after the second, so its absence means it is safe."""
+    trash = f".{glob.escape(path.name)}.old-*"
+    deadline = time.monotonic() + _MISSING_TIMEOUT_S
+    while not path.is_dir():
+        if not any(path.parent.glob(trash)):
+            path.mkdir(parents=True, exist_ok=True)
+            return
+        if time.monotonic() > deadline:
+            raise StoreError(f"benchmark directory {path} is missing while "
+                             f"{sorted(path.parent.glob(trash))} exist (an interrupted rewrite?)")
+        time.sleep(0.001)
+
+
 @contextlib.contextmanager
 def store_lock(bench_dir: str | os.PathLike, *, exclusive: bool) -> Iterator[None]:
     """Hold the benchmark's lock, shared (record writers) or exclusive (directory rewriters).
@@ -59,16 +78,11 @@ def store_lock(bench_dir: str | os.PathLike, *, exclusive: bool) -> Iterator[Non
     path = Path(bench_dir)
     lock_path = path / LOCK_FILE
     mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
-    path.mkdir(parents=True, exist_ok=True)
-    missing_since = None
     while True:
+        _ensure_dir(path)
         try:
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
-        except FileNotFoundError:  # being replaced where the OS cannot exchange directories
-            missing_since = missing_since or time.monotonic()
-            if time.monotonic() - missing_since > _MISSING_TIMEOUT_S:
-                raise StoreError(f"benchmark directory {path} disappeared") from None
-            time.sleep(0.001)
+        except FileNotFoundError:  # replaced just now, where the OS cannot exchange directories
             continue
         try:
             fcntl.flock(fd, mode)

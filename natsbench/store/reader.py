@@ -262,7 +262,12 @@ class StoreReader:
         arrays = self._groups.get(key)
         if arrays is None:
             info = self.group_info(dataset, hp)
-            arrays = self._load_group(info)
+            try:
+                arrays = self._load_group(info)
+            except Exception:
+                self._check_generation()  # the files changed under us: say so instead
+                raise
+            self._check_generation()  # every file read belongs to the state opened
             self._groups[key] = arrays
         return arrays
 
@@ -279,9 +284,7 @@ class StoreReader:
                 costs = np.load(gdir / COSTS_FILE, mmap_mode="r").view(np.ndarray)
                 present = np.load(gdir / PRESENT_FILE, mmap_mode="r").view(np.ndarray)
             except (OSError, ValueError) as exc:
-                self._check_generation()
                 raise StoreError(f"{gdir}: missing or corrupt group arrays ({exc})") from exc
-            self._check_generation()
             expected = (len(rows), len(disk.seeds), disk.epochs, len(disk.metrics))
             if metrics.shape != expected or costs.shape != expected[:2] + (len(COST_NAMES),) \
                     or present.shape != expected[:2] or rows.ndim != 1:
