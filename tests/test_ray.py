@@ -88,16 +88,18 @@ def _same_records(a: Path, b: Path) -> None:
 
 def test_ray_instance_started_by_the_caller_matches_local_and_stops_gracefully(
         tmp_path, local_bench, ray):
-    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+    # one GPU as Ray sees it (declared): jobs ask for half of it; without CUDA they train on
+    # the CPU, so the numbers still equal the local executor's
+    ray.init(num_cpus=1, num_gpus=1, include_dashboard=False, log_to_driver=False)
     try:
-        with pytest.raises(BuildError, match="no GPU"):
+        with pytest.raises(BuildError, match="GPUs would idle"):
             build(space="tss", datasets=["digits"], protocol=PROTOCOL, seeds=[9],
                   store=tmp_path / "gpu", archs=str(_archs(tmp_path)), executor="ray",
-                  gpus_per_job=0.5, progress=False, **TINY)
+                  gpus_per_job=0.5, device="cpu", progress=False, **TINY)
         store = tmp_path / "bench"
         report = build(space="tss", datasets=["digits"], protocol=PROTOCOL, seeds=[9], store=store,
-                       archs=str(_archs(tmp_path)), executor="ray", progress=False,
-                       compact_at_end=False, **TINY)
+                       archs=str(_archs(tmp_path)), executor="ray", gpus_per_job=0.5,
+                       progress=False, compact_at_end=False, **TINY)
         assert (report.ok, report.failed) == (2, 0)
         assert ray.is_initialized()  # the caller's instance is the caller's to shut down
         _same_records(local_bench, store)
@@ -110,7 +112,8 @@ def test_ray_instance_started_by_the_caller_matches_local_and_stops_gracefully(
                 for i, a in enumerate(archs)]
         settings = RunSettings(store=str(tmp_path / "stopped"), threads_per_job=1, image_size=8,
                                model_kwargs=(("C", 4), ("N", 1)))
-        results = run_ray(jobs, settings, workers=1)  # 1 CPU: one runs, one waits, 2 unsent
+        # the same resources as above: the warm worker runs them, the next starting at once
+        results = run_ray(jobs, settings, workers=1, gpus_per_job=0.5)  # one runs, one waits
         first = next(results)
         time.sleep(0.3)  # the second job is running now
         results.close()
@@ -166,6 +169,10 @@ def test_attach_to_a_running_cluster_with_ray_address(tmp_path, local_bench, ray
     from natsbench.cli import main
 
     address, head_dir = ray_head
+    settings = RunSettings(store=str(tmp_path / "gpu"))
+    with pytest.raises(BuildError, match="no GPU"):  # this cluster has none
+        next(run_ray([], settings, address=address, gpus_per_job=1))
+    assert not ray.is_initialized()
     store = tmp_path / "bench"
     cmd = ["build", "--space", "tss", "--dataset", "digits", "--protocol", PROTOCOL, "--seeds", "9",
            "--store", str(store), "--archs", str(_archs(tmp_path)), "--model", "C=4,N=1",

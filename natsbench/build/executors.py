@@ -200,8 +200,10 @@ def run_ray(jobs: Iterable[Job], settings: RunSettings, workers: int | None = No
         log.info("Ray: %s CPUs, %s GPUs; %d CPU + %g GPU per job, up to %d jobs in flight",
                  resources.get("CPU"), cluster_gpus, threads, gpus_per_job, 2 * workers)
         # Ray retries a task whose worker or node died (records are idempotent), not one
-        # that raised: run_job turns those into failed records itself
-        remote = ray.remote(num_cpus=threads, num_gpus=gpus_per_job)(_ray_job)
+        # that raised: run_job turns those into failed records itself. max_calls=0: a worker
+        # runs job after job, GPU ones too (Ray's default for GPU tasks is a new process per
+        # task), so each worker imports torch and loads a dataset once
+        remote = ray.remote(num_cpus=threads, num_gpus=gpus_per_job, max_calls=0)(_ray_job)
         yield from _ray_results(ray, remote, iter(jobs), settings, 2 * workers)
     finally:
         if started:
