@@ -1,4 +1,4 @@
-"""natsbench build: planning, skipping, failures, isomorphic fill, kill-and-resume, Ray."""
+"""natsbench build: planning, skipping, failures, isomorphic fill, kill-and-resume (Ray: test_ray.py)."""
 from __future__ import annotations
 
 import os
@@ -232,22 +232,6 @@ def test_a_signal_stops_a_background_build_of_real_trainings(tmp_path):
     assert 1 <= len(records) < 8  # stopped early, finished runs kept (not compacted)
     provenance = natsbench.open_bench(store).manifest.provenance
     assert provenance["wall_time_s"] > 0
-
-
-@pytest.mark.slow
-def test_ray_executor_matches_local(tmp_path):
-    pytest.importorskip("ray")
-    archs = _arch_file(tmp_path / "archs.txt", 2)
-    local, remote = tmp_path / "local", tmp_path / "ray"
-    build(space="tss", datasets=["digits"], protocol=PROTOCOL, seeds=[9], store=local, archs=str(archs),
-          progress=False, **TINY)
-    build(space="tss", datasets=["digits"], protocol=PROTOCOL, seeds=[9], store=remote, archs=str(archs),
-          executor="ray", workers=2, progress=False, **TINY)
-    a, b = natsbench.open_bench(local), natsbench.open_bench(remote)
-    hp = a.hps("digits")[0]
-    for metric in ("train_loss", "x-valid_acc1", "ori-test_acc1"):
-        np.testing.assert_array_equal(a.metric("digits", hp, metric, seed="all", epoch="all"),
-                                      b.metric("digits", hp, metric, seed="all", epoch="all"))
 
 
 def test_stratified_sss_sample_is_balanced_and_distinct():

@@ -7,6 +7,7 @@ SIGKILL) and start the same command again: it runs only the missing jobs.
 from __future__ import annotations
 
 import contextlib
+import functools
 import datetime as dt
 import logging
 import os
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from natsbench.build.executors import EXECUTORS, JobResult, RunSettings
+from natsbench.build.executors import EXECUTORS, BuildError, JobResult, RunSettings
 from natsbench.build.plan import ArchSelection, plan_jobs, select_archs
 
 log = logging.getLogger(__name__)
@@ -49,13 +50,14 @@ def dataset_entry(dataset: str) -> dict[str, Any]:
 
 
 def build(*, space: str, datasets: Sequence[str], protocol: str, seeds: Sequence[int],
-          store: str | os.PathLike, archs: str | ArchSelection = "all", workers: int = 1,
+          store: str | os.PathLike, archs: str | ArchSelection = "all", workers: int | None = None,
           executor: str = "local", device: str | None = None, data_root: str | None = None,
           retry_failed: bool = False, compact_at_end: bool = True, progress: bool = True,
           limit: int | None = None, image_size: int | None = None,
           model_kwargs: dict[str, Any] | None = None, threads_per_job: int = 1,
           provenance: dict[str, Any] | None = None,
-          space_options: dict[str, Any] | None = None) -> BuildReport:
+          space_options: dict[str, Any] | None = None, ray_address: str | None = None,
+          gpus_per_job: float | None = None) -> BuildReport:
     """Build (or resume) a benchmark.
 
     Args:
@@ -65,7 +67,7 @@ def build(*, space: str, datasets: Sequence[str], protocol: str, seeds: Sequence
         seeds: training seeds; one job per (arch, dataset, seed).
         store: benchmark directory (created if needed; resumed if it exists).
         archs: ``all``, ``unique``, ``sample:N``, a file, or an :class:`ArchSelection`.
-        workers: parallel jobs.
+        workers: parallel jobs (None: 1 locally; with Ray, as many as the cluster fits).
         executor: ``local`` (process pool) or ``ray``.
         device: torch device for training (default: CUDA if available).
         retry_failed: rerun jobs whose record says ``failed``.
@@ -80,6 +82,10 @@ def build(*, space: str, datasets: Sequence[str], protocol: str, seeds: Sequence
         provenance: extra provenance for the manifest.
         space_options: options of the space (``{"k": 12}``: sample/validate 12-ExtCells),
             recorded in the manifest's ``net_config["space_options"]``.
+        ray_address: the Ray cluster to attach to (default ``$RAY_ADDRESS``, else a local
+            instance); ``executor="ray"`` only.
+        gpus_per_job: GPUs each Ray task asks for, fractions allowed (0.5: two jobs per GPU;
+            default 1 where the cluster has GPUs and ``device`` is not cpu); Ray only.
     """
     from tqdm.auto import tqdm
 
@@ -92,6 +98,13 @@ def build(*, space: str, datasets: Sequence[str], protocol: str, seeds: Sequence
     ensure_installed("torch", extra="train")
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; valid: {sorted(EXECUTORS)}")
+    ray_only = {k: v for k, v in (("ray_address", ray_address), ("gpus_per_job", gpus_per_job))
+                if v is not None}
+    if executor != "ray" and ray_only:
+        raise BuildError(f"{', '.join(f'{k}={v!r}' for k, v in ray_only.items())} needs executor "
+                         f"'ray' (got {executor!r}; valid: {sorted(EXECUTORS)})")
+    if workers is not None and workers < 1:
+        raise BuildError(f"workers must be >= 1, got {workers}")
     prot = get_protocol(protocol)
     space_options = dict(space_options or {})
     selection = archs if isinstance(archs, ArchSelection) else select_archs(
@@ -128,7 +141,11 @@ def build(*, space: str, datasets: Sequence[str], protocol: str, seeds: Sequence
     settings = RunSettings(store=str(store), device=device, data_root=data_root,
                            threads_per_job=threads, image_size=image_size,
                            model_kwargs=tuple(sorted(model_kwargs.items())))
-    run = EXECUTORS[executor]
+    if executor == "ray":
+        run = functools.partial(EXECUTORS["ray"], address=ray_address, gpus_per_job=gpus_per_job)
+    else:
+        run = EXECUTORS[executor]
+        workers = 1 if workers is None else workers
     start = time.perf_counter()
     bar = tqdm(total=len(jobs), disable=not progress, desc=f"build {space}", unit="run",
                smoothing=0.05)
@@ -195,15 +212,16 @@ def _account_wall_time(store: Path, seconds: float | None, *, compact_now: bool)
     SIGKILLed build cannot account its own time. ``compact_now`` merges the records too.
     """
     from natsbench.store.compact import compact
-    from natsbench.store.manifest import read_manifest, update_provenance
+    from natsbench.store.manifest import update_provenance
 
     if seconds is None:
         if compact_now:
             compact(store)
         return
-    prov = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "wall_time_s": round(float(read_manifest(store).provenance.get("wall_time_s", 0.0)) + seconds, 1)}
+    # added under the benchmark's lock: concurrent builds on one store each count
+    date = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+    add = {"wall_time_s": round(float(seconds), 1)}
     if compact_now:
-        compact(store, provenance_update=prov)
+        compact(store, provenance_update=date, provenance_add=add)
     else:
-        update_provenance(store, prov)
+        update_provenance(store, date, add=add)

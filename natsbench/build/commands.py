@@ -11,6 +11,26 @@ def _seeds(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"--seeds takes integers, e.g. '777 888' or 777,888; got {text!r}") from None
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return value
+
+
+def _gpus(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"--gpus-per-job takes a number >= 0 like 1 or 0.5; got {text!r}")
+    return value
+
+
 def _model_kwargs(text: str) -> dict:
     out = {}
     for item in filter(None, (t.strip() for t in text.split(","))):
@@ -51,10 +71,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--store", required=True, help="benchmark directory (created or resumed)")
     p.add_argument("--archs", default="all", help="all | unique (tss: one per isomorphism class) | sample:N | "
                         "stratified:N (each choice equally often per dimension) | FILE")
-    p.add_argument("--workers", type=int, default=1, help="parallel training jobs (default 1)")
+    p.add_argument("--workers", type=_positive_int, default=None,
+                   help="parallel training jobs (default 1; with --executor ray: as many as the "
+                        "cluster's CPUs/GPUs fit, or N to cap the jobs in flight at 2N)")
     p.add_argument("--executor", choices=["local", "ray"], default="local",
-                   help="local: a process pool on this machine; ray: Ray tasks on the cluster that "
-                        "ray.init() finds, one GPU per task where CUDA is present (the ray extra)")
+                   help="local: a process pool on this machine; ray: Ray tasks (the ray extra), "
+                        "each asking for --threads-per-job CPUs and --gpus-per-job GPUs, on the "
+                        "cluster at --ray-address, else a Ray instance started on this machine")
+    p.add_argument("--ray-address", default=None,
+                   help="Ray cluster to attach to, e.g. 10.0.0.5:6379 or auto (default: "
+                        "$RAY_ADDRESS; unset: start a local instance); --executor ray only")
+    p.add_argument("--gpus-per-job", type=_gpus, default=None,
+                   help="GPUs per Ray task; fractions share a GPU (0.5: two jobs per GPU). "
+                        "Default: 1 where the cluster has GPUs and --device is not cpu, else 0")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: CUDA if available)")
     p.add_argument("--data-root", default=None, help="folder with the dataset files (not needed for digits)")
     p.add_argument("--retry-failed", action="store_true", help="rerun jobs recorded as failed")
@@ -78,7 +107,8 @@ def _build(args: argparse.Namespace) -> int:
                    device=args.device, data_root=args.data_root, retry_failed=args.retry_failed,
                    compact_at_end=not args.no_compact, limit=args.limit,
                    model_kwargs=args.model, image_size=args.image_size,
-                   threads_per_job=args.threads_per_job, space_options=_space_options(args))
+                   threads_per_job=args.threads_per_job, space_options=_space_options(args),
+                   ray_address=args.ray_address, gpus_per_job=args.gpus_per_job)
     print(f"build: {report.ok} trained, {report.failed} failed, {report.skipped} already done, "
           f"{report.seconds:.1f} s ({report.archs_per_hour:.0f} runs/hour)")
     for failure in report.failures[:5]:

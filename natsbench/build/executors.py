@@ -14,8 +14,14 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
 from natsbench.build.plan import Job
+from natsbench.errors import NatsBenchError
 
 log = logging.getLogger(__name__)
+
+
+class BuildError(NatsBenchError, ValueError):
+    """Build settings that do not fit (Ray options with the local executor, GPUs the
+    cluster lacks, a worker count below 1)."""
 
 
 @dataclass(frozen=True)
@@ -139,37 +145,145 @@ def run_local(jobs: Iterable[Job], settings: RunSettings, workers: int) -> Itera
 
 
 def run_ray(jobs: Iterable[Job], settings: RunSettings, workers: int | None = None,
-            address: str | None = None) -> Iterator[JobResult]:
-    """Run jobs as Ray tasks (GPU-aware: one GPU per task when CUDA is present).
+            address: str | None = None, gpus_per_job: float | None = None) -> Iterator[JobResult]:
+    """Run jobs as Ray tasks, each asking for ``threads_per_job`` CPUs and ``gpus_per_job`` GPUs.
 
-    Requires the ``ray`` extra. Connects to ``address`` (or starts a local instance).
+    Requires the ``ray`` extra. Uses the Ray instance this process already initialised, else
+    connects to ``address`` (or ``$RAY_ADDRESS``; ``"auto"``: the cluster this machine
+    belongs to), else starts a local instance with ``workers * threads_per_job`` CPUs (all
+    CPUs when ``workers`` is None).
+
+    At most ``2 * workers`` tasks are submitted at a time (``workers`` None: as many as the
+    cluster's CPUs, and GPUs, fit at once), as the local pool does, so a stop drops few.
+    ``gpus_per_job`` may be fractional (0.5: two jobs share a GPU); None means 1 where the
+    cluster has GPUs and ``settings.device`` is not ``cpu``, else 0. On an interrupt (or
+    when the caller stops consuming) tasks that have not started are cancelled and running
+    ones finish their records first, as with the local pool.
     """
     try:
         import ray
     except ImportError as exc:  # pragma: no cover - depends on the extra
-        raise RuntimeError("--executor ray needs Ray: pip install 'natsbench[ray]'") from exc
+        raise BuildError("--executor ray needs Ray: pip install 'natsbench[ray]'") from exc
+    threads = int(settings.threads_per_job or 1)
+    if workers is not None and workers < 1:
+        raise BuildError(f"workers must be >= 1 (or None: what the cluster fits), got {workers}")
+    if gpus_per_job is not None and not gpus_per_job >= 0:
+        raise BuildError(f"gpus_per_job must be >= 0 (fractions share a GPU), got {gpus_per_job}")
+    address = address or os.environ.get("RAY_ADDRESS") or None
     started = False
+    if ray.is_initialized() and address:
+        log.warning("Ray is already initialised in this process: using that instance, not %s", address)
     if not ray.is_initialized():
-        kwargs: dict[str, Any] = {"address": address} if address else {"num_cpus": workers}
-        ray.init(include_dashboard=False, log_to_driver=False, **kwargs)
+        handlers = _stop_handlers()
+        if address:  # an existing cluster: its resources are its own (num_cpus is refused)
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=workers * threads if workers else None, include_dashboard=False,
+                     log_to_driver=False)
         started = True
+        _stop_handlers(handlers)
     try:
-        gpus = 1 if settings.device not in ("cpu",) and ray.cluster_resources().get("GPU", 0) else 0
-        remote = ray.remote(num_cpus=1, num_gpus=gpus)(_ray_job)
-        refs = {remote.remote(job, settings): job for job in jobs}
-        while refs:
-            done, _ = ray.wait(list(refs), num_returns=1)
-            for ref in done:
-                refs.pop(ref)
-                yield ray.get(ref)
+        resources = ray.cluster_resources()
+        cluster_gpus = float(resources.get("GPU", 0))
+        if gpus_per_job is None:
+            gpus_per_job = 1.0 if cluster_gpus and settings.device != "cpu" else 0.0
+        if gpus_per_job > 0 and not cluster_gpus:
+            raise BuildError(f"gpus_per_job={gpus_per_job} but the Ray cluster has no GPU "
+                             f"(resources: {dict(resources)}); use 0 or a cluster with GPUs")
+        if gpus_per_job > 0 and settings.device == "cpu":
+            raise BuildError(f"gpus_per_job={gpus_per_job} with device 'cpu': the GPUs would idle")
+        if workers is None:
+            slots = int(float(resources.get("CPU", 1)) // threads)
+            if gpus_per_job > 0:
+                slots = min(slots, int(cluster_gpus // gpus_per_job))
+            workers = max(1, slots)
+        log.info("Ray: %s CPUs, %s GPUs; %d CPU + %g GPU per job, up to %d jobs in flight",
+                 resources.get("CPU"), cluster_gpus, threads, gpus_per_job, 2 * workers)
+        # Ray retries a task whose worker or node died (records are idempotent), not one
+        # that raised: run_job turns those into failed records itself. max_calls=0: a worker
+        # runs job after job, GPU ones too (Ray's default for GPU tasks is a new process per
+        # task), so each worker imports torch and loads a dataset once
+        remote = ray.remote(num_cpus=threads, num_gpus=gpus_per_job, max_calls=0)(_ray_job)
+        yield from _ray_results(ray, remote, iter(jobs), settings, 2 * workers)
     finally:
         if started:
             ray.shutdown()
 
 
+def _stop_handlers(restore: dict | None = None) -> dict:
+    """The Python handlers of SIGINT/SIGTERM, or (``restore``) install them again.
+
+    ``ray.init`` replaces SIGTERM's handler twice: a Python one that exits at once and a
+    native crash handler that aborts (exit 134); either way the build's graceful stop
+    (``natsbench.build.builder``: records accounted, exit 130) is lost. Only the main thread
+    handles signals; elsewhere this does nothing.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    if restore is None:
+        return {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig, handler in restore.items():
+        if handler is not None:
+            signal.signal(sig, handler)
+    return restore
+
+
+def _ray_results(ray: Any, remote: Any, queue: Iterator[Job], settings: RunSettings,
+                 in_flight: int) -> Iterator[JobResult]:
+    """Keep ``in_flight`` tasks submitted; yield results as they come."""
+    pending: dict[Any, Job] = {}
+    for job in queue:
+        pending[remote.remote(job, settings)] = job
+        if len(pending) >= in_flight:
+            break
+    try:
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                job = pending.pop(ref)
+                try:
+                    result = ray.get(ref)
+                except ray.exceptions.RayError as exc:  # its worker/node died, retries spent
+                    log.warning("job lost on the cluster: %s on %s seed %d: %s", job.arch,
+                                job.dataset, job.seed, exc)
+                    result = JobResult(job, "failed", 0.0, f"Ray: {exc}")
+                yield result
+                nxt = next(queue, None)
+                if nxt is not None:
+                    pending[remote.remote(nxt, settings)] = nxt
+    except BaseException:  # interrupted (or closed early): cancel what has not started and
+        # wait for the running tasks, which finish their records (see _ray_job)
+        for ref in pending:
+            ray.cancel(ref, force=False)
+        for ref in pending:
+            try:
+                ray.get(ref)
+            except Exception:  # cancelled before it started (TaskCancelledError) or failed
+                pass
+        raise
+
+
 def _ray_job(job: Job, settings: RunSettings) -> JobResult:
+    """A Ray task: train ``job`` in a thread that a cancellation does not interrupt.
+
+    ``ray.cancel`` raises KeyboardInterrupt in a running task; like the local pool on a stop,
+    the job then finishes and writes its record instead of being lost half-way.
+    """
+    import threading
+
     _init_worker(settings.threads_per_job or 1)
-    return run_job(job, settings)
+    out: list[JobResult] = []
+    worker = threading.Thread(target=lambda: out.append(run_job(job, settings)), daemon=True)
+    worker.start()
+    while worker.is_alive():
+        try:
+            worker.join()
+        except KeyboardInterrupt:
+            log.info("cancel requested: finishing %s seed %d first", job.arch, job.seed)
+    return out[0]
 
 
 EXECUTORS: dict[str, Callable[..., Iterator[JobResult]]] = {"local": run_local, "ray": run_ray}

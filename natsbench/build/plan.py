@@ -180,12 +180,23 @@ def plan_jobs(bench_dir: str | os.PathLike, space: str, selection: ArchSelection
     A job is done when its record exists (``ok``; ``failed`` too unless ``retry_failed``)
     or when the compacted arrays already hold the run.
     """
+    from natsbench.store.locking import store_lock
+
+    # shared: the compacted arrays and the record listing come from one state (a concurrent
+    # compaction would otherwise move runs from the records into arrays read before)
+    with store_lock(bench_dir, exclusive=False):
+        return _plan_jobs(Path(bench_dir), space, selection, datasets, hp, protocol, seeds,
+                          retry_failed)
+
+
+def _plan_jobs(bench_dir: Path, space: str, selection: ArchSelection, datasets: Sequence[str],
+               hp: str, protocol: str, seeds: Sequence[int],
+               retry_failed: bool) -> tuple[list[Job], int]:
     from natsbench.store.manifest import MANIFEST_FILE
     from natsbench.store.reader import StoreReader
 
     hp = normalize_hp(hp)
     compacted: dict[str, np.ndarray] = {}
-    bench_dir = Path(bench_dir)
     if (bench_dir / MANIFEST_FILE).is_file():
         reader = StoreReader(bench_dir, overlay_records=False)  # records: listed below
         for dataset in datasets:

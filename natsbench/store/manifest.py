@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from natsbench.errors import StoreError
+from natsbench.store.locking import store_lock
 from natsbench.store.records import COST_NAMES, atomic_write_bytes, normalize_hp
 
 SCHEMA = "natsbench.bench/1"
@@ -153,9 +154,26 @@ def write_manifest(bench_dir: str | os.PathLike, manifest: Manifest) -> Path:
     return path
 
 
-def update_provenance(bench_dir: str | os.PathLike, updates: Mapping[str, Any]) -> Manifest:
-    """Merge ``updates`` into the manifest's provenance and rewrite it atomically."""
-    manifest = read_manifest(bench_dir)
-    manifest.provenance.update(updates)
-    write_manifest(bench_dir, manifest)
+def update_provenance(bench_dir: str | os.PathLike, updates: Mapping[str, Any] | None = None, *,
+                      add: Mapping[str, float] | None = None) -> Manifest:
+    """Merge ``updates`` into the manifest's provenance and rewrite it atomically.
+
+    ``add``: numbers added to the stored values (0 where absent), e.g. ``{"wall_time_s": 12.5}``,
+    so concurrent builds on one benchmark each count. Holds the benchmark's lock exclusive
+    (:mod:`natsbench.store.locking`): no compaction or other update runs in between.
+    """
+    with store_lock(bench_dir, exclusive=True):
+        manifest = read_manifest(bench_dir)
+        manifest.provenance = merged_provenance(manifest.provenance, updates, add)
+        write_manifest(bench_dir, manifest)
     return manifest
+
+
+def merged_provenance(provenance: Mapping[str, Any], updates: Mapping[str, Any] | None = None,
+                      add: Mapping[str, float] | None = None) -> dict[str, Any]:
+    """``provenance`` with ``updates`` set and ``add`` added (see :func:`update_provenance`)."""
+    out = dict(provenance)
+    out.update(updates or {})
+    for key, value in (add or {}).items():
+        out[key] = round(float(out.get(key, 0.0)) + float(value), 6)  # no float noise
+    return out

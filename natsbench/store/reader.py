@@ -5,6 +5,12 @@ not been compacted yet (none in a shipped benchmark; ``natsbench compact`` merge
 on first use, the architecture column of ``archs.parquet``. The dense arrays of a (dataset,
 hp) group are memory-mapped on first touch, so memory grows only with what is queried; the
 pending records are overlaid on the group they belong to when it is first touched.
+
+Readers take no lock. ``compact`` replaces the whole directory atomically; a reader reads the
+manifest and the records of one directory state (again, if the directory was replaced while
+it opened), and fails with a clear error rather than mixing states when it maps a group's
+arrays only after a replacement (docs/FORMAT.md, "Concurrent writers, readers and
+compaction").
 """
 from __future__ import annotations
 
@@ -17,7 +23,7 @@ from typing import Sequence
 
 import numpy as np
 
-from natsbench.errors import QueryError, StoreError
+from natsbench.errors import ArchiveError, QueryError, StoreError
 from natsbench.store.manifest import (
     ARCHS_FILE, COSTS_FILE, CUMTIME_FILE, METRICS_FILE, PRESENT_FILE, ROWS_FILE, GroupInfo,
     Manifest, read_manifest,
@@ -51,6 +57,20 @@ def column_to_numpy(column) -> np.ndarray:
     parts = [np.frombuffer(chunk.buffers()[1], dtype=dtype, count=len(chunk) + chunk.offset)[chunk.offset:]
              for chunk in chunks if len(chunk)]
     return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
+
+
+_SNAPSHOT_TRIES = 20
+
+
+def _generation(path: Path) -> tuple[int, int, int] | None:
+    """Identity of a benchmark directory's current state: ``archs.parquet`` (device, inode,
+    mtime in ns). Every rewrite of the directory (``compact``) writes a new one; nothing
+    else touches it (``update_provenance`` rewrites only the manifest)."""
+    try:
+        st = os.stat(path / ARCHS_FILE)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_mtime_ns
 
 
 @dataclass
@@ -143,6 +163,22 @@ class StoreReader:
 
     def __init__(self, path: str | os.PathLike, *, overlay_records: bool = True) -> None:
         self.path = Path(path)
+        # a consistent snapshot without a lock: the manifest and the records must come from
+        # one directory, so read them again if ``compact`` replaced it in between
+        for _ in range(_SNAPSHOT_TRIES):
+            self._generation = _generation(self.path)
+            try:
+                self._open(overlay_records)
+            except (StoreError, ArchiveError):
+                if _generation(self.path) == self._generation:
+                    raise
+                continue  # read across a replacement (a record vanished with the old directory)
+            if _generation(self.path) == self._generation:
+                break
+        else:
+            raise StoreError(f"{self.path} was replaced {_SNAPSHOT_TRIES} times while being opened")
+
+    def _open(self, overlay_records: bool) -> None:
         self.manifest: Manifest = read_manifest(self.path)
         self._groups: dict[tuple[str, str], GroupArrays] = {}
         self._group_infos = {(g.dataset, g.hp): g for g in self.manifest.groups}
@@ -154,6 +190,13 @@ class StoreReader:
         self._extra_archs: list[str] = []
         if self._pending:
             self._add_pending_groups()
+
+    def _check_generation(self) -> None:
+        """Fail if the directory was replaced since it was opened (its files, read lazily,
+        would belong to another state than the manifest and records already read)."""
+        if _generation(self.path) != self._generation:
+            raise StoreError(f"{self.path} was rewritten (e.g. compacted) after it was opened; "
+                             "open it again")
 
     # -- architectures -------------------------------------------------------------------
     @cached_property
@@ -169,6 +212,7 @@ class StoreReader:
             table = handle.read(columns=wanted, use_threads=False)
         except (OSError, KeyError, ValueError) as exc:
             raise StoreError(f"{path}: unreadable architecture table ({exc})") from exc
+        self._check_generation()
         archs = table.column("arch").to_pylist()
         if len(archs) != self.manifest.num_archs:
             raise StoreError(f"{path} has {len(archs)} rows but the manifest says {self.manifest.num_archs}")
@@ -206,6 +250,7 @@ class StoreReader:
         import pyarrow.parquet as pq
 
         df = pq.ParquetFile(self.path / ARCHS_FILE).read().to_pandas()
+        self._check_generation()
         if self._extra_archs:
             extra = pd.DataFrame({"index": np.arange(len(df), len(df) + len(self._extra_archs)),
                                   "arch": self._extra_archs})
@@ -241,7 +286,12 @@ class StoreReader:
         arrays = self._groups.get(key)
         if arrays is None:
             info = self.group_info(dataset, hp)
-            arrays = self._load_group(info)
+            try:
+                arrays = self._load_group(info)
+            except Exception:
+                self._check_generation()  # the files changed under us: say so instead
+                raise
+            self._check_generation()  # every file read belongs to the state opened
             self._groups[key] = arrays
         return arrays
 

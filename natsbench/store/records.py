@@ -3,7 +3,8 @@
 Every finished run (architecture, dataset, hp, seed) is written as its own file,
 atomically (temporary file in the same directory, fsync, rename, fsync of the directory),
 so any number of worker processes can write at once and a crash loses only the runs in
-flight. A record is never rewritten in place: writing the same run again replaces the file
+flight. Writers hold the benchmark's lock shared while they write (see
+:mod:`natsbench.store.locking`), so ``compact`` never removes a record it did not merge. A record is never rewritten in place: writing the same run again replaces the file
 atomically, so a reader sees either the old or the new record, never a mix.
 
 Layout under a benchmark directory::
@@ -37,6 +38,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from natsbench.errors import ArchiveError, StoreError
+from natsbench.store.locking import store_lock
 
 SCHEMA = "natsbench.record/1"
 RECORDS_DIR = "records"
@@ -231,7 +233,8 @@ def write_record(store_dir: str | os.PathLike, record: RunRecord) -> Path:
     """Write one run record atomically under ``store_dir`` and return its path."""
     path = record_path(store_dir, record.space, record.arch, record.dataset, record.hp, record.seed)
     payload = json.dumps(record.to_json(), allow_nan=False, separators=(",", ":")).encode("utf-8")
-    atomic_write_bytes(path, payload)
+    with store_lock(store_dir, exclusive=False):  # a compaction never runs while we write
+        atomic_write_bytes(path, payload)
     return path
 
 

@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Collection, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -164,7 +164,8 @@ def write_bench(out_dir: str | os.PathLike, *, space: str, arch_strs: Sequence[s
                 net_config: Mapping[str, Any] | None = None,
                 provenance: Mapping[str, Any] | None = None, extra: Mapping[str, Any] | None = None,
                 dtype: str = "float32", overwrite: bool = False,
-                records_from: str | os.PathLike | None = None) -> Path:
+                records_from: str | os.PathLike | None = None,
+                records_skip: Collection[Path] = ()) -> Path:
     """Write a complete benchmark directory atomically.
 
     Args:
@@ -180,6 +181,7 @@ def write_bench(out_dir: str | os.PathLike, *, space: str, arch_strs: Sequence[s
         overwrite: replace an existing benchmark at ``out_dir``.
         records_from: a directory whose ``records/`` should be carried over (compaction
             keeps failed/unplaceable records; see :mod:`natsbench.store.compact`).
+        records_skip: record files under ``records_from`` not to carry over (the merged ones).
 
     Returns:
         The benchmark directory path.
@@ -243,8 +245,10 @@ def write_bench(out_dir: str | os.PathLike, *, space: str, arch_strs: Sequence[s
         )
         if records_from is not None:
             src = Path(records_from) / "records"
+            skip = {Path(p) for p in records_skip}
             if src.is_dir():
-                shutil.copytree(src, partial / "records")
+                shutil.copytree(src, partial / "records", ignore=lambda d, names: [
+                    n for n in names if Path(d) / n in skip])
         write_manifest(partial, manifest)
         _replace_dir(partial, out)
     except BaseException:
