@@ -85,6 +85,13 @@ class TabularProblem:
         seeds: [S] seed values of the columns of the per-seed arrays.
         dataset: dataset name written in the output rows.
         sources: where each array came from (free-form provenance for logs and outputs).
+        on_missing: what a query of a row without an available seed does: ``"error"``
+            (:class:`QueryError`, the default), ``"surrogate"`` (a draw from ``surrogate``)
+            or ``"train"`` (``trainer`` trains it; the record fills the row in place).
+        surrogate: predicted answers for every row (:class:`natsbench.api.evaluation.
+            SurrogateCurves`, rows aligned with ``arch_strs``); needed by ``"surrogate"``.
+        trainer: trains one row (:class:`LiveTrainer`); needed by ``"train"``.
+        reported_predicted: [N] bool, True where ``reported`` is a surrogate prediction.
 
     A seed of an architecture is *available* when its validation accuracy is finite at every
     epoch; its times must then be finite too. Queries only ever see available seeds.
@@ -100,6 +107,10 @@ class TabularProblem:
     seeds: tuple[int, ...]
     dataset: str = ""
     sources: dict[str, Any] = field(default_factory=dict)
+    on_missing: str = "error"
+    surrogate: "SurrogateCurves | None" = None
+    trainer: "LiveTrainer | None" = None
+    reported_predicted: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         # C-contiguous copies: the runner reads them through flat views (no per-run copies)
@@ -155,6 +166,25 @@ class TabularProblem:
         self.num_choices = num_choices
         size = int(np.prod(num_choices, dtype=np.int64))
         flat = self.codes @ np.asarray(self.radix, dtype=np.int64)
+        from natsbench.api.evaluation import check_on_missing
+
+        check_on_missing(self.on_missing)
+        if self.on_missing == "surrogate" and (self.surrogate is None
+                                               or self.surrogate.mean.shape != (n, e)):
+            raise QueryError("on_missing 'surrogate' needs surrogate answers for every row "
+                             f"([{n}, {e}] feedback means)")
+        if self.on_missing == "train" and self.trainer is None:
+            raise QueryError("on_missing 'train' needs a trainer")
+        if self.reported_predicted is None:
+            self.reported_predicted = np.zeros(n, dtype=bool)
+        self.reported_predicted = np.ascontiguousarray(self.reported_predicted, dtype=bool)
+        if self.surrogate is not None:
+            #: [N, E] predicted training seconds of epochs 1..e+1, and valid-per-time
+            self.sur_cum_train = np.ascontiguousarray(np.cumsum(self.surrogate.train_time, axis=1))
+            self.sur_valid_per_time = np.ascontiguousarray(
+                np.cumsum(self.surrogate.valid_time, axis=1) / epochs_seen)
+            self.sur_mean = np.ascontiguousarray(self.surrogate.mean, dtype=np.float64)
+            self.sur_noise = np.ascontiguousarray(self.surrogate.noise_sd, dtype=np.float64)
         if len(np.unique(flat)) != n:
             raise QueryError("two rows of the problem have the same architecture encoding")
         #: [prod(num_choices)] row of each encoding (product order), -1 where absent.
@@ -196,6 +226,50 @@ class TabularProblem:
                              f"any of them)")
         return row
 
+    def lookup_row(self, codes: Sequence[int]) -> int:
+        """Row of an encoding whatever its seeds (-1 where the problem has no such row);
+        :class:`QueryError` if the encoding does not fit the space."""
+        if len(codes) != len(self.num_choices) or any(
+                not 0 <= int(c) < n for c, n in zip(codes, self.num_choices)):
+            raise QueryError(f"encoding {tuple(codes)} does not fit the space's choices "
+                             f"{self.num_choices}")
+        return int(self.flat_to_row[sum(int(c) * r for c, r in zip(codes, self.radix))])
+
+    def fill_row(self, row: int, record: Any) -> int:
+        """Write a finished run record (search group) into row ``row`` in place, for the
+        seed column of ``record.seed``; returns that column. The derived cumulative arrays of
+        the row are updated too, so later queries are table hits."""
+        if record.seed not in self.seeds:
+            raise QueryError(f"record seed {record.seed} is not a seed column of the problem "
+                             f"({list(self.seeds)})")
+        slot = self.seeds.index(record.seed)
+        _, search_set, _ = self.sources["search"]
+        e = self.epochs
+        values = {}
+        for key, name in (("acc", f"{search_set}_acc1"), ("train", "train_time"),
+                          ("valid", f"{search_set}_time")):
+            series = np.asarray(record.metrics.get(name, []), dtype=np.float64)
+            if series.shape != (e,) or not np.all(np.isfinite(series)):
+                raise QueryError(f"trained record of {record.arch!r} lacks {e} finite values of "
+                                 f"{name!r}")
+            values[key] = series
+        self.valid_acc[row, slot] = values["acc"]
+        self.train_time[row, slot] = values["train"]
+        self.valid_time[row, slot] = values["valid"]
+        self.cum_train[row, slot] = np.cumsum(values["train"])
+        self.valid_per_time[row, slot] = np.cumsum(values["valid"]) / np.arange(1, e + 1)
+        available = np.all(np.isfinite(self.valid_acc[row]), axis=1)
+        self.seed_count[row] = int(available.sum())
+        self.seed_slots[row] = np.argsort(~available, kind="stable")
+        report = self.sources.get("report")
+        if report is not None and tuple(report[::2]) == (record.dataset, record.hp) \
+                and (np.isnan(self.reported[row]) or self.reported_predicted[row]):
+            series = record.metrics.get(f"{report[1]}_acc1")
+            if series:
+                self.reported[row] = float(series[-1])
+                self.reported_predicted[row] = False
+        return slot
+
     def query_cost(self, row: int, slot: int, epochs: int) -> float:
         """Simulated seconds of training ``row`` from scratch for ``epochs`` epochs with seed
         column ``slot`` and validating once (official ``simulate_train_eval`` time)."""
@@ -206,7 +280,10 @@ class TabularProblem:
     def from_bench(cls, bench: Any, dataset: str, search_hp: str | int = "12",
                    report_hp: str | int | None = None, *,
                    search_source: tuple[str, str] | None = None,
-                   report_source: tuple[str, str] | None = None) -> "TabularProblem":
+                   report_source: tuple[str, str] | None = None,
+                   on_missing: str = "error", surrogate_model: str = "gbt",
+                   surrogate_seed: int = 0, device: str | None = None,
+                   use_cache: bool = True) -> "TabularProblem":
         """Build the problem NATS-Bench searches on from a :class:`natsbench.api.bench.Bench`.
 
         Args:
@@ -221,7 +298,16 @@ class TabularProblem:
                 tss and ``90`` for sss.
             search_source: (benchmark dataset, set) overriding the feedback source.
             report_source: (benchmark dataset, set) overriding the reported source.
+            on_missing: ``"error"`` (default), ``"surrogate"`` or ``"train"``: how queries of
+                architectures the table lacks are answered (:mod:`natsbench.api.evaluation`).
+                With the latter two every architecture of an enumerable space gets a row.
+            surrogate_model, surrogate_seed: the surrogate fitted where none is stored.
+            device: torch device of live training (``"train"``).
+            use_cache: overlay the runs trained earlier (user cache store) on the table.
         """
+        from natsbench.api.evaluation import check_on_missing
+
+        check_on_missing(on_missing)
         space = bench.space
         if not hasattr(space, "num_choices"):
             from natsbench.spaces import get_space
@@ -271,12 +357,57 @@ class TabularProblem:
                              f"'{report_set}_acc1') returned shape {reported.shape}; expected "
                              f"[archs]")
         arch_strs = list(bench.arch_strs)
+        seeds = tuple(bench.seeds(search_dataset, search_hp))
+        bench_records = []
+        if use_cache and hasattr(bench, "manifest"):
+            from natsbench.api.evaluation import cached_records
+
+            bench_records = cached_records(bench, search_dataset, search_hp)
+        known = set(arch_strs)
+        extra = list(dict.fromkeys(r.arch for r in bench_records if r.arch not in known))
+        if on_missing != "error":
+            # every architecture of the space gets a row (seedless where the table lacks it)
+            size = getattr(space, "size", None)
+            if size is None or not hasattr(space, "all_archs"):
+                raise QueryError(f"on_missing {on_missing!r} needs an enumerable space; "
+                                 f"{space.name!r} is not (search it with on_missing 'error')")
+            extra = [a for a in space.all_archs() if a not in known]
+        if extra:                             # rows the benchmark's table lacks
+            pad = lambda x: np.concatenate(  # noqa: E731
+                [x, np.full((len(extra),) + x.shape[1:], np.nan)])
+            valid_acc, train_time, valid_time = pad(valid_acc), pad(train_time), pad(valid_time)
+            reported = pad(reported)
+            arch_strs += extra
         codes = np.stack([np.asarray(space.encode(a), dtype=np.int64) for a in arch_strs])
+        surrogate = reported_predicted = trainer = None
+        if on_missing == "surrogate":
+            from natsbench.api.evaluation import surrogate_curves
+
+            surrogate = surrogate_curves(
+                bench, search_dataset, search_hp, search_set, arch_strs,
+                report=(report_dataset, report_set, report_hp), model=surrogate_model,
+                seed=surrogate_seed, use_stored=len(arch_strs) == len(bench.arch_strs))
+            reported_predicted = np.isnan(reported) & np.isfinite(surrogate.reported)
+            reported = np.where(reported_predicted, surrogate.reported, reported)
+        elif on_missing == "train":
+            trainer = LiveTrainer(str(bench.path), search_dataset, search_hp, device=device)
         problem = cls(space=space, arch_strs=arch_strs, codes=codes, valid_acc=valid_acc,
                       train_time=train_time, valid_time=valid_time, reported=reported,
-                      seeds=tuple(bench.seeds(search_dataset, search_hp)), dataset=dataset,
+                      seeds=seeds, dataset=dataset,
                       sources={"search": (search_dataset, search_set, search_hp),
-                               "report": (report_dataset, report_set, report_hp)})
+                               "report": (report_dataset, report_set, report_hp)},
+                      on_missing=on_missing, surrogate=surrogate, trainer=trainer,
+                      reported_predicted=reported_predicted)
+        filled = 0
+        for record in bench_records:          # runs trained earlier: table hits now
+            row = problem.codes_to_row.get(tuple(int(c) for c in space.encode(record.arch)), -1)
+            if row >= 0 and record.seed in seeds and \
+                    not np.isfinite(problem.valid_acc[row, seeds.index(record.seed)]).all():
+                problem.fill_row(row, record)
+                filled += 1
+        if filled:
+            problem.sources["cache"] = filled
+            logger.info("%d runs trained earlier read from the user cache store", filled)
         logger.info("search problem %s/%s: %d archs, feedback %s, reported %s", space.name,
                     dataset, problem.num_archs, problem.sources["search"],
                     problem.sources["report"])
@@ -322,6 +453,32 @@ class TabularProblem:
                    valid_acc=valid, train_time=train_time, valid_time=valid_time,
                    reported=reported, seeds=tuple(range(seeds)), dataset=dataset,
                    sources={"search": "synthetic", "report": "synthetic"})
+
+
+@dataclass(frozen=True)
+class LiveTrainer:
+    """Trains an architecture of a benchmark with its recorded protocol (picklable).
+
+    Calls :func:`natsbench.api.evaluation.train_missing`, which writes the record to the
+    user cache store; returns (record, was_cached).
+    """
+
+    bench_path: str
+    dataset: str
+    hp: str
+    device: str | None = None
+
+    def __call__(self, arch: str) -> tuple[Any, bool]:
+        from natsbench.api.bench import Bench
+        from natsbench.api.evaluation import train_missing
+
+        bench = _BENCHES.get(self.bench_path)
+        if bench is None:
+            bench = _BENCHES[self.bench_path] = Bench(self.bench_path)
+        return train_missing(bench, arch, self.dataset, self.hp, device=self.device)
+
+
+_BENCHES: dict[str, Any] = {}
 
 
 def _hp_str(hp: str | int) -> str:
