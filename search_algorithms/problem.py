@@ -32,6 +32,7 @@ set. The search-time costs come from the same records as the feedback (for CIFAR
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Sequence
@@ -58,6 +59,8 @@ REPORT_SOURCES: dict[str, tuple[str, str]] = {
 }
 #: search space -> training length (hp) of the reported accuracy (NATS-Bench H1 / H2).
 REPORT_HPS: dict[str, str] = {"tss": "200", "sss": "90"}
+#: Spaces with more encodings than this get no index table (rows looked up by encoding).
+MAX_INDEX_TABLE = 1 << 26
 
 
 def _mixed_radix(num_choices: Sequence[int]) -> tuple[int, ...]:
@@ -92,6 +95,8 @@ class TabularProblem:
             SurrogateCurves`, rows aligned with ``arch_strs``); needed by ``"surrogate"``.
         trainer: trains one row (:class:`LiveTrainer`); needed by ``"train"``.
         reported_predicted: [N] bool, True where ``reported`` is a surrogate prediction.
+        search_surrogate: the fitted :class:`natsbench.api.evaluation.SearchSurrogate` that
+            answers architectures of an open space (no index table) on demand.
 
     A seed of an architecture is *available* when its validation accuracy is finite at every
     epoch; its times must then be finite too. Queries only ever see available seeds.
@@ -111,6 +116,7 @@ class TabularProblem:
     surrogate: "SurrogateCurves | None" = None
     trainer: "LiveTrainer | None" = None
     reported_predicted: np.ndarray | None = None
+    search_surrogate: Any = None
 
     def __post_init__(self) -> None:
         # C-contiguous copies: the runner reads them through flat views (no per-run copies)
@@ -164,8 +170,15 @@ class TabularProblem:
         self.valid_per_time = np.cumsum(np.nan_to_num(self.valid_time), axis=2) / epochs_seen
         self.radix = _mixed_radix(num_choices)
         self.num_choices = num_choices
-        size = int(np.prod(num_choices, dtype=np.int64))
-        flat = self.codes @ np.asarray(self.radix, dtype=np.int64)
+        size = math.prod(num_choices)            # a Python int: no overflow
+        #: the space is too large for an index table (DARTS, ExtCell): rows are looked up by
+        #: encoding, and (with a surrogate) rows are added for new architectures as they come
+        self.open = size > MAX_INDEX_TABLE
+        #: number of rows backed by the per-seed arrays (rows beyond are surrogate-only)
+        self.num_table_rows = n
+        #: row -> (predicted mean [E], cumulative train [E], valid-per-time [E]) of added rows
+        self.open_rows: dict[int, tuple[list[float], list[float], list[float]]] = {}
+        self.space_size = size
         from natsbench.api.evaluation import check_on_missing
 
         check_on_missing(self.on_missing)
@@ -185,6 +198,12 @@ class TabularProblem:
                 np.cumsum(self.surrogate.valid_time, axis=1) / epochs_seen)
             self.sur_mean = np.ascontiguousarray(self.surrogate.mean, dtype=np.float64)
             self.sur_noise = np.ascontiguousarray(self.surrogate.noise_sd, dtype=np.float64)
+        if self.open:
+            self.flat_to_row = None
+            if len(self.codes_to_row) != n:
+                raise QueryError("two rows of the problem have the same architecture encoding")
+            return
+        flat = self.codes @ np.asarray(self.radix, dtype=np.int64)
         if len(np.unique(flat)) != n:
             raise QueryError("two rows of the problem have the same architecture encoding")
         #: [prod(num_choices)] row of each encoding (product order), -1 where absent.
@@ -216,9 +235,9 @@ class TabularProblem:
                 not 0 <= int(c) < n for c, n in zip(codes, self.num_choices)):
             raise QueryError(f"encoding {tuple(codes)} does not fit the space's choices "
                              f"{self.num_choices}")
-        row = int(self.flat_to_row[sum(int(c) * r for c, r in zip(codes, self.radix))])
-        if row < 0 or self.seed_count[row] == 0:
-            size = len(self.flat_to_row)
+        row = self.lookup_row(codes)
+        if row < 0 or row >= self.num_table_rows or self.seed_count[row] == 0:
+            size = self.space_size
             held = int((self.seed_count > 0).sum())
             raise QueryError(f"the benchmark has no search-protocol result for "
                              f"{self.space.decode(codes)!r} (it has results for {held} of the "
@@ -233,7 +252,30 @@ class TabularProblem:
                 not 0 <= int(c) < n for c, n in zip(codes, self.num_choices)):
             raise QueryError(f"encoding {tuple(codes)} does not fit the space's choices "
                              f"{self.num_choices}")
+        if self.flat_to_row is None:
+            return self.codes_to_row.get(tuple(int(c) for c in codes), -1)
         return int(self.flat_to_row[sum(int(c) * r for c, r in zip(codes, self.radix))])
+
+    def add_predicted_row(self, codes: Sequence[int]) -> int:
+        """Add a row for an architecture of an open space that the table lacks, answered by
+        the surrogate (predicted once, then reused); returns the new row."""
+        if self.search_surrogate is None:
+            raise QueryError("adding rows needs a fitted search surrogate (on_missing "
+                             "'surrogate')")
+        codes = tuple(int(c) for c in codes)
+        arch = self.space.decode(codes)
+        curves = self.search_surrogate.curves([arch])
+        row = len(self.arch_strs)
+        self.arch_strs.append(arch)
+        self.codes_to_row[codes] = row
+        self.reported = np.append(self.reported, curves.reported[0])
+        self.reported_predicted = np.append(self.reported_predicted,
+                                            bool(np.isfinite(curves.reported[0])))
+        e = np.arange(1, self.epochs + 1)
+        self.open_rows[row] = (curves.mean[0].tolist(),
+                               np.cumsum(curves.train_time[0]).tolist(),
+                               (np.cumsum(curves.valid_time[0]) / e).tolist())
+        return row
 
     def fill_row(self, row: int, record: Any) -> int:
         """Write a finished run record (search group) into row ``row`` in place, for the
@@ -312,7 +354,12 @@ class TabularProblem:
         if not hasattr(space, "num_choices"):
             from natsbench.spaces import get_space
 
-            space = get_space(str(space))
+            options = {}
+            if hasattr(bench, "manifest"):    # e.g. the ExtCell budget k the benchmark was built with
+                from natsbench.api.surrogate import bench_space_options
+
+                options = bench_space_options(bench)
+            space = get_space(str(space), **options)
         if (search_source is None or report_source is None) and dataset not in SEARCH_SOURCES:
             # other datasets (e.g. the bundled digits benchmark): the NATS-Bench rule applied
             # to the dataset's own splits: feedback on x-valid, report on x-test (or ori-test)
@@ -365,12 +412,13 @@ class TabularProblem:
             bench_records = cached_records(bench, search_dataset, search_hp)
         known = set(arch_strs)
         extra = list(dict.fromkeys(r.arch for r in bench_records if r.arch not in known))
-        if on_missing != "error":
+        size = getattr(space, "size", None)
+        enumerable = size is not None and size <= MAX_INDEX_TABLE and hasattr(space, "all_archs")
+        if on_missing == "train" and not enumerable:
+            raise QueryError(f"on_missing 'train' needs an enumerable space; {space.name!r} is "
+                             f"not (use on_missing 'surrogate' or 'error')")
+        if on_missing != "error" and enumerable:
             # every architecture of the space gets a row (seedless where the table lacks it)
-            size = getattr(space, "size", None)
-            if size is None or not hasattr(space, "all_archs"):
-                raise QueryError(f"on_missing {on_missing!r} needs an enumerable space; "
-                                 f"{space.name!r} is not (search it with on_missing 'error')")
             extra = [a for a in space.all_archs() if a not in known]
         if extra:                             # rows the benchmark's table lacks
             pad = lambda x: np.concatenate(  # noqa: E731
@@ -379,14 +427,17 @@ class TabularProblem:
             reported = pad(reported)
             arch_strs += extra
         codes = np.stack([np.asarray(space.encode(a), dtype=np.int64) for a in arch_strs])
-        surrogate = reported_predicted = trainer = None
+        surrogate = reported_predicted = trainer = search_surrogate = None
         if on_missing == "surrogate":
-            from natsbench.api.evaluation import surrogate_curves
+            from natsbench.api.evaluation import fit_search_surrogate
 
-            surrogate = surrogate_curves(
-                bench, search_dataset, search_hp, search_set, arch_strs,
+            # stored predictions cover the benchmark's archs: enough unless rows get added
+            search_surrogate = fit_search_surrogate(
+                bench, search_dataset, search_hp, search_set,
                 report=(report_dataset, report_set, report_hp), model=surrogate_model,
-                seed=surrogate_seed, use_stored=len(arch_strs) == len(bench.arch_strs))
+                seed=surrogate_seed,
+                use_stored=enumerable and len(arch_strs) == len(bench.arch_strs))
+            surrogate = search_surrogate.curves(arch_strs)
             reported_predicted = np.isnan(reported) & np.isfinite(surrogate.reported)
             reported = np.where(reported_predicted, surrogate.reported, reported)
         elif on_missing == "train":
@@ -397,7 +448,8 @@ class TabularProblem:
                       sources={"search": (search_dataset, search_set, search_hp),
                                "report": (report_dataset, report_set, report_hp)},
                       on_missing=on_missing, surrogate=surrogate, trainer=trainer,
-                      reported_predicted=reported_predicted)
+                      reported_predicted=reported_predicted,
+                      search_surrogate=None if enumerable else search_surrogate)
         filled = 0
         for record in bench_records:          # runs trained earlier: table hits now
             row = problem.codes_to_row.get(tuple(int(c) for c in space.encode(record.arch)), -1)

@@ -196,6 +196,9 @@ def _evaluator(problem: TabularProblem, spec: RunSpec, stream: RandomStream,
         sur_cum = problem.sur_cum_train.reshape(-1)
         sur_vpt = problem.sur_valid_per_time.reshape(-1)
     uniform = stream.uniform
+    n_fixed = problem.num_table_rows
+    open_rows = problem.open_rows
+    grows = problem.open and policy == "surrogate"
     trained: dict[int, tuple[int, int]] = {}
     two_pi = 2.0 * math.pi
 
@@ -205,8 +208,8 @@ def _evaluator(problem: TabularProblem, spec: RunSpec, stream: RandomStream,
         except TypeError:                     # an unhashable encoding (list, array)
             row = lookup.get(tuple(int(c) for c in trial.arch), -1)
         source = 0
-        if row < 0 or seed_count.item(row) == 0:
-            if policy == "error" or row < 0:
+        if row < 0 or row >= n_fixed or seed_count.item(row) == 0:
+            if policy == "error" or (row < 0 and not grows):
                 problem.row_of(trial.arch)    # raises a QueryError that names the problem
             if policy == "train":
                 record, cached = problem.trainer(problem.arch_strs[row])
@@ -214,20 +217,29 @@ def _evaluator(problem: TabularProblem, spec: RunSpec, stream: RandomStream,
                 source = 0 if cached else 2
             else:
                 source = 1
+                if row < 0:                   # an open space: predicted once, then reused
+                    row = problem.add_predicted_row(trial.arch)
         fid = epochs if trial.fidelity_epochs is None else int(trial.fidelity_epochs)
         if not 1 <= fid <= epochs:
             raise QueryError(f"{algorithm_name} asked for {fid} epochs; valid: 1..{epochs}")
         previous = trained.get(row) if continue_mode else None
         if source == 1:
-            base = row * epochs
-            if previous is not None and previous[1] < fid:
-                cost = sur_cum.item(base + fid - 1) - sur_cum.item(base + previous[1] - 1) \
-                    + sur_vpt.item(base + fid - 1)
+            if row < n_fixed:
+                base = row * epochs
+                mean = sur_mean.item(base + fid - 1)
+                cum, vpt = sur_cum.item(base + fid - 1), sur_vpt.item(base + fid - 1)
+                done = sur_cum.item(base + previous[1] - 1) if previous is not None else 0.0
             else:
-                cost = sur_cum.item(base + fid - 1) + sur_vpt.item(base + fid - 1)
+                means, cums, vpts = open_rows[row]
+                mean, cum, vpt = means[fid - 1], cums[fid - 1], vpts[fid - 1]
+                done = cums[previous[1] - 1] if previous is not None else 0.0
+            if previous is not None and previous[1] < fid:
+                cost = cum - done + vpt
+            else:
+                cost = cum + vpt
             # Box-Muller from two uniforms of the runner's stream
             z = math.sqrt(-2.0 * math.log(1.0 - uniform())) * math.cos(two_pi * uniform())
-            feedback = sur_mean.item(base + fid - 1) + sur_noise[fid - 1] * z
+            feedback = mean + sur_noise[fid - 1] * z
             slot = -1
         else:
             if previous is not None and previous[1] < fid and previous[0] >= 0:
@@ -430,6 +442,10 @@ def execute(jobs: Sequence[Job], problems: Mapping[Hashable, TabularProblem], *,
         if job.problem not in problems:
             raise QueryError(f"job names problem {job.problem!r}; known: {list(problems)}")
     workers = (os.cpu_count() or 1) if workers is None else max(1, int(workers))
+    if workers > 1 and any(problems[job.problem].open and problems[job.problem].on_missing
+                           != "error" for job in jobs):
+        logger.info("a problem of an open space grows rows as it is searched: one process")
+        workers = 1
     started = time.perf_counter()
     total = sum(len(job.runs) for job in jobs)
     bar = None

@@ -199,3 +199,32 @@ def test_train_policy_writes_the_cache_store_and_the_next_query_is_a_table_hit(
     assert second.feedback[0] == first.feedback[0]
     assert second.sim_time[0] == first.sim_time[0]
     assert again.reported[again.row_of(new)] == rec.metrics["x-test_acc1"][-1]
+
+
+def test_query_reads_the_trained_record_from_the_cache_store(tiny_bench, tmp_path, monkeypatch):
+    """`natsbench query` and the search share the sources: a run trained by a search is a
+    table hit for `natsbench query`, with the record's numbers."""
+    import json
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("NATSBENCH_CACHE", str(cache))
+    hp = tiny_bench.hps("digits")[0]
+    problem = TabularProblem.from_bench(tiny_bench, "digits", search_hp=hp, on_missing="train")
+    code = tuple(int(c) for c in problem.space.encode("8:16:8:8:8"))
+    run_one(problem, RunSpec(lambda s, g, **kw: FixedArchs(s, g, archs=[code], **kw),
+                             max_evals=1), 0)
+    record = evaluation.cached_records(tiny_bench, "digits", hp)[0]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NATSBENCH_CACHE": str(cache)}
+    out = subprocess.run([sys.executable, "-m", "natsbench.cli", "query", str(tiny_bench.path),
+                          "8:16:8:8:8", "--dataset", "digits", "--hp", hp, "--json"],
+                         capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    answer = json.loads(out.stdout)
+    assert answer["source"] == "table" and answer["measured"]
+    assert answer["values"]["x-valid_acc1"] == record.metrics["x-valid_acc1"][-1]
+    # without the cache the architecture is unknown to the benchmark
+    env["NATSBENCH_CACHE"] = str(tmp_path / "empty")
+    out = subprocess.run([sys.executable, "-m", "natsbench.cli", "query", str(tiny_bench.path),
+                          "8:16:8:8:8", "--dataset", "digits", "--hp", hp, "--json"],
+                         capture_output=True, text=True, env=env)
+    assert json.loads(out.stdout)["source"] == "none"

@@ -217,28 +217,64 @@ def _lstsq_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
     return float(intercept), float(slope), float(resid.std())
 
 
-def surrogate_curves(bench: "Bench", dataset: str, hp: int | str, eval_set: str,
-                     archs: Sequence[str], *, report: tuple[str, str, str] | None = None,
-                     model: str = "gbt", seed: int = 0, use_stored: bool = True) -> SurrogateCurves:
-    """Predicted per-epoch feedback, times and noise of ``archs`` (see the module docstring).
+@dataclass
+class SearchSurrogate:
+    """Fitted models answering the search protocol for any architecture (see the module
+    docstring); :meth:`curves` predicts a batch. Build with :func:`fit_search_surrogate`."""
+
+    bench: Any = field(repr=False)
+    dataset: str
+    hp: str
+    eval_set: str
+    report: tuple[str, str, str] | None
+    surrogates: Any = field(repr=False)            # SurrogateBench of the search group
+    intercept: np.ndarray = field(repr=False)      # [E]
+    slope: np.ndarray = field(repr=False)          # [E]
+    noise_sd: np.ndarray = field(repr=False)       # [E]
+    valid_line: tuple[float, float] = (0.0, 0.0)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def curves(self, archs: Sequence[str]) -> SurrogateCurves:
+        """Predictions for ``archs`` (one batched model call per metric)."""
+        archs = list(archs)
+        sb, bench, ds, hp = self.surrogates, self.bench, self.dataset, self.hp
+        final = _final_predictions(sb, bench, ds, hp, f"{self.eval_set}_acc1", archs)
+        mean = self.intercept[None, :] + self.slope[None, :] * final[:, None]
+        train_epoch = _final_predictions(sb, bench, ds, hp, "train_time", archs)
+        n_epochs = self.intercept.size
+        train_time = np.repeat(np.maximum(train_epoch, 0.0)[:, None], n_epochs, axis=1)
+        valid_time = np.maximum(self.valid_line[0] + self.valid_line[1] * train_time, 0.0)
+        reported = np.full(len(archs), np.nan)
+        if self.report is not None:
+            r_ds, r_set, r_hp = self.report
+            try:
+                reported = _final_predictions(sb, bench, r_ds, normalize_hp(r_hp),
+                                              f"{r_set}_acc1", archs)
+            except QueryError as exc:
+                log.info("no surrogate of the reported accuracy: %s", exc)
+                self.report = None
+        return SurrogateCurves(archs=archs, mean=mean, noise_sd=self.noise_sd,
+                               train_time=train_time, valid_time=valid_time, reported=reported,
+                               info=self.info)
+
+
+def fit_search_surrogate(bench: "Bench", dataset: str, hp: int | str, eval_set: str, *,
+                         report: tuple[str, str, str] | None = None, model: str = "gbt",
+                         seed: int = 0, use_stored: bool = True) -> SearchSurrogate:
+    """Fit (or load) the models of :class:`SearchSurrogate` for one search group.
 
     Args:
         bench: the benchmark whose measured runs the models learn from.
         dataset, hp, eval_set: the search group and the set whose ``<set>_acc1`` is feedback.
-        archs: architecture strings (in the benchmark or, with a model fitted now, anywhere in
-            the space).
         report: (dataset, set, hp) of the reported accuracy to predict too (None: NaN).
         model, seed: how a surrogate is fitted where none is stored.
-        use_stored: use ``BENCH/surrogate/`` predictions (they cover the benchmark's archs only;
-            set False for archs outside it).
+        use_stored: use ``BENCH/surrogate/`` predictions (they cover the benchmark's archs
+            only; False fits models that answer any architecture of the space).
     """
     from natsbench.api.surrogate import SurrogateBench
 
     hp = normalize_hp(hp)
-    archs = list(archs)
-    in_bench = bench.reader.arch_index
-    stored_ok = use_stored and all(a in in_bench for a in archs)
-    sb = SurrogateBench(bench, model=model, seed=seed, use_stored=stored_ok)
+    sb = SurrogateBench(bench, model=model, seed=seed, use_stored=use_stored)
     acc_name, time_name = f"{eval_set}_acc1", f"{eval_set}_time"
     acc = np.asarray(bench.metric(dataset, hp, acc_name, seed="all", epoch="all"), np.float64)
     n_bench, n_seeds, n_epochs = acc.shape
@@ -249,12 +285,10 @@ def surrogate_curves(bench: "Bench", dataset: str, hp: int | str, eval_set: str,
     if measured.sum() < 2:
         raise QueryError(f"a surrogate of {dataset} hp {hp} needs >= 2 measured architectures, "
                          f"found {int(measured.sum())}")
-    final = _final_predictions(sb, bench, dataset, hp, acc_name, archs)           # [N]
     coef = [_lstsq_line(seed_mean[measured, -1], seed_mean[measured, e]) for e in range(n_epochs)]
     a = np.array([c[0] for c in coef])
     b = np.array([c[1] for c in coef])
     b[-1], a[-1] = 1.0, 0.0
-    mean = a[None, :] + b[None, :] * final[:, None]                                  # [N, E]
     # noise: seed spread if the benchmark has it, else the surrogate's residual spread
     counts = np.isfinite(acc[:, :, -1]).sum(axis=1)
     multi = counts >= 2
@@ -271,29 +305,30 @@ def surrogate_curves(bench: "Bench", dataset: str, hp: int | str, eval_set: str,
         resid = seed_mean[m_idx] - (a[None, :] + b[None, :] * fit_final[:, None])
         noise = np.nanstd(resid, axis=0)
         noise_source = f"residual spread of {m_idx.size} measured archs (one seed)"
-    # times: per-epoch training time from the train_time surrogate; validation time linear in it
-    train_epoch = _final_predictions(sb, bench, dataset, hp, "train_time", archs)  # [N]
+    if not np.all(np.isfinite(noise)):
+        raise StoreError(f"could not estimate the surrogate noise of {dataset} hp {hp}: {noise}")
     tt = np.asarray(bench.metric(dataset, hp, "train_time", seed="all", epoch="all"), np.float64)
     vt = np.asarray(bench.metric(dataset, hp, time_name, seed="all", epoch="all"), np.float64)
     with warnings.catch_warnings():       # unmeasured archs: all-NaN slices -> NaN, dropped
         warnings.simplefilter("ignore", RuntimeWarning)
         tt_arch, vt_arch = np.nanmean(tt, axis=(1, 2)), np.nanmean(vt, axis=(1, 2))
     va, vb, _ = _lstsq_line(tt_arch, vt_arch)
-    train_time = np.repeat(np.maximum(train_epoch, 0.0)[:, None], n_epochs, axis=1)
-    valid_time = np.maximum(va + vb * train_time, 0.0)
-    reported = np.full(len(archs), np.nan)
-    if report is not None:
-        r_ds, r_set, r_hp = report
-        try:
-            reported = _final_predictions(SurrogateBench(bench, model=model, seed=seed,
-                                                         use_stored=stored_ok),
-                                          bench, r_ds, normalize_hp(r_hp), f"{r_set}_acc1", archs)
-        except QueryError as exc:
-            log.info("no surrogate of the reported accuracy: %s", exc)
-    info = {"model": model, "stored": stored_ok, "noise": noise_source,
+    info = {"model": model, "stored": use_stored, "noise": noise_source,
             "noise_sd": [float(x) for x in noise], "curve_intercept": a.tolist(),
             "curve_slope": b.tolist(), "valid_time_line": [va, vb]}
-    if not np.all(np.isfinite(noise)):
-        raise StoreError(f"could not estimate the surrogate noise of {dataset} hp {hp}: {noise}")
-    return SurrogateCurves(archs=archs, mean=mean, noise_sd=noise, train_time=train_time,
-                           valid_time=valid_time, reported=reported, info=info)
+    return SearchSurrogate(bench=bench, dataset=dataset, hp=hp, eval_set=eval_set, report=report,
+                           surrogates=sb, intercept=a, slope=b, noise_sd=noise,
+                           valid_line=(va, vb), info=info)
+
+
+def surrogate_curves(bench: "Bench", dataset: str, hp: int | str, eval_set: str,
+                     archs: Sequence[str], *, report: tuple[str, str, str] | None = None,
+                     model: str = "gbt", seed: int = 0, use_stored: bool = True) -> SurrogateCurves:
+    """Predicted per-epoch feedback, times and noise of ``archs`` (see the module docstring
+    and :func:`fit_search_surrogate`); stored predictions are used only where they cover
+    every one of ``archs``."""
+    archs = list(archs)
+    in_bench = bench.reader.arch_index
+    stored_ok = use_stored and all(a in in_bench for a in archs)
+    return fit_search_surrogate(bench, dataset, hp, eval_set, report=report, model=model,
+                                seed=seed, use_stored=stored_ok).curves(archs)
