@@ -260,7 +260,8 @@ class SearchSurrogate:
 
 def fit_search_surrogate(bench: "Bench", dataset: str, hp: int | str, eval_set: str, *,
                          report: tuple[str, str, str] | None = None, model: str = "gbt",
-                         seed: int = 0, use_stored: bool = True) -> SearchSurrogate:
+                         seed: int = 0, use_stored: bool = True,
+                         archs: Sequence[int] | None = None) -> SearchSurrogate:
     """Fit (or load) the models of :class:`SearchSurrogate` for one search group.
 
     Args:
@@ -270,6 +271,8 @@ def fit_search_surrogate(bench: "Bench", dataset: str, hp: int | str, eval_set: 
         model, seed: how a surrogate is fitted where none is stored.
         use_stored: use ``BENCH/surrogate/`` predictions (they cover the benchmark's archs
             only; False fits models that answer any architecture of the space).
+        archs: bench indices the models, curve lines and noise may learn from (default: every
+            measured architecture); e.g. the training part of a hold-out split.
     """
     from natsbench.api.surrogate import SurrogateBench
 
@@ -282,6 +285,18 @@ def fit_search_surrogate(bench: "Bench", dataset: str, hp: int | str, eval_set: 
         warnings.simplefilter("ignore", RuntimeWarning)
         seed_mean = np.nanmean(acc, axis=1) if n_seeds > 1 else acc[:, 0, :]     # [Nb, E]
     measured = np.isfinite(seed_mean[:, -1])
+    if archs is not None:
+        from natsbench.api.surrogate import fit_surrogate
+
+        allowed = np.zeros(n_bench, dtype=bool)
+        allowed[np.asarray(archs, dtype=np.int64)] = True
+        measured &= allowed
+        acc = np.where(allowed[:, None, None], acc, np.nan)
+        train = np.flatnonzero(measured)
+        use_stored = False
+        sb = SurrogateBench(bench, model=model, seed=seed, use_stored=False)
+        for metric in (acc_name, "train_time"):
+            sb.add(fit_surrogate(bench, dataset, hp, metric, model=model, seed=seed, archs=train))
     if measured.sum() < 2:
         raise QueryError(f"a surrogate of {dataset} hp {hp} needs >= 2 measured architectures, "
                          f"found {int(measured.sum())}")
