@@ -34,6 +34,12 @@ Semantics (NATS-Bench, Dong et al. TPAMI 2021 / thesis section 5.4, and the offi
   (``incumbent="highest_fidelity"``, Hyperband's convention). ``reported`` is the incumbent
   architecture's reported accuracy (test set, final protocol, mean over seeds). Algorithms
   never see it.
+* **Sources.** A query of an architecture the table lacks is answered as the problem's
+  ``on_missing`` says (:mod:`natsbench.api.evaluation`): an error, a surrogate draw (predicted
+  feedback plus noise from the runner's generator, predicted cost) or a live training (measured
+  cost); each row records its ``source``.
+* **Asynchronous workers.** ``sim_workers=n`` replaces the loop by an event queue of n
+  simulated workers (:func:`_run_async`); ``sim_workers=1`` gives the synchronous rows.
 """
 from __future__ import annotations
 
