@@ -29,6 +29,8 @@ Defaults (source):
 """
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 from typing import Any
 
@@ -45,19 +47,23 @@ class _Rungs:
     def __init__(self, epochs: list[int], eta: float) -> None:
         self.epochs = epochs
         self.eta = eta
-        #: per rung: (feedback, order told, configuration index)
+        #: per rung, best first: (-feedback, order told, configuration index)
         self.results: list[list[tuple[float, int, int]]] = [[] for _ in epochs]
         self.promoted: list[set[int]] = [set() for _ in epochs]
+
+    def add(self, rung: int, feedback: float, order: int, config: int) -> None:
+        bisect.insort(self.results[rung], (-feedback, order, config))
 
     def promotable(self) -> tuple[int, int] | None:
         """(rung, configuration index) of the next promotion, or None."""
         for k in range(len(self.epochs) - 2, -1, -1):
             told = self.results[k]
             top = int(math.floor(len(told) / self.eta))
-            if top == 0:
+            promoted = self.promoted[k]
+            if top == 0 or len(promoted) >= len(told):
                 continue
-            for _, _, config in sorted(told, key=lambda r: (-r[0], r[1]))[:top]:
-                if config not in self.promoted[k]:
+            for _, _, config in itertools.islice(told, top):
+                if config not in promoted:
                     return k, config
         return None
 
@@ -110,7 +116,7 @@ class _AsyncBrackets(_BracketSearch):
         s, k, config = self._pending.pop(trial.trial_id)
         self.observe(trial.arch, int(trial.fidelity_epochs or self.max_fidelity), feedback)
         self._told += 1
-        self._rungs[s].results[k].append((feedback, self._told, config))
+        self._rungs[s].add(k, feedback, self._told, config)
 
 
 @register_algorithm("asha")

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+from collections import deque
 import math
 import os
 import time
@@ -338,7 +339,8 @@ def _run_async(run: int, algorithm: Algorithm, evaluate: Callable, budget: float
     if workers < 1:
         raise QueryError(f"sim_workers must be >= 1, got {workers}")
     heap: list[tuple[float, int, int, float, Trial, tuple]] = []
-    free = list(range(workers))
+    free = deque(range(workers))
+    push, pop = heapq.heappush, heapq.heappop
     now = 0.0
     seq = 0
     times: list[float] = []
@@ -359,11 +361,11 @@ def _run_async(run: int, algorithm: Algorithm, evaluate: Callable, budget: float
                 done = not heap               # nothing in flight: the algorithm is finished
                 break
             result = evaluate(trial)
-            heapq.heappush(heap, (now + result[4], seq, free.pop(0), now, trial, result))
+            push(heap, (now + result[4], seq, free.popleft(), now, trial, result))
             seq += 1
         if not heap:
             break
-        finish, _, worker, start, trial, result = heapq.heappop(heap)
+        finish, _, worker, start, trial, result = pop(heap)
         if finish > budget:
             break
         now = finish

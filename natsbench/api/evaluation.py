@@ -145,12 +145,9 @@ def train_missing(bench: "Bench", arch: str, dataset: str, hp: int | str, *,
     if net_config.get("image_size") and dataset == "digits":
         kwargs["image_size"] = int(net_config["image_size"])
     data = load_dataset(dataset, **kwargs)
-    space_options = dict(net_config.get("space_options") or {})
-    space = bench.space
-    record: RunRecord = train_arch(space, arch, data, prot, seed, device=device, store=store,
-                                   progress=progress, num_threads=1,
+    record: RunRecord = train_arch(bench.space, arch, data, prot, seed, device=device,
+                                   store=store, progress=progress, num_threads=1,
                                    model_kwargs=dict(net_config.get("model_kwargs") or {}))
-    record.provenance["trained_for"] = {"bench": str(bench.path), "space_options": space_options}
     log.info("trained %s on %s hp %s seed %d (%.1f s) -> %s", arch, dataset, hp, seed,
              record.provenance.get("wall_time", float("nan")), store)
     return record, False
