@@ -165,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--evals", type=int, default=100)
     parser.add_argument("--workdir", default="/tmp/natsbench-synetune")
+    parser.add_argument("--algorithms", nargs="+", default=list(ALGORITHMS), choices=ALGORITHMS)
+    parser.add_argument("--no-surrogate", action="store_true", help="skip the surrogate rate")
     parser.add_argument("--syne-side", nargs=5, metavar=("NPZ", "ALGO", "WORKERS", "RUNS", "EVALS"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -187,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     header = (f"{'algorithm':<8} {'workers':>7} {'natsbench s/eval':>17} {'syne-tune s/eval':>17} "
               f"{'ratio':>8} {'final natsbench':>16} {'final syne-tune':>16}")
     print(header)
-    for algo in ALGORITHMS:
+    for algo in args.algorithms:
         for workers in (1, 4):
             ours = _ours(problem, algo, workers, args.runs, args.evals)
             per_ours = ours["seconds"] / ours["evals"]
@@ -207,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
                           if theirs else "n/a")
             print(f"{algo:<8} {workers:>7} {per_ours:>17.2e} {per_theirs:>17.2e} "
                   f"{per_theirs / per_ours:>7.0f}x {fin_ours:>16} {fin_theirs:>16}", flush=True)
+    if args.no_surrogate:
+        return 0
     rate, predicted, build = _surrogate_rate()
     print(f"surrogate-answered queries in the runner (sss sample, REA): {rate:,.0f} queries/s, "
           f"{predicted:.0%} predicted (problem with batch predictions built in {build:.1f} s)")
