@@ -54,15 +54,19 @@ def _query(args: argparse.Namespace) -> int:
     arch = int(args.arch) if args.arch.lstrip("-").isdigit() else args.arch
     try:
         index = bench.index_of(arch)
-    except QueryError:
+    except QueryError as exc:
         if not isinstance(arch, str):
             raise
         # a valid architecture outside the benchmark's table: the cache, a surrogate fitted
-        # now or live training may answer it (the space validates and canonicalises it)
+        # now or live training may answer it; anything else keeps the benchmark's error
         from natsbench.api.surrogate import bench_space_options
+        from natsbench.errors import NatsBenchError
         from natsbench.spaces import get_space
 
-        get_space(bench.space, **bench_space_options(bench)).validate(arch)
+        try:
+            arch = get_space(bench.space, **bench_space_options(bench)).validate(arch)
+        except NatsBenchError:
+            raise exc from None
         index = None
     arch_str = bench.arch_strs[index] if index is not None else arch
     seed = args.seed
