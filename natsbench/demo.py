@@ -103,6 +103,30 @@ def _sss_surrogate(bench_dir: Path, metric: str = "x-test_acc1") -> None:
             best = int(np.flatnonzero(mask)[np.argmax(values[mask])])
             _say(f"  best {label:<9} [{best}] {bench.arch_strs[best]}  {metric}={values[best]:.2f}"
                  + ("  (predicted)" if label == "predicted" else ""))
+    _sss_search(bench, dataset)
+
+
+def _sss_search(bench: Any, dataset: str, runs: int = 5, evals: int = 100) -> None:
+    """A short REA search on the sample whose missing configurations the surrogate answers."""
+    from natsbench.errors import NatsBenchError
+    from search_algorithms.problem import TabularProblem
+    from search_algorithms.runner import Runner
+
+    try:
+        problem = TabularProblem.from_bench(bench, dataset, on_missing="surrogate",
+                                            surrogate_model="gp")
+    except NatsBenchError as exc:
+        _say(f"  surrogate-answered search: skipped ({exc})")
+        return
+    rows = Runner(problem, "rea", max_evals=evals).run_many(runs)
+    predicted = float((rows["source"] == "surrogate").mean())
+    last = rows.groupby("run").tail(1)
+    share = float((last["reported_source"] == "surrogate").mean())
+    _say(f"  REA, {runs} runs x {evals} evaluations, missing configurations answered by the "
+         f"surrogate: {predicted:.0%} of evaluations PREDICTED (feedback, time, seeded noise)")
+    _say(f"    final {problem.sources['report'][1]} accuracy of the incumbent "
+         f"{last['reported'].mean():.2f} +- {last['reported'].std():.2f} "
+         f"(predicted for {share:.0%} of the runs; simulated {last['sim_time'].mean():,.0f} s/run)")
 
 
 def _search(bench: Any, dataset: str, hp: str, out: Path, runs: int) -> Any:

@@ -159,6 +159,9 @@ class Algorithm(abc.ABC):
 
     name: ClassVar[str] = ""
     multi_fidelity: ClassVar[bool] = False
+    #: True where the algorithm models each dimension independently (a density, a policy per
+    #: dimension), which only makes sense on a grid encoding (:func:`is_grid_space`).
+    needs_grid_encoding: ClassVar[bool] = False
 
     def __init__(self, space: SpaceLike, rng: np.random.Generator, *, max_fidelity: int = 12,
                  min_fidelity: int = 1) -> None:
@@ -167,6 +170,14 @@ class Algorithm(abc.ABC):
                              f"min_fidelity={min_fidelity}, max_fidelity={max_fidelity}")
         self.space = space
         self.num_choices: tuple[int, ...] = tuple(int(n) for n in space.num_choices)
+        #: sample and mutate through the space (a non-grid encoding, e.g. k-ExtCells)
+        self.through_space = not is_grid_space(space)
+        if self.through_space and self.needs_grid_encoding:
+            _, work = grid_algorithms()
+            raise QueryError(f"{self.name or type(self).__name__} needs a grid encoding (every "
+                             f"tuple of choices an architecture), which space "
+                             f"{getattr(space, 'name', space)!r} lacks; algorithms that work "
+                             f"there: {', '.join(work)}")
         self.rng = rng
         self.stream = RandomStream(rng)
         self.max_fidelity = int(max_fidelity)
@@ -181,7 +192,10 @@ class Algorithm(abc.ABC):
         """Report the validation accuracy (percent) of a trial returned by :meth:`ask`."""
 
     def random_codes(self) -> tuple[int, ...]:
-        """A uniformly random architecture (every dimension independently uniform)."""
+        """A uniformly random architecture (every dimension independently uniform; on a
+        non-grid space the space's own ``sample``)."""
+        if self.through_space:
+            return tuple(int(c) for c in self.space.encode(self.space.sample(self.rng)))
         return self.stream.codes(self.num_choices)
 
     def mutate(self, codes: tuple[int, ...], force_change: bool = True) -> tuple[int, ...]:
@@ -190,6 +204,9 @@ class Algorithm(abc.ABC):
         With ``force_change`` the new value differs from the old one (a true neighbour);
         otherwise it is uniform over all values, so the child may equal the parent.
         """
+        if self.through_space:               # a uniformly chosen neighbour of the space
+            options = self.space.neighbours(self.space.decode(codes))
+            return tuple(int(c) for c in self.space.encode(options[self.stream.below(len(options))]))
         dim = self.stream.below(len(codes))
         n = self.num_choices[dim]
         if force_change and n > 1:
@@ -199,12 +216,34 @@ class Algorithm(abc.ABC):
         return codes[:dim] + (value,) + codes[dim + 1:]
 
     def neighbours(self, codes: tuple[int, ...]) -> list[tuple[int, ...]]:
-        """All encodings that differ from ``codes`` in exactly one dimension (ordered by
-        dimension, then value; :func:`natsbench.spaces.base.code_neighbours`)."""
+        """All encodings that differ from ``codes`` in exactly one dimension (on a non-grid
+        space: the encodings of the space's ``neighbours``; on a grid ordered by dimension,
+        then value: :func:`natsbench.spaces.base.code_neighbours`)."""
+        if self.through_space:
+            return [tuple(int(c) for c in self.space.encode(a))
+                    for a in self.space.neighbours(self.space.decode(codes))]
         return code_neighbours(codes, self.num_choices)
 
 
 AlgorithmFactory = Callable[..., Algorithm]
+
+
+def is_grid_space(space: Any) -> bool:
+    """True where every tuple of choice indices is an architecture (tss, sss, DARTS cells,
+    grids); False for spaces with constraints across dimensions (a k-ExtCell: exactly k of its
+    196 slot indicators set), which algorithms search through the space's own ``sample`` and
+    ``neighbours`` (a space may say so with a ``grid_encoding`` attribute)."""
+    flag = getattr(space, "grid_encoding", None)
+    if flag is not None:
+        return bool(flag)
+    return getattr(space, "name", "") != "extcell"
+
+
+def grid_algorithms(registry: "Registry | None" = None) -> tuple[list[str], list[str]]:
+    """(names that need a grid encoding, names that work on any space) of a registry."""
+    registry = registry or ALGORITHMS
+    need = [n for n in registry.names() if registry.get(n).needs_grid_encoding]
+    return need, [n for n in registry.names() if n not in need]
 
 
 def hyperparameters_of(cls: type[Algorithm]) -> dict[str, Any]:

@@ -129,6 +129,8 @@ class _Observations:
 class BOHB(_BracketSearch):
     """Hyperband whose new configurations come from a TPE-style density-ratio model."""
 
+    needs_grid_encoding = True
+
     def __init__(self, space: SpaceLike, rng: np.random.Generator, *, eta: float = 3,
                  min_budget: float = 1, max_budget: float | None = None, num_samples: int = 4,
                  random_fraction: float = 0.0, bandwidth_factor: float = 3,

@@ -67,6 +67,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--incumbent", choices=("any", "highest_fidelity"), default="any",
                    help="best arch by feedback over all evaluations (NATS-Bench, default) or "
                         "among those at the highest fidelity seen")
+    p.add_argument("--on-missing", choices=("error", "surrogate", "train"), default="error",
+                   help="an architecture the benchmark lacks: fail (default), answer with the "
+                        "benchmark's surrogate (predicted feedback and time, noise from the run's "
+                        "RNG; rows say source=surrogate) or train it now with the benchmark's "
+                        "recorded protocol (record cached in the user cache store; "
+                        "source=trained). See docs/ALGORITHMS.md")
+    p.add_argument("--sim-workers", type=int, default=None, metavar="N",
+                   help="simulate N asynchronous workers on the simulated clock (default: the "
+                        "synchronous runner; 1 gives the same rows)")
+    p.add_argument("--device", default=None,
+                   help="torch device for --on-missing train (default: CUDA if available)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=_search)
 
@@ -108,12 +119,16 @@ def _search(args: argparse.Namespace) -> int:
                              f"the benchmark's datasets {bench.datasets}")
     algorithms = args.algorithms if args.algorithm == "all" else [args.algorithm]
     params = _parse_params(args.param)
-    problems = {d: TabularProblem.from_bench(bench, d) for d in datasets}
+    if args.sim_workers is not None and args.sim_workers < 1:
+        raise QueryError(f"--sim-workers must be >= 1, got {args.sim_workers}")
+    problems = {d: TabularProblem.from_bench(bench, d, on_missing=args.on_missing,
+                                             device=args.device) for d in datasets}
     runs = tuple(range(args.runs))
     budgets = {d: resolve_budget(bench, d, problems[d].sources["search"][2], args.budget) for d in datasets}
     jobs = [Job(d, RunSpec(algorithm=a, hyperparameters=params, budget=budgets[d],
                            max_evals=args.max_evals, base_seed=args.seed,
-                           fidelity_cost=args.fidelity_cost, incumbent=args.incumbent), runs)
+                           fidelity_cost=args.fidelity_cost, incumbent=args.incumbent,
+                           sim_workers=args.sim_workers), runs)
             for a in algorithms for d in datasets]
     for job in jobs:          # fail on bad hyperparameters before starting the pool
         check_hyperparameters(get_algorithm(job.spec.algorithm), params)
@@ -122,7 +137,8 @@ def _search(args: argparse.Namespace) -> int:
                                           max_fidelity=problems[job.problem].epochs,
                                           **params)
     start = time.perf_counter()
-    frame = execute(jobs, problems, workers=args.workers, progress=not args.no_progress)
+    workers = 1 if args.on_missing == "train" else args.workers  # one trainer at a time
+    frame = execute(jobs, problems, workers=workers, progress=not args.no_progress)
     elapsed = time.perf_counter() - start
     write_parquet(frame, args.out)
     last = frame.groupby(["algorithm", "dataset", "run"], observed=True).tail(1)
@@ -131,6 +147,10 @@ def _search(args: argparse.Namespace) -> int:
         std=("reported", "std"))
     print(f"{len(frame)} evaluations of {len(jobs) * args.runs} runs in {elapsed:.1f} s "
           f"({args.workers or os.cpu_count()} workers) -> {args.out}")
+    counts = frame["source"].value_counts()
+    if counts.get("surrogate", 0) or counts.get("trained", 0):
+        print("evaluation sources: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v)
+              + " (surrogate = PREDICTED feedback and time)")
     print("final test accuracy of the best-by-validation architecture (mean, std over runs):")
     for (algorithm, dataset), row in summary.iterrows():
         print(f"  {algorithm:<20} {dataset:<15} {row['final']:7.3f} +- {row['std']:.3f}  "

@@ -32,6 +32,7 @@ set. The search-time costs come from the same records as the feedback (for CIFAR
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Sequence
@@ -52,6 +53,8 @@ SEARCH_SOURCES: dict[str, tuple[str, str]] = {d: s["valid"] for d, s in NATS_SET
 REPORT_SOURCES: dict[str, tuple[str, str]] = {d: s["test"] for d, s in NATS_SET_SOURCES.items()}
 #: search space -> training length (hp) of the reported accuracy (NATS-Bench H1 / H2).
 REPORT_HPS: dict[str, str] = {"tss": "200", "sss": "90"}
+#: Spaces with more encodings than this get no index table (rows looked up by encoding).
+MAX_INDEX_TABLE = 1 << 26
 
 
 @dataclass(eq=False)
@@ -70,6 +73,15 @@ class TabularProblem:
         seeds: [S] seed values of the columns of the per-seed arrays.
         dataset: dataset name written in the output rows.
         sources: where each array came from (free-form provenance for logs and outputs).
+        on_missing: what a query of a row without an available seed does: ``"error"``
+            (:class:`QueryError`, the default), ``"surrogate"`` (a draw from ``surrogate``)
+            or ``"train"`` (``trainer`` trains it; the record fills the row in place).
+        surrogate: predicted answers for every row (:class:`natsbench.api.evaluation.
+            SurrogateCurves`, rows aligned with ``arch_strs``); needed by ``"surrogate"``.
+        trainer: trains one row (:class:`LiveTrainer`); needed by ``"train"``.
+        reported_predicted: [N] bool, True where ``reported`` is a surrogate prediction.
+        search_surrogate: the fitted :class:`natsbench.api.evaluation.SearchSurrogate` that
+            answers architectures of an open space (no index table) on demand.
 
     A seed of an architecture is *available* when its validation accuracy is finite at every
     epoch; its times must then be finite too. Queries only ever see available seeds.
@@ -85,6 +97,11 @@ class TabularProblem:
     seeds: tuple[int, ...]
     dataset: str = ""
     sources: dict[str, Any] = field(default_factory=dict)
+    on_missing: str = "error"
+    surrogate: "SurrogateCurves | None" = None
+    trainer: "LiveTrainer | None" = None
+    reported_predicted: np.ndarray | None = None
+    search_surrogate: Any = None
 
     def __post_init__(self) -> None:
         # C-contiguous copies: the runner reads them through flat views (no per-run copies)
@@ -138,7 +155,39 @@ class TabularProblem:
         self.valid_per_time = np.cumsum(np.nan_to_num(self.valid_time), axis=2) / epochs_seen
         self.radix = radix_weights(num_choices)
         self.num_choices = num_choices
-        size = int(np.prod(num_choices, dtype=np.int64))
+        size = math.prod(num_choices)            # a Python int: no overflow
+        #: the space is too large for an index table (DARTS, ExtCell): rows are looked up by
+        #: encoding, and (with a surrogate) rows are added for new architectures as they come
+        self.open = size > MAX_INDEX_TABLE
+        #: number of rows backed by the per-seed arrays (rows beyond are surrogate-only)
+        self.num_table_rows = n
+        #: row -> (predicted mean [E], cumulative train [E], valid-per-time [E]) of added rows
+        self.open_rows: dict[int, tuple[list[float], list[float], list[float]]] = {}
+        self.space_size = size
+        from natsbench.api.evaluation import check_on_missing
+
+        check_on_missing(self.on_missing)
+        if self.on_missing == "surrogate" and (self.surrogate is None
+                                               or self.surrogate.mean.shape != (n, e)):
+            raise QueryError("on_missing 'surrogate' needs surrogate answers for every row "
+                             f"([{n}, {e}] feedback means)")
+        if self.on_missing == "train" and self.trainer is None:
+            raise QueryError("on_missing 'train' needs a trainer")
+        if self.reported_predicted is None:
+            self.reported_predicted = np.zeros(n, dtype=bool)
+        self.reported_predicted = np.ascontiguousarray(self.reported_predicted, dtype=bool)
+        if self.surrogate is not None:
+            #: [N, E] predicted training seconds of epochs 1..e+1, and valid-per-time
+            self.sur_cum_train = np.ascontiguousarray(np.cumsum(self.surrogate.train_time, axis=1))
+            self.sur_valid_per_time = np.ascontiguousarray(
+                np.cumsum(self.surrogate.valid_time, axis=1) / epochs_seen)
+            self.sur_mean = np.ascontiguousarray(self.surrogate.mean, dtype=np.float64)
+            self.sur_noise = np.ascontiguousarray(self.surrogate.noise_sd, dtype=np.float64)
+        if self.open:
+            self.flat_to_row = None
+            if len(self.codes_to_row) != n:
+                raise QueryError("two rows of the problem have the same architecture encoding")
+            return
         flat = self.codes @ np.asarray(self.radix, dtype=np.int64)
         if len(np.unique(flat)) != n:
             raise QueryError("two rows of the problem have the same architecture encoding")
@@ -171,15 +220,82 @@ class TabularProblem:
                 not 0 <= int(c) < n for c, n in zip(codes, self.num_choices)):
             raise QueryError(f"encoding {tuple(codes)} does not fit the space's choices "
                              f"{self.num_choices}")
-        row = int(self.flat_to_row[sum(int(c) * r for c, r in zip(codes, self.radix))])
-        if row < 0 or self.seed_count[row] == 0:
-            size = len(self.flat_to_row)
+        row = self.lookup_row(codes)
+        if row < 0 or row >= self.num_table_rows or self.seed_count[row] == 0:
+            size = self.space_size
             held = int((self.seed_count > 0).sum())
             raise QueryError(f"the benchmark has no search-protocol result for "
                              f"{self.space.decode(codes)!r} (it has results for {held} of the "
                              f"{size} architectures of the space; search algorithms may propose "
                              f"any of them)")
         return row
+
+    def lookup_row(self, codes: Sequence[int]) -> int:
+        """Row of an encoding whatever its seeds (-1 where the problem has no such row);
+        :class:`QueryError` if the encoding does not fit the space."""
+        if len(codes) != len(self.num_choices) or any(
+                not 0 <= int(c) < n for c, n in zip(codes, self.num_choices)):
+            raise QueryError(f"encoding {tuple(codes)} does not fit the space's choices "
+                             f"{self.num_choices}")
+        if self.flat_to_row is None:
+            return self.codes_to_row.get(tuple(int(c) for c in codes), -1)
+        return int(self.flat_to_row[sum(int(c) * r for c, r in zip(codes, self.radix))])
+
+    def add_predicted_row(self, codes: Sequence[int]) -> int:
+        """Add a row for an architecture of an open space that the table lacks, answered by
+        the surrogate (predicted once, then reused); returns the new row."""
+        if self.search_surrogate is None:
+            raise QueryError("adding rows needs a fitted search surrogate (on_missing "
+                             "'surrogate')")
+        codes = tuple(int(c) for c in codes)
+        arch = self.space.decode(codes)
+        curves = self.search_surrogate.curves([arch])
+        row = len(self.arch_strs)
+        self.arch_strs.append(arch)
+        self.codes_to_row[codes] = row
+        self.reported = np.append(self.reported, curves.reported[0])
+        self.reported_predicted = np.append(self.reported_predicted,
+                                            bool(np.isfinite(curves.reported[0])))
+        e = np.arange(1, self.epochs + 1)
+        self.open_rows[row] = (curves.mean[0].tolist(),
+                               np.cumsum(curves.train_time[0]).tolist(),
+                               (np.cumsum(curves.valid_time[0]) / e).tolist())
+        return row
+
+    def fill_row(self, row: int, record: Any) -> int:
+        """Write a finished run record (search group) into row ``row`` in place, for the
+        seed column of ``record.seed``; returns that column. The derived cumulative arrays of
+        the row are updated too, so later queries are table hits."""
+        if record.seed not in self.seeds:
+            raise QueryError(f"record seed {record.seed} is not a seed column of the problem "
+                             f"({list(self.seeds)})")
+        slot = self.seeds.index(record.seed)
+        _, search_set, _ = self.sources["search"]
+        e = self.epochs
+        values = {}
+        for key, name in (("acc", f"{search_set}_acc1"), ("train", "train_time"),
+                          ("valid", f"{search_set}_time")):
+            series = np.asarray(record.metrics.get(name, []), dtype=np.float64)
+            if series.shape != (e,) or not np.all(np.isfinite(series)):
+                raise QueryError(f"trained record of {record.arch!r} lacks {e} finite values of "
+                                 f"{name!r}")
+            values[key] = series
+        self.valid_acc[row, slot] = values["acc"]
+        self.train_time[row, slot] = values["train"]
+        self.valid_time[row, slot] = values["valid"]
+        self.cum_train[row, slot] = np.cumsum(values["train"])
+        self.valid_per_time[row, slot] = np.cumsum(values["valid"]) / np.arange(1, e + 1)
+        available = np.all(np.isfinite(self.valid_acc[row]), axis=1)
+        self.seed_count[row] = int(available.sum())
+        self.seed_slots[row] = np.argsort(~available, kind="stable")
+        report = self.sources.get("report")
+        if report is not None and tuple(report[::2]) == (record.dataset, record.hp) \
+                and (np.isnan(self.reported[row]) or self.reported_predicted[row]):
+            series = record.metrics.get(f"{report[1]}_acc1")
+            if series:
+                self.reported[row] = float(series[-1])
+                self.reported_predicted[row] = False
+        return slot
 
     def query_cost(self, row: int, slot: int, epochs: int) -> float:
         """Simulated seconds of training ``row`` from scratch for ``epochs`` epochs with seed
@@ -191,7 +307,10 @@ class TabularProblem:
     def from_bench(cls, bench: Any, dataset: str, search_hp: str | int = "12",
                    report_hp: str | int | None = None, *,
                    search_source: tuple[str, str] | None = None,
-                   report_source: tuple[str, str] | None = None) -> "TabularProblem":
+                   report_source: tuple[str, str] | None = None,
+                   on_missing: str = "error", surrogate_model: str = "gbt",
+                   surrogate_seed: int = 0, device: str | None = None,
+                   use_cache: bool = True) -> "TabularProblem":
         """Build the problem NATS-Bench searches on from a :class:`natsbench.api.bench.Bench`.
 
         Args:
@@ -206,12 +325,26 @@ class TabularProblem:
                 tss and ``90`` for sss.
             search_source: (benchmark dataset, set) overriding the feedback source.
             report_source: (benchmark dataset, set) overriding the reported source.
+            on_missing: ``"error"`` (default), ``"surrogate"`` or ``"train"``: how queries of
+                architectures the table lacks are answered (:mod:`natsbench.api.evaluation`).
+                With the latter two every architecture of an enumerable space gets a row.
+            surrogate_model, surrogate_seed: the surrogate fitted where none is stored.
+            device: torch device of live training (``"train"``).
+            use_cache: overlay the runs trained earlier (user cache store) on the table.
         """
+        from natsbench.api.evaluation import check_on_missing
+
+        check_on_missing(on_missing)
         space = bench.space
         if not hasattr(space, "num_choices"):
             from natsbench.spaces import get_space
 
-            space = get_space(str(space))
+            options = {}
+            if hasattr(bench, "manifest"):    # e.g. the ExtCell budget k the benchmark was built with
+                from natsbench.api.surrogate import bench_space_options
+
+                options = bench_space_options(bench)
+            space = get_space(str(space), **options)
         if (search_source is None or report_source is None) and dataset not in SEARCH_SOURCES:
             # other datasets (e.g. the bundled digits benchmark): the NATS-Bench rule applied
             # to the dataset's own splits: feedback on x-valid, report on x-test (or ori-test)
@@ -256,12 +389,62 @@ class TabularProblem:
                              f"'{report_set}_acc1') returned shape {reported.shape}; expected "
                              f"[archs]")
         arch_strs = list(bench.arch_strs)
+        seeds = tuple(bench.seeds(search_dataset, search_hp))
+        bench_records = []
+        if use_cache and hasattr(bench, "manifest"):
+            from natsbench.api.evaluation import cached_records
+
+            bench_records = cached_records(bench, search_dataset, search_hp)
+        known = set(arch_strs)
+        extra = list(dict.fromkeys(r.arch for r in bench_records if r.arch not in known))
+        size = getattr(space, "size", None)
+        enumerable = size is not None and size <= MAX_INDEX_TABLE and hasattr(space, "all_archs")
+        if on_missing == "train" and not enumerable:
+            raise QueryError(f"on_missing 'train' needs an enumerable space; {space.name!r} is "
+                             f"not (use on_missing 'surrogate' or 'error')")
+        if on_missing != "error" and enumerable:
+            # every architecture of the space gets a row (seedless where the table lacks it)
+            extra = [a for a in space.all_archs() if a not in known]
+        if extra:                             # rows the benchmark's table lacks
+            pad = lambda x: np.concatenate(  # noqa: E731
+                [x, np.full((len(extra),) + x.shape[1:], np.nan)])
+            valid_acc, train_time, valid_time = pad(valid_acc), pad(train_time), pad(valid_time)
+            reported = pad(reported)
+            arch_strs += extra
         codes = np.stack([np.asarray(space.encode(a), dtype=np.int64) for a in arch_strs])
+        surrogate = reported_predicted = trainer = search_surrogate = None
+        if on_missing == "surrogate":
+            from natsbench.api.evaluation import fit_search_surrogate
+
+            # stored predictions cover the benchmark's archs: enough unless rows get added
+            search_surrogate = fit_search_surrogate(
+                bench, search_dataset, search_hp, search_set,
+                report=(report_dataset, report_set, report_hp), model=surrogate_model,
+                seed=surrogate_seed,
+                use_stored=enumerable and len(arch_strs) == len(bench.arch_strs))
+            surrogate = search_surrogate.curves(arch_strs)
+            reported_predicted = np.isnan(reported) & np.isfinite(surrogate.reported)
+            reported = np.where(reported_predicted, surrogate.reported, reported)
+        elif on_missing == "train":
+            trainer = LiveTrainer(str(bench.path), search_dataset, search_hp, device=device)
         problem = cls(space=space, arch_strs=arch_strs, codes=codes, valid_acc=valid_acc,
                       train_time=train_time, valid_time=valid_time, reported=reported,
-                      seeds=tuple(bench.seeds(search_dataset, search_hp)), dataset=dataset,
+                      seeds=seeds, dataset=dataset,
                       sources={"search": (search_dataset, search_set, search_hp),
-                               "report": (report_dataset, report_set, report_hp)})
+                               "report": (report_dataset, report_set, report_hp)},
+                      on_missing=on_missing, surrogate=surrogate, trainer=trainer,
+                      reported_predicted=reported_predicted,
+                      search_surrogate=None if enumerable else search_surrogate)
+        filled = 0
+        for record in bench_records:          # runs trained earlier: table hits now
+            row = problem.codes_to_row.get(tuple(int(c) for c in space.encode(record.arch)), -1)
+            if row >= 0 and record.seed in seeds and \
+                    not np.isfinite(problem.valid_acc[row, seeds.index(record.seed)]).all():
+                problem.fill_row(row, record)
+                filled += 1
+        if filled:
+            problem.sources["cache"] = filled
+            logger.info("%d runs trained earlier read from the user cache store", filled)
         logger.info("search problem %s/%s: %d archs, feedback %s, reported %s", space.name,
                     dataset, problem.num_archs, problem.sources["search"],
                     problem.sources["report"])
@@ -307,3 +490,29 @@ class TabularProblem:
                    valid_acc=valid, train_time=train_time, valid_time=valid_time,
                    reported=reported, seeds=tuple(range(seeds)), dataset=dataset,
                    sources={"search": "synthetic", "report": "synthetic"})
+
+
+@dataclass(frozen=True)
+class LiveTrainer:
+    """Trains an architecture of a benchmark with its recorded protocol (picklable).
+
+    Calls :func:`natsbench.build.on_demand.train_missing`, which writes the record to the
+    user cache store; returns (record, was_cached).
+    """
+
+    bench_path: str
+    dataset: str
+    hp: str
+    device: str | None = None
+
+    def __call__(self, arch: str) -> tuple[Any, bool]:
+        from natsbench.api.bench import Bench
+        from natsbench.build.on_demand import train_missing
+
+        bench = _BENCHES.get(self.bench_path)
+        if bench is None:
+            bench = _BENCHES[self.bench_path] = Bench(self.bench_path)
+        return train_missing(bench, arch, self.dataset, self.hp, device=self.device)
+
+
+_BENCHES: dict[str, Any] = {}

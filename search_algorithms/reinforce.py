@@ -35,6 +35,8 @@ from search_algorithms.base import Algorithm, SpaceLike, Trial, register_algorit
 class Reinforce(Algorithm):
     """Policy-gradient search with a moving-average baseline."""
 
+    needs_grid_encoding = True
+
     def __init__(self, space: SpaceLike, rng: np.random.Generator, *,
                  learning_rate: float = 0.01, ema_momentum: float = 0.9, init_std: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,

@@ -34,10 +34,18 @@ Semantics (NATS-Bench, Dong et al. TPAMI 2021 / thesis section 5.4, and the offi
   (``incumbent="highest_fidelity"``, Hyperband's convention). ``reported`` is the incumbent
   architecture's reported accuracy (test set, final protocol, mean over seeds). Algorithms
   never see it.
+* **Sources.** A query of an architecture the table lacks is answered as the problem's
+  ``on_missing`` says (:mod:`natsbench.api.evaluation`): an error, a surrogate draw (predicted
+  feedback plus noise from the runner's generator, predicted cost) or a live training (measured
+  cost); each row records its ``source``.
+* **Asynchronous workers.** ``sim_workers=n`` replaces the loop by an event queue of n
+  simulated workers (:func:`_run_async`); ``sim_workers=1`` gives the synchronous rows.
 """
 from __future__ import annotations
 
+import heapq
 import logging
+from collections import deque
 import math
 import os
 import time
@@ -49,8 +57,9 @@ import numpy as np
 
 from natsbench.errors import QueryError
 from search_algorithms.base import (
-    ALGORITHMS, Algorithm, RandomStream, Registry, check_hyperparameters,
+    ALGORITHMS, Algorithm, RandomStream, Registry, Trial, check_hyperparameters,
 )
+from natsbench.api.evaluation import SOURCES
 from search_algorithms.problem import TabularProblem
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -68,7 +77,8 @@ FIDELITY_COSTS = ("scratch", "continue")
 INCUMBENT_RULES = ("any", "highest_fidelity")
 #: Output columns, in order.
 COLUMNS = ("algorithm", "space", "dataset", "run", "step", "sim_time", "arch", "fidelity",
-           "feedback", "reported", "seed", "incumbent")
+           "feedback", "reported", "seed", "incumbent", "source", "start_time", "worker",
+           "reported_source")
 
 
 def default_budget(space: str, dataset: str) -> float:
@@ -104,6 +114,8 @@ class RunSpec:
         base_seed: the base of every run's seed sequence.
         fidelity_cost: ``"scratch"`` or ``"continue"`` (module docstring).
         incumbent: ``"any"`` or ``"highest_fidelity"`` (module docstring).
+        sim_workers: ``None`` for the synchronous runner (default), n for the asynchronous
+            simulation of n workers (module docstring).
     """
 
     algorithm: str | Callable[..., Algorithm]
@@ -113,8 +125,13 @@ class RunSpec:
     base_seed: int = 0
     fidelity_cost: str = "scratch"
     incumbent: str = "any"
+    sim_workers: int | None = None
 
     def __post_init__(self) -> None:
+        if self.sim_workers is not None and (isinstance(self.sim_workers, bool)
+                                             or int(self.sim_workers) < 1):
+            raise QueryError(f"sim_workers must be None (synchronous) or an int >= 1, got "
+                             f"{self.sim_workers!r}")
         if self.fidelity_cost not in FIDELITY_COSTS:
             raise QueryError(f"fidelity_cost {self.fidelity_cost!r} is not one of "
                              f"{', '.join(FIDELITY_COSTS)}")
@@ -150,8 +167,11 @@ class RunTrace:
     row: np.ndarray           # int64 problem row of the evaluated arch
     fidelity: np.ndarray      # int16 epochs
     feedback: np.ndarray      # float64 validation accuracy told to the algorithm
-    seed: np.ndarray          # int64 benchmark seed the query saw
+    seed: np.ndarray          # int64 benchmark seed the query saw (-1: a surrogate draw)
     incumbent: np.ndarray     # int64 problem row of the incumbent after the evaluation
+    start_time: np.ndarray    # float64 seconds at the start of each evaluation
+    source: np.ndarray        # int8 index into natsbench.api.evaluation.SOURCES
+    worker: np.ndarray        # int32 simulated worker that ran the evaluation
 
     def __len__(self) -> int:
         return len(self.row)
@@ -161,34 +181,119 @@ def _factory(spec: RunSpec, registry: Registry) -> Callable[..., Algorithm]:
     return registry.get(spec.algorithm) if isinstance(spec.algorithm, str) else spec.algorithm
 
 
+def _evaluator(problem: TabularProblem, spec: RunSpec, stream: RandomStream,
+               algorithm_name: str) -> Callable[[Trial], tuple[int, int, int, float, float, int]]:
+    """The query step of a run: ``evaluate(trial) -> (row, epochs, seed column, feedback,
+    cost, source)``; seed column -1 for a surrogate draw, source an index of
+    :data:`natsbench.api.evaluation.SOURCES`. Draws benchmark seeds and surrogate noise from
+    ``stream`` (the runner's generator) and keeps the run's continue-training state."""
+    epochs = problem.epochs
+    continue_mode = spec.fidelity_cost == "continue"
+    lookup = problem.codes_to_row
+    n_seeds = problem.num_seeds
+    seed_count = problem.seed_count
+    seed_slots = problem.seed_slots.reshape(-1)      # views: the arrays are C-contiguous
+    valid = problem.valid_acc.reshape(-1)
+    cum_train = problem.cum_train.reshape(-1)
+    valid_per = problem.valid_per_time.reshape(-1)
+    policy = problem.on_missing
+    if policy == "surrogate":
+        sur_mean = problem.sur_mean.reshape(-1)
+        sur_noise = problem.sur_noise.tolist()
+        sur_cum = problem.sur_cum_train.reshape(-1)
+        sur_vpt = problem.sur_valid_per_time.reshape(-1)
+    uniform = stream.uniform
+    n_fixed = problem.num_table_rows
+    open_rows = problem.open_rows
+    grows = problem.open and policy == "surrogate"
+    trained: dict[int, tuple[int, int]] = {}
+    two_pi = 2.0 * math.pi
+
+    def evaluate(trial: Trial) -> tuple[int, int, int, float, float, int]:
+        try:
+            row = lookup.get(trial.arch, -1)
+        except TypeError:                     # an unhashable encoding (list, array)
+            row = lookup.get(tuple(int(c) for c in trial.arch), -1)
+        source = 0
+        if row < 0 or row >= n_fixed or seed_count.item(row) == 0:
+            if policy == "error" or (row < 0 and not grows):
+                problem.row_of(trial.arch)    # raises a QueryError that names the problem
+            if policy == "train":
+                record, cached = problem.trainer(problem.arch_strs[row])
+                problem.fill_row(row, record)
+                source = 0 if cached else 2
+            else:
+                source = 1
+                if row < 0:                   # an open space: predicted once, then reused
+                    row = problem.add_predicted_row(trial.arch)
+        fid = epochs if trial.fidelity_epochs is None else int(trial.fidelity_epochs)
+        if not 1 <= fid <= epochs:
+            raise QueryError(f"{algorithm_name} asked for {fid} epochs; valid: 1..{epochs}")
+        previous = trained.get(row) if continue_mode else None
+        if source == 1:
+            if row < n_fixed:
+                base = row * epochs
+                mean = sur_mean.item(base + fid - 1)
+                cum, vpt = sur_cum.item(base + fid - 1), sur_vpt.item(base + fid - 1)
+                done = sur_cum.item(base + previous[1] - 1) if previous is not None else 0.0
+            else:
+                means, cums, vpts = open_rows[row]
+                mean, cum, vpt = means[fid - 1], cums[fid - 1], vpts[fid - 1]
+                done = cums[previous[1] - 1] if previous is not None else 0.0
+            if previous is not None and previous[1] < fid:
+                cost = cum - done + vpt
+            else:
+                cost = cum + vpt
+            # Box-Muller from two uniforms of the runner's stream
+            z = math.sqrt(-2.0 * math.log(1.0 - uniform())) * math.cos(two_pi * uniform())
+            feedback = mean + sur_noise[fid - 1] * z
+            slot = -1
+        else:
+            if previous is not None and previous[1] < fid and previous[0] >= 0:
+                slot, done = previous
+                base = (row * n_seeds + slot) * epochs
+                cost = cum_train.item(base + fid - 1) - cum_train.item(base + done - 1) \
+                    + valid_per.item(base + fid - 1)
+            else:
+                slot = seed_slots.item(row * n_seeds + int(uniform() * seed_count.item(row)))
+                base = (row * n_seeds + slot) * epochs
+                cost = cum_train.item(base + fid - 1) + valid_per.item(base + fid - 1)
+            feedback = valid.item(base + fid - 1)
+        if continue_mode:
+            trained[row] = (slot, fid)
+        return row, fid, slot, feedback, cost, source
+
+    return evaluate
+
+
 def run_one(problem: TabularProblem, spec: RunSpec, run: int,
             registry: Registry = ALGORITHMS) -> RunTrace:
-    """Execute run ``run`` of ``spec`` on ``problem`` (see the module docstring)."""
+    """Execute run ``run`` of ``spec`` on ``problem`` (see the module docstring).
+
+    ``spec.sim_workers`` None: the synchronous loop (one evaluation at a time); an int n:
+    the event-queue simulation of n workers (:func:`_run_async`; n = 1 gives the same rows).
+    """
     algo_rng, bench_rng = run_generators(spec.base_seed, run)
     epochs = problem.epochs
     algorithm = _factory(spec, registry)(problem.space, algo_rng, max_fidelity=epochs,
                                          **dict(spec.hyperparameters))
     budget = spec.resolved_budget(problem)
     max_evals = spec.max_evals if spec.max_evals is not None else -1
-    continue_mode = spec.fidelity_cost == "continue"
     by_fidelity = spec.incumbent == "highest_fidelity"
-
-    stream = RandomStream(bench_rng)
-    lookup = problem.codes_to_row
-    n_seeds = problem.num_seeds
-    seed_count = problem.seed_count
-    seed_slots = problem.seed_slots.reshape(-1)      # views: the arrays are C-contiguous
-    seed_values = problem.seeds
-    valid = problem.valid_acc.reshape(-1)
-    cum_train = problem.cum_train.reshape(-1)
-    valid_per = problem.valid_per_time.reshape(-1)
-    trained: dict[int, tuple[int, int]] = {}
+    evaluate = _evaluator(problem, spec, RandomStream(bench_rng),
+                          algorithm.name or type(algorithm).__name__)
+    seed_values = problem.seeds + (-1,)               # column -1: a surrogate draw
+    if spec.sim_workers is not None:
+        return _run_async(run, algorithm, evaluate, budget, max_evals, int(spec.sim_workers),
+                          by_fidelity, seed_values)
 
     times: list[float] = []
+    starts: list[float] = []
     rows: list[int] = []
     fids: list[int] = []
     feedbacks: list[float] = []
     seeds: list[int] = []
+    sources: list[int] = []
     incumbents: list[int] = []
     clock = 0.0
     best_row, best_fid, best_fb = -1, 0, -math.inf
@@ -196,32 +301,11 @@ def run_one(problem: TabularProblem, spec: RunSpec, run: int,
         trial = algorithm.ask()
         if trial is None:
             break
-        try:
-            row = lookup.get(trial.arch, -1)
-        except TypeError:                     # an unhashable encoding (list, array)
-            row = lookup.get(tuple(int(c) for c in trial.arch), -1)
-        if row < 0 or seed_count.item(row) == 0:
-            problem.row_of(trial.arch)        # raises a QueryError that names the problem
-        fid = epochs if trial.fidelity_epochs is None else int(trial.fidelity_epochs)
-        if not 1 <= fid <= epochs:
-            raise QueryError(f"{algorithm.name or type(algorithm).__name__} asked for "
-                             f"{fid} epochs; valid: 1..{epochs}")
-        previous = trained.get(row) if continue_mode else None
-        if previous is not None and previous[1] < fid:
-            slot, done = previous
-            base = (row * n_seeds + slot) * epochs
-            cost = cum_train.item(base + fid - 1) - cum_train.item(base + done - 1) \
-                + valid_per.item(base + fid - 1)
-        else:
-            slot = seed_slots.item(row * n_seeds + int(stream.uniform() * seed_count.item(row)))
-            base = (row * n_seeds + slot) * epochs
-            cost = cum_train.item(base + fid - 1) + valid_per.item(base + fid - 1)
+        row, fid, slot, feedback, cost, source = evaluate(trial)
         if clock + cost > budget:
             break
+        starts.append(clock)
         clock += cost
-        if continue_mode:
-            trained[row] = (slot, fid)
-        feedback = valid.item(base + fid - 1)
         algorithm.tell(trial, feedback)
         if by_fidelity:
             if fid > best_fid or (fid == best_fid and feedback > best_fb):
@@ -233,13 +317,91 @@ def run_one(problem: TabularProblem, spec: RunSpec, run: int,
         fids.append(fid)
         feedbacks.append(feedback)
         seeds.append(seed_values[slot])
+        sources.append(source)
         incumbents.append(best_row)
+    return _trace(run, times, starts, rows, fids, feedbacks, seeds, sources, incumbents,
+                  [0] * len(rows))
+
+
+def _run_async(run: int, algorithm: Algorithm, evaluate: Callable, budget: float,
+               max_evals: int, workers: int, by_fidelity: bool,
+               seed_values: tuple[int, ...]) -> RunTrace:
+    """Event-queue simulation of ``workers`` workers on the simulated clock.
+
+    At time 0 the workers, in order 0..n-1, each take the next ``ask``. Whenever an evaluation
+    finishes (earliest finish first; the one started first on ties) the algorithm is told, the
+    row is written, and its worker (then any idle worker, in the order they became free) takes
+    the next ``ask`` at that time. An ``ask`` answering ``None`` leaves the worker idle until
+    the next result (or ends the run when nothing is in flight). An evaluation that would
+    finish after the budget is not performed, and the run ends there. Everything is a function
+    of the run's seed: the host's process count plays no part.
+    """
+    if workers < 1:
+        raise QueryError(f"sim_workers must be >= 1, got {workers}")
+    heap: list[tuple[float, int, int, float, Trial, tuple]] = []
+    free = deque(range(workers))
+    push, pop = heapq.heappush, heapq.heappop
+    now = 0.0
+    seq = 0
+    times: list[float] = []
+    starts: list[float] = []
+    rows: list[int] = []
+    fids: list[int] = []
+    feedbacks: list[float] = []
+    seeds: list[int] = []
+    sources: list[int] = []
+    incumbents: list[int] = []
+    owners: list[int] = []
+    best_row, best_fid, best_fb = -1, 0, -math.inf
+    done = False
+    while True:
+        while free and not done and seq != max_evals:
+            trial = algorithm.ask()
+            if trial is None:
+                done = not heap               # nothing in flight: the algorithm is finished
+                break
+            result = evaluate(trial)
+            push(heap, (now + result[4], seq, free.popleft(), now, trial, result))
+            seq += 1
+        if not heap:
+            break
+        finish, _, worker, start, trial, result = pop(heap)
+        if finish > budget:
+            break
+        now = finish
+        row, fid, slot, feedback, _, source = result
+        algorithm.tell(trial, feedback)
+        if by_fidelity:
+            if fid > best_fid or (fid == best_fid and feedback > best_fb):
+                best_row, best_fid, best_fb = row, fid, feedback
+        elif feedback > best_fb:
+            best_row, best_fb = row, feedback
+        times.append(finish)
+        starts.append(start)
+        rows.append(row)
+        fids.append(fid)
+        feedbacks.append(feedback)
+        seeds.append(seed_values[slot])
+        sources.append(source)
+        incumbents.append(best_row)
+        owners.append(worker)
+        free.append(worker)
+        done = False
+    return _trace(run, times, starts, rows, fids, feedbacks, seeds, sources, incumbents, owners)
+
+
+def _trace(run: int, times: list[float], starts: list[float], rows: list[int],
+           fids: list[int], feedbacks: list[float], seeds: list[int], sources: list[int],
+           incumbents: list[int], workers: list[int]) -> RunTrace:
     return RunTrace(run=run, sim_time=np.asarray(times, dtype=np.float64),
                     row=np.asarray(rows, dtype=np.int64),
                     fidelity=np.asarray(fids, dtype=np.int16),
                     feedback=np.asarray(feedbacks, dtype=np.float64),
                     seed=np.asarray(seeds, dtype=np.int64),
-                    incumbent=np.asarray(incumbents, dtype=np.int64))
+                    incumbent=np.asarray(incumbents, dtype=np.int64),
+                    start_time=np.asarray(starts, dtype=np.float64),
+                    source=np.asarray(sources, dtype=np.int8),
+                    worker=np.asarray(workers, dtype=np.int32))
 
 
 # ---------------------------------------------------------------------------- many runs
@@ -288,6 +450,10 @@ def execute(jobs: Sequence[Job], problems: Mapping[Hashable, TabularProblem], *,
         if job.problem not in problems:
             raise QueryError(f"job names problem {job.problem!r}; known: {list(problems)}")
     workers = (os.cpu_count() or 1) if workers is None else max(1, int(workers))
+    if workers > 1 and any(problems[job.problem].open and problems[job.problem].on_missing
+                           != "error" for job in jobs):
+        logger.info("a problem of an open space grows rows as it is searched: one process")
+        workers = 1
     started = time.perf_counter()
     total = sum(len(job.runs) for job in jobs)
     bar = None
@@ -343,6 +509,7 @@ def execute(jobs: Sequence[Job], problems: Mapping[Hashable, TabularProblem], *,
          "budget": job.spec.resolved_budget(problems[job.problem]),
          "max_evals": job.spec.max_evals, "base_seed": job.spec.base_seed,
          "fidelity_cost": job.spec.fidelity_cost, "incumbent": job.spec.incumbent,
+         "sim_workers": job.spec.sim_workers, "on_missing": problems[job.problem].on_missing,
          "sources": {k: list(v) if isinstance(v, tuple) else v
                      for k, v in problems[job.problem].sources.items()},
          "runs": len(job.runs)} for job in jobs]
@@ -384,6 +551,15 @@ def traces_to_frame(traces: Iterable[RunTrace], problem: TabularProblem,
         "reported": problem.reported[incumbent],
         "seed": np.concatenate([t.seed for t in traces]) if traces else np.zeros(0, np.int64),
         "incumbent": pd.Categorical.from_codes(incumbent, categories=arch_cats),
+        "source": pd.Categorical.from_codes(
+            np.concatenate([t.source for t in traces]) if traces else np.zeros(0, np.int8),
+            categories=list(SOURCES)),
+        "start_time": np.concatenate([t.start_time for t in traces]) if traces
+        else np.zeros(0),
+        "worker": np.concatenate([t.worker for t in traces]) if traces
+        else np.zeros(0, np.int32),
+        "reported_source": pd.Categorical.from_codes(
+            problem.reported_predicted[incumbent].astype(np.int8), categories=list(SOURCES[:2])),
     })
 
 
@@ -401,12 +577,14 @@ class Runner:
         base_seed: base of every run's seed sequence (:func:`run_generators`).
         fidelity_cost: ``"scratch"`` (NATS-Bench) or ``"continue"``.
         incumbent: ``"any"`` (NATS-Bench) or ``"highest_fidelity"``.
+        sim_workers: ``None`` (synchronous, default) or the number of simulated workers.
     """
 
     def __init__(self, problem: TabularProblem, algorithm: str | Callable[..., Algorithm], *,
                  budget: float | None = None, max_evals: int | None = None,
                  hyperparameters: Mapping[str, Any] | None = None, base_seed: int = 0,
                  fidelity_cost: str = "scratch", incumbent: str = "any",
+                 sim_workers: int | None = None,
                  registry: Registry = ALGORITHMS) -> None:
         if isinstance(algorithm, str):
             cls = registry.get(algorithm)    # fail early on unknown names
@@ -420,7 +598,8 @@ class Runner:
         self.registry = registry
         self.spec = RunSpec(algorithm=algorithm, hyperparameters=dict(hyperparameters or {}),
                             budget=budget, max_evals=max_evals, base_seed=base_seed,
-                            fidelity_cost=fidelity_cost, incumbent=incumbent)
+                            fidelity_cost=fidelity_cost, incumbent=incumbent,
+                            sim_workers=sim_workers)
         self.budget = self.spec.resolved_budget(problem)
 
     def run(self, run: int = 0) -> RunTrace:

@@ -37,6 +37,7 @@ def test_demo_tour_on_a_complete_benchmark(tmp_path, run_python):
     text = done.stdout
     assert "80 of 32768 configurations trained" in text and "held-out Kendall tau of x-test_acc1" in text
     assert re.search(rf"best predicted \[\d+\] {best_predicted} .*\(predicted\)", text), text
+    assert re.search(r"REA, 5 runs x 100 evaluations, .*: \d+% of evaluations PREDICTED", text), text
     for algo in ("random", "rea", "reinforce", "bohb"):
         assert re.search(rf"{algo}\s+5 runs", text), text
     report = out / "report" / "index.html"
@@ -61,7 +62,8 @@ def _sss_sample(tmp_path, rng):
     group = GroupBuffer("digits", "12")
     for i in rng.choice(len(archs), size=80, replace=False).tolist():
         acc = 50 + sum(int(c) for c in archs[i].split(":")) / 8 + rng.normal()
-        group.add_run(i, 777, 1, {"x-valid_acc1": [acc], "x-test_acc1": [acc + rng.normal()]},
+        group.add_run(i, 777, 1, {"x-valid_acc1": [acc], "x-test_acc1": [acc + rng.normal()],
+                                  "train_time": [1.0 + rng.random()], "x-valid_time": [0.1]},
                       {"params": 0.1, "flops": 1.0, "latency": 1e-3})
     path = write_bench(tmp_path / "sss", space="sss", arch_strs=archs, groups=[group],
                        datasets={"digits": {"num_classes": 10, "eval_sets": ["x-valid", "x-test"]}})

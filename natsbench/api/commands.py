@@ -6,6 +6,8 @@ import json
 import logging
 import math
 
+import numpy as np
+
 from natsbench.errors import QueryError
 
 log = logging.getLogger(__name__)
@@ -25,6 +27,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="answer an architecture the benchmark did not train with its surrogates "
                         "(predictions stored by `natsbench surrogate fit`, else a model fitted "
                         "now); predicted values are flagged (seed means only)")
+    p.add_argument("--on-missing", choices=("error", "surrogate", "train"), default=None,
+                   help="an architecture the benchmark did not train: report it as such "
+                        "(error, default), predict it (surrogate, same as --surrogate), or "
+                        "train it now with the benchmark's recorded protocol and seed, caching "
+                        "the record in the user cache store (train; the next query of it is a "
+                        "table hit)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_query)
 
@@ -44,33 +52,75 @@ def _query(args: argparse.Namespace) -> int:
 
     bench = open_as_bench(args.bench)
     arch = int(args.arch) if args.arch.lstrip("-").isdigit() else args.arch
-    index = bench.index_of(arch)
+    try:
+        index = bench.index_of(arch)
+    except QueryError as exc:
+        if not isinstance(arch, str):
+            raise
+        # a valid architecture outside the benchmark's table: the cache, a surrogate fitted
+        # now or live training may answer it; anything else keeps the benchmark's error
+        from natsbench.api.surrogate import bench_space_options
+        from natsbench.errors import NatsBenchError
+        from natsbench.spaces import get_space
+
+        try:
+            arch = get_space(bench.space, **bench_space_options(bench)).validate(arch)
+        except NatsBenchError:
+            raise exc from None
+        index = None
+    arch_str = bench.arch_strs[index] if index is not None else arch
     seed = args.seed
     names = list(bench.metric_names(args.dataset, args.hp)) + list(COST_NAMES)
-    measured = bool(bench.present(args.dataset, args.hp, archs=[index])[0].any())
+    present = bench.present(args.dataset, args.hp, archs=[index])[0] if index is not None \
+        else np.zeros(len(bench.seeds(args.dataset, args.hp)), dtype=bool)
+    measured = bool(present.any())
     predicted: list[str] = []
-    if args.surrogate and not measured:
+    policy = args.on_missing or ("surrogate" if args.surrogate else "error")
+    source = "table" if measured else "none"
+    record = None
+    if not measured:
+        record = _cached_or_trained(bench, arch_str, args.dataset, args.hp,
+                                    train=policy == "train")
+        if record is not None:
+            source = "table" if record[1] else "trained"
+            record = record[0]
+    if record is not None:
+        values = {}
+        for name in names:
+            if name in COST_NAMES:
+                values[name] = float(record.costs.get(name, math.nan))
+            else:
+                series = record.metrics.get(name, [])
+                e = len(series) - 1 if args.epoch is None else args.epoch
+                values[name] = float(series[e]) if series and -len(series) <= e < len(series) \
+                    else math.nan
+        measured = True
+    elif policy == "surrogate" and not measured:
         if seed != "mean":
             raise QueryError("surrogate answers are seed means: drop --seed or use --seed mean")
-        values, predicted = _predict(bench, index, names, args.dataset, args.hp, args.epoch)
+        values, predicted = _predict(bench, index if index is not None else arch_str, names,
+                                     args.dataset, args.hp, args.epoch)
+        source = "surrogate" if predicted else "none"
+    elif index is None:                      # not in the table, nothing cached, not asked for
+        values = {name: math.nan for name in names}
     else:
         values = {}
         for name in names:
             epoch = None if name in COST_NAMES else args.epoch
             values[name] = float(bench.metric(args.dataset, args.hp, name, archs=[index], seed=seed,
                                               epoch=epoch)[0])
-    out = {"index": index, "arch": bench.arch_strs[index], "dataset": args.dataset,
+    out = {"index": index, "arch": arch_str, "dataset": args.dataset,
            "hp": args.hp, "seed": args.seed,
            "epoch": args.epoch if args.epoch is not None else bench.epochs(args.dataset, args.hp) - 1,
-           "seeds_run": [s for s, ran in zip(bench.seeds(args.dataset, args.hp),
-                                             bench.present(args.dataset, args.hp, archs=[index])[0]) if ran],
-           "measured": measured, "predicted": predicted,
+           "seeds_run": [s for s, ran in zip(bench.seeds(args.dataset, args.hp), present) if ran],
+           "measured": measured, "predicted": predicted, "source": source,
            "values": {k: (None if math.isnan(v) else v) for k, v in values.items()}}
     if args.json:
         print(json.dumps(out, indent=1))
         return 0
     print(f"[{index}] {out['arch']}")
-    print(f"{args.dataset} hp {args.hp}, epoch {out['epoch']}, seed {args.seed} (runs: {out['seeds_run']})")
+    print(f"{args.dataset} hp {args.hp}, epoch {out['epoch']}, seed {args.seed} (runs: {out['seeds_run']})"
+          f", source: {source}" + (f" (seed {record.seed}, user cache store)" if record else ""))
     if not measured and not predicted:
         print("  not trained in this benchmark" + ("" if args.surrogate else
                                                    " (--surrogate predicts it)"))
@@ -82,7 +132,19 @@ def _query(args: argparse.Namespace) -> int:
     return 0
 
 
-def _predict(bench, index: int, names: list[str], dataset: str, hp: str,
+def _cached_or_trained(bench, arch: str, dataset: str, hp: str, *, train: bool):
+    """(record, was_cached) of an architecture the benchmark lacks: a run trained earlier
+    (user cache store), or, with ``train``, one trained now; None if neither."""
+    from natsbench.api.evaluation import cached_records
+    from natsbench.build.on_demand import train_missing
+
+    if train:
+        return train_missing(bench, arch, dataset, hp, progress=True)
+    found = [r for r in cached_records(bench, dataset, hp) if r.arch == arch]
+    return (found[0], True) if found else None
+
+
+def _predict(bench, index: int | str, names: list[str], dataset: str, hp: str,
              epoch: int | None) -> tuple[dict[str, float], list[str]]:
     """Surrogate answers of one untrained architecture: (values, names predicted).
 
@@ -91,7 +153,7 @@ def _predict(bench, index: int, names: list[str], dataset: str, hp: str,
     from natsbench.api.surrogate import SurrogateBench
     from natsbench.store.records import COST_NAMES
 
-    surrogates = SurrogateBench(bench)
+    surrogates = SurrogateBench(bench, use_stored=not isinstance(index, str))
     values: dict[str, float] = {}
     predicted: list[str] = []
     for name in names:

@@ -28,6 +28,7 @@ from typing import Any, Mapping, TextIO
 import numpy as np
 
 from natsbench.api.bench import Bench, seq_mean, sort_hps
+from natsbench.api.evaluation import cache_root
 from natsbench.api.results import ArchResultsView, MissingValue, RunData
 from natsbench.datasets.specs import NATS_DATASETS, NATS_SET_SOURCES, nats_set_source
 from natsbench.errors import QueryError, StoreError
@@ -574,11 +575,6 @@ class NATSsize(_NATSBase):
 
 # -- construction ----------------------------------------------------------------------------
 
-def _cache_root() -> Path:
-    root = os.environ.get("NATSBENCH_CACHE")
-    return Path(root) if root else Path.home() / ".cache" / "natsbench"
-
-
 def _archive_fingerprint(src: Path) -> str:
     h = hashlib.sha1(str(src.resolve()).encode())
     files = sorted(src.iterdir()) if src.is_dir() else [src]
@@ -598,7 +594,7 @@ def open_as_bench(source: str | os.PathLike, space: str | None = None, progress:
     if src.is_dir() and not (src / META_FILE).is_file():
         raise StoreError(f"{src} is neither a natsbench benchmark ({MANIFEST_FILE}) nor an official "
                          f"fast-mode archive ({META_FILE})")
-    target = _cache_root() / "imports" / _archive_fingerprint(src)
+    target = cache_root() / "imports" / _archive_fingerprint(src)
     if not (target / MANIFEST_FILE).is_file():
         log.info("importing official archive %s into %s", src, target)
         import_official(src, target, space=space, overwrite=True, progress=progress)
