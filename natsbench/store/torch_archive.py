@@ -5,8 +5,9 @@ NAS-Bench-201 ships its benchmark as ``NAS-Bench-201-v1_0-e61699.pth`` and
 ``arch2infos`` ``{index: {"less": ArchResults state, "full": ArchResults state}}``,
 ``evaluated_indexes``) holding only containers and numbers. ``torch.save`` writes one of two
 layouts, both read here with the restricted unpickler of
-:mod:`natsbench.store.restricted_pickle` (so torch is not needed, and a file naming any other
-global, e.g. one that would execute code, is refused):
+:mod:`natsbench.store.restricted_pickle` plus ``_codecs.encode(str, "latin1")`` (how pickle
+protocol 2 writes bytes), so torch is not needed and a file naming any other global, e.g. one
+that would execute code, is refused:
 
 * the legacy stream (torch < 1.6, the released NAS-Bench-201 files): five pickles in a row --
   the magic number ``0x1950a86a20f9469cfc6c``, the protocol version ``1001``, a ``sys_info``
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from natsbench.errors import ArchiveError
-from natsbench.store.restricted_pickle import RestrictedUnpickler, restricted_loads
+from natsbench.store.restricted_pickle import RestrictedUnpickler
 
 #: first object of a legacy ``torch.save`` stream
 TORCH_MAGIC = 0x1950A86A20F9469CFC6C
@@ -37,6 +38,25 @@ TORCH_PROTOCOL_VERSION = 1001
 _MAGIC_LONG1 = b"\x8a\x0a" + TORCH_MAGIC.to_bytes(10, "little")   # pickle LONG1 opcode
 _PICKLE_ERRORS = (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError,
                   AttributeError, struct.error, KeyError, RecursionError)
+
+
+def _latin1_bytes(text: Any, encoding: str = "latin1") -> bytes:
+    """Stand-in for ``_codecs.encode``, which pickle protocol 2 names to rebuild ``bytes``
+    (e.g. the raw data of a numpy scalar): only ``str`` to latin-1 is admitted."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise ArchiveError(f"_codecs.encode({type(text).__name__}, {encoding!r}) is not allowed in "
+                           f"an archive; only str -> latin1 bytes (pickle protocol 2)")
+    return text.encode("latin1")
+
+
+class TorchArchiveUnpickler(RestrictedUnpickler):
+    """:class:`~natsbench.store.restricted_pickle.RestrictedUnpickler` that also admits
+    ``_codecs.encode(str, "latin1")``, the way pickle protocol 2 (torch's default) writes bytes."""
+
+    def find_class(self, module: str, name: str) -> Any:  # noqa: D102
+        if (module, name) == ("_codecs", "encode"):
+            return _latin1_bytes
+        return super().find_class(module, name)
 
 
 def _head(path: Path, n: int = 32) -> bytes:
@@ -80,7 +100,12 @@ def _load_zip(path: Path) -> Any:
             payload = zf.read(names[0])
     except (zipfile.BadZipFile, OSError, EOFError, zipfile.LargeZipFile) as exc:
         raise ArchiveError(f"{path}: truncated or corrupt torch zip archive ({exc})") from exc
-    return restricted_loads(payload, source=str(path))
+    try:
+        return TorchArchiveUnpickler(io.BytesIO(payload), source=str(path)).load()
+    except ArchiveError:
+        raise
+    except _PICKLE_ERRORS as exc:
+        raise ArchiveError(f"{path}: corrupt or truncated torch archive ({type(exc).__name__}: {exc})") from exc
 
 
 def _load_legacy(path: Path) -> Any:
@@ -90,7 +115,7 @@ def _load_legacy(path: Path) -> Any:
             stream = io.BufferedReader(f, buffer_size=1 << 20)
 
             def load() -> Any:
-                return RestrictedUnpickler(stream, source=source).load()
+                return TorchArchiveUnpickler(stream, source=source).load()
 
             magic, version, sys_info = load(), load(), load()
             if magic != TORCH_MAGIC or version != TORCH_PROTOCOL_VERSION or not isinstance(sys_info, dict):
