@@ -82,15 +82,16 @@ def ensure_archive(workdir: Path, n_archs: int, workers: int, seed: int = 0) -> 
 
 
 # ----------------------------------------------------------------------------- measurements
-def reference_load(archive: Path) -> tuple[float, int]:
-    """Seconds to read (bz2 + restricted unpickling) every file of ``archive`` on one core."""
+def reference_load(archive: Path) -> tuple[float, float, int]:
+    """(wall s, CPU s, files) to read (bz2 + restricted unpickling) every file of ``archive``
+    on one core."""
     from natsbench.store.restricted_pickle import load_archive_file
 
     files = sorted(archive.glob("*.pickle.pbz2"))
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for path in files:
         load_archive_file(path)
-    return time.perf_counter() - start, len(files)
+    return time.perf_counter() - start, time.process_time() - cpu, len(files)
 
 
 _RUNNER = """
@@ -171,17 +172,22 @@ def main(argv: list[str] | None = None) -> int:
     for path in archive.iterdir():  # warm the page cache so every measurement reads from memory
         path.read_bytes()
 
-    ref_s, n_files = reference_load(archive)
+    ref_s, ref_cpu, n_files = reference_load(archive)
     print(f"reference  load (bz2 + restricted unpickle) of {n_files} files on one core: "
-          f"{ref_s:7.1f} s ({1e3 * ref_s / n_files:.2f} ms/file)")
+          f"{ref_s:7.1f} s wall, {ref_cpu:.1f} s CPU ({1e3 * ref_s / n_files:.2f} ms/file wall)",
+          flush=True)
 
     new_out = workdir / "bench-new"
     new = measure_import(ROOT, archive, new_out, workers=args.workers)
     print(f"new        import, {args.workers} workers: {new['wall_s']:7.1f} s wall, "
           f"{new['cpu_s']:.0f} s CPU, peak RSS {new['peak_rss_mb']:.0f} MB "
           f"(parent {new['parent_maxrss_kb'] / 1024:.0f} MB, largest worker "
-          f"{new['workers_maxrss_kb'] / 1024:.0f} MB)")
-    print(f"ratio      new import / reference load: {new['wall_s'] / ref_s:.2f}  (goal <= 1.5)")
+          f"{new['workers_maxrss_kb'] / 1024:.0f} MB)", flush=True)
+    print(f"ratio      new import / reference load: {new['wall_s'] / ref_s:.2f}  (goal <= 1.5), "
+          f"load average now {os.getloadavg()[0]:.1f}")
+    print(f"CPU        new import / reference load: {new['cpu_s'] / ref_cpu:.2f} (work done; with "
+          f"{args.workers} free cores the wall ratio would be about "
+          f"{new['cpu_s'] / args.workers / ref_cpu:.2f} if it spreads evenly)", flush=True)
     print(f"peak RSS   new import: {new['peak_rss_mb']:.0f} MB  (goal < 1024 MB)")
 
     if args.previous:
@@ -189,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         old_out = workdir / "bench-previous"
         old = measure_import(code, archive, old_out)
         print(f"previous   import ({args.previous}): {old['wall_s']:7.1f} s wall, "
-              f"peak RSS {old['peak_rss_mb']:.0f} MB")
+              f"{old['cpu_s']:.0f} s CPU, peak RSS {old['peak_rss_mb']:.0f} MB")
         print(f"ratio      previous import / reference load: {old['wall_s'] / ref_s:.2f}")
         print(f"speed-up   previous / new: {old['wall_s'] / new['wall_s']:.2f}x; "
               f"memory previous / new: {old['peak_rss_mb'] / new['peak_rss_mb']:.1f}x")
