@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import multiprocessing
 import os
 import re
 import shutil
@@ -678,6 +677,8 @@ def _import(meta: Mapping[str, Any], meta_archs: list[str], space: str, tasks: l
             collector = _Collector(spool_dir)
             bar = tqdm(total=count, disable=not progress, desc="import", unit="arch")
             if workers > 1:
+                import multiprocessing
+
                 pool = multiprocessing.get_context("spawn").Pool(
                     workers, initializer=_init_worker, initargs=(str(spool_dir),))
                 for arch in pool.imap(_load_and_convert, tasks, chunksize=8):
