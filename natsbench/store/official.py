@@ -143,29 +143,55 @@ def _check_numbers(values: list[Any], what: str, source: str) -> None:
             _number(value, what, source)
 
 
-def _per_epoch_array(values: Any, epochs: int, what: str, source: str) -> np.ndarray:
-    """An official ``{epoch: value}`` dict as a float64 [epochs] array (NaN where absent)."""
+def _per_epoch_list(values: Any, epochs: int, what: str, source: str) -> list[Any]:
+    """An official ``{epoch: value}`` dict as a list of ``epochs`` numbers (NaN where absent)."""
     if values is None:
-        return np.full(epochs, math.nan)
+        return [math.nan] * epochs
     if isinstance(values, Mapping) and len(values) == epochs and list(values) == _epoch_range(epochs):
         column = list(values.values())        # the usual case: every epoch, in order
         _check_numbers(column, what, source)
-        return np.array(column, dtype=np.float64)
-    return np.array(_per_epoch(values, epochs, what, source), dtype=np.float64)
+        return column
+    return _per_epoch(values, epochs, what, source)
 
 
-def _eval_columns(rc: Mapping[str, Any], epochs: int, source: str) -> tuple[dict[str, np.ndarray], list[str]]:
+def _whole_blocks(table: Mapping[Any, Any], epochs: int) -> dict[str, list[Any]] | None:
+    """``{set: values of epochs 0..E-1}`` when the keys of ``table`` are whole runs
+    ``"<set>@0" .. "<set>@E-1"`` in order (how ``ResultsCount.update_eval`` writes them);
+    None otherwise."""
+    keys = list(table)
+    if len(keys) % epochs:
+        return None
+    values = list(table.values())
+    out: dict[str, list[Any]] = {}
+    for i in range(0, len(keys), epochs):
+        first = keys[i]
+        if not isinstance(first, str):
+            return None
+        set_name = first.rpartition("@")[0]
+        if set_name in out or keys[i:i + epochs] != _eval_keys(set_name, epochs):
+            return None
+        out[set_name] = values[i:i + epochs]
+    return out
+
+
+def _eval_columns(rc: Mapping[str, Any], epochs: int, source: str) -> tuple[dict[str, list[Any]], list[str]]:
     """``<set>_loss/_acc1/_time`` columns from the ``eval_*`` dicts keyed ``"<set>@<epoch>"``."""
     eval_names = list(rc.get("eval_names") or [])
     if not all(isinstance(n, str) for n in eval_names):
         raise ArchiveError(f"{source}: eval_names {eval_names!r} must be strings")
-    columns: dict[str, np.ndarray] = {}
+    columns: dict[str, list[Any]] = {}
     for field_name, quantity in _EVAL_FIELDS:
         table = rc.get(field_name) or {}
         if not isinstance(table, Mapping):
             raise ArchiveError(f"{source}: {field_name} is {type(table).__name__}, expected dict")
+        blocks = _whole_blocks(table, epochs)
+        if blocks is not None and all(set_name in eval_names for set_name in blocks):
+            for set_name, column in blocks.items():   # the usual case: slices, no lookups
+                _check_numbers(column, field_name, source)
+                columns[f"{set_name}_{quantity}"] = column
+            continue
         found = 0
-        fast: dict[str, np.ndarray] = {}
+        fast: dict[str, list[Any]] = {}
         for set_name in eval_names:
             column = [table.get(key, _MISSING) for key in _eval_keys(set_name, epochs)]
             hits = epochs - column.count(_MISSING)
@@ -175,7 +201,7 @@ def _eval_columns(rc: Mapping[str, Any], epochs: int, source: str) -> tuple[dict
             if hits < epochs:
                 column = [math.nan if v is _MISSING else v for v in column]
             _check_numbers(column, field_name, source)
-            fast[f"{set_name}_{quantity}"] = np.array(column, dtype=np.float64)
+            fast[f"{set_name}_{quantity}"] = column
         if found == len(table):
             columns.update(fast)
             continue
@@ -192,9 +218,24 @@ def _eval_columns(rc: Mapping[str, Any], epochs: int, source: str) -> tuple[dict
                 raise ArchiveError(f"{source}: {field_name} key {key!r} outside [0, {epochs})")
             if set_name not in eval_names:
                 eval_names.append(set_name)
-            column_array = columns.setdefault(f"{set_name}_{quantity}", np.full(epochs, math.nan))
-            column_array[epoch] = _number(value, field_name, source)
+            column_list = columns.setdefault(f"{set_name}_{quantity}", [math.nan] * epochs)
+            column_list[epoch] = _number(value, field_name, source)
     return columns, eval_names
+
+
+_ORDERS: dict[tuple[str, tuple[str, ...], tuple[str, ...]], tuple[str, ...]] = {}
+
+
+def _metric_order(dataset: str, names: tuple[str, ...], eval_names: tuple[str, ...]) -> tuple[str, ...]:
+    """``names`` in the canonical metric order (eval sets in the dataset's order), cached."""
+    key = (dataset, names, eval_names)
+    ordered = _ORDERS.get(key)
+    if ordered is None:
+        spec = DATASETS.get(dataset)
+        order = [s for s in (spec.eval_sets if spec else ()) if s in eval_names]
+        order += [s for s in eval_names if s not in order]
+        ordered = _ORDERS[key] = tuple(sorted(names, key=lambda n: metric_sort_key(n, order)))
+    return ordered
 
 
 def _convert_run(rc: Mapping[str, Any], dataset: str, source: str
@@ -213,19 +254,16 @@ def _convert_run(rc: Mapping[str, Any], dataset: str, source: str
     if epochs <= 0:
         raise ArchiveError(f"{source}: run with {epochs} epochs; expected at least 1")
     columns = {
-        "train_loss": _per_epoch_array(rc.get("train_losses"), epochs, "train_losses", source),
-        "train_acc1": _per_epoch_array(rc.get("train_acc1es"), epochs, "train_acc1es", source),
-        "train_time": _per_epoch_array(rc.get("train_times"), epochs, "train_times", source),
+        "train_loss": _per_epoch_list(rc.get("train_losses"), epochs, "train_losses", source),
+        "train_acc1": _per_epoch_list(rc.get("train_acc1es"), epochs, "train_acc1es", source),
+        "train_time": _per_epoch_list(rc.get("train_times"), epochs, "train_times", source),
     }
     if rc.get("train_acc5es") is not None:
-        columns["train_acc5"] = _per_epoch_array(rc["train_acc5es"], epochs, "train_acc5es", source)
+        columns["train_acc5"] = _per_epoch_list(rc["train_acc5es"], epochs, "train_acc5es", source)
     eval_columns, eval_names = _eval_columns(rc, epochs, source)
     columns.update(eval_columns)
-    spec = DATASETS.get(dataset)
-    order = [s for s in (spec.eval_sets if spec else ()) if s in eval_names]
-    order += [s for s in eval_names if s not in order]
-    names = tuple(sorted(columns, key=lambda n: metric_sort_key(n, order)))
-    values = np.stack([columns[n] for n in names], axis=1)
+    names = _metric_order(dataset, tuple(columns), tuple(eval_names))
+    values = np.array([columns[n] for n in names], dtype=np.float64).T   # [epoch, metric]
     latency = rc.get("latency")
     if latency is None:
         lat = math.nan
