@@ -185,6 +185,12 @@ def test_truncated_nb201_archives_are_refused(kind, archives, tmp_path):
     _assert_refused(not_torch, tmp_path / "out", f"{not_torch.name}.*not a torch")
 
 
+def test_nb201_has_only_the_tss_space(archives, tmp_path):
+    with pytest.raises(ArchiveError, match="tss space only"):
+        import_official(archives["v1_1-zip"], tmp_path / "b", space="size", progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_cli_imports_an_nb201_archive(archives, tmp_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     out = tmp_path / "bench"

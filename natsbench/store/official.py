@@ -621,6 +621,9 @@ def import_official(src: str | os.PathLike, out: str | os.PathLike, *, space: st
         return _import(meta, meta_archs, space, tasks, [], str(src.resolve()), src.name, out,
                        overwrite=overwrite, progress=progress, dtype=dtype, workers=workers)
     if src.is_file():
+        if space and normalize_space(space) != "tss" and _is_torch_file(src):
+            raise ArchiveError(f"{src}: a NAS-Bench-201 archive holds the tss space only, "
+                               f"not {space!r}; pass --space tss or omit it")
         meta, payloads = _single_file_payloads(load_single_archive(src), str(src))
         meta_archs, space = _meta_archs(meta, str(src), space)
         return _import(meta, meta_archs, space, [], payloads, str(src.resolve()), src.name, out,
