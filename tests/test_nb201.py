@@ -9,12 +9,10 @@ imported benchmark is compared method by method with ``NASBench201API`` on the s
 from __future__ import annotations
 
 import bz2
-import io
 import os
 import pickle
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import numpy as np
