@@ -7,9 +7,10 @@ memory-hungry"):
    decompression + our restricted unpickler, ``natsbench.store.restricted_pickle``), nothing
    else;
 2. the importer of this checkout (``import_official``: a process pool over files, streamed
-   per (dataset, hp) group), in a subprocess: wall time and peak RSS of the importer and its
-   workers (``resource.getrusage(RUSAGE_CHILDREN).ru_maxrss`` after the subprocess exits: the
-   largest peak of any one process of the tree);
+   per (dataset, hp) group), in a fresh subprocess: wall time, CPU seconds (importer + its
+   workers) and peak RSS -- the importer's own ``getrusage(RUSAGE_SELF).ru_maxrss`` and its
+   largest worker's ``getrusage(RUSAGE_CHILDREN).ru_maxrss``, read in that subprocess after
+   the pool has been joined;
 3. optionally (``--previous REV``) the importer of an older git revision (``git worktree``
    checkout of ``natsbench/`` at REV, run the same way), e.g. the buffered single-process one;
 
