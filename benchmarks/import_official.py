@@ -24,7 +24,7 @@ the four datasets -- generated with ``natsbench.testing.official_archive`` (nats
 Usage::
 
     python benchmarks/import_official.py [--workdir /tmp/natsbench-import-bench]
-        [--archs 15625] [--workers 2] [--previous ddbe220]
+        [--archs 15625] [--workers 2] [--previous ddbe220] [--subset 2000]
 
 Requires the ``test`` extra (nats_bench==1.8) to generate the archive.
 """
@@ -159,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "natsbench-import-bench"))
     parser.add_argument("--archs", type=int, default=15625, help="per-arch files of the archive")
     parser.add_argument("--workers", type=int, default=2, help="importer processes (and generator)")
+    parser.add_argument("--subset", type=int, default=None,
+                        help="measure on the first N per-arch files only (a linked view of the "
+                             "full archive), e.g. to time a slow --previous")
     parser.add_argument("--previous", default=None,
                         help="also time the importer of this git revision (e.g. ddbe220, the "
                              "buffered single-process importer; takes ~10 min and ~5 GB)")
@@ -166,8 +169,16 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     archive = ensure_archive(workdir, args.archs, args.workers)
+    if args.subset:
+        view = workdir / f"{archive.name}-first-{args.subset}"
+        if not view.exists():
+            view.mkdir()
+            for path in [archive / "meta.pickle.pbz2"] + sorted(archive.glob("0*.pickle.pbz2"))[:args.subset]:
+                (view / path.name).symlink_to(path)
+        archive = view
     size = sum(p.stat().st_size for p in archive.iterdir())
-    print(f"archive: {archive} ({args.archs} per-arch files, {size / 2**30:.2f} GiB); "
+    n_arch_files = len(list(archive.glob("0*.pickle.pbz2")))
+    print(f"archive: {archive} ({n_arch_files} per-arch files, {size / 2**30:.2f} GiB); "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     for path in archive.iterdir():  # warm the page cache so every measurement reads from memory
         path.read_bytes()
