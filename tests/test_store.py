@@ -7,6 +7,8 @@ import math
 import multiprocessing as mp
 import os
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -334,3 +336,43 @@ def test_import_table_rejects_negative_or_missing_epochs(tmp_path):
     with pytest.raises(ArchiveError, match="'epoch'.*row 0"):
         import_table(tmp_path / "t.csv", tmp_path / "b", space="tss", dataset="d", hp=1)
     assert not (tmp_path / "b").exists()
+
+
+# -- import-official: process pool, streaming, clean discard -----------------------------------
+
+def test_import_with_a_process_pool_equals_in_process(archive, bench_dir, tmp_path):
+    pooled = natsbench.open_bench(import_official(archive, tmp_path / "pooled", progress=False, workers=2))
+    single = natsbench.open_bench(bench_dir)
+    assert pooled.manifest.groups == single.manifest.groups
+    for g in single.manifest.groups:
+        for name in ("rows.npy", "present.npy", "costs.npy", "metrics.npy", "cumtime.npy"):
+            a = np.load(Path(single.path) / g.relpath / name)
+            b = np.load(Path(pooled.path) / g.relpath / name)
+            np.testing.assert_array_equal(a, b, err_msg=f"{g.relpath}/{name}")
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no spool or partial left
+
+
+def test_interrupted_import_leaves_nothing_and_stale_partials_are_discarded(archive, tmp_path, monkeypatch):
+    import natsbench.store.official as official
+
+    out = tmp_path / "out"
+
+    def interrupted(job):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(official, "_write_group", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        import_official(archive, out, progress=False)
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.undo()
+    # a partial directory of a killed import (its process is gone) is removed by the next one;
+    # one of a live process (or of another writer: no owner file) is left alone
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    stale, live, other = (tmp_path / f".out.partial-{k}" for k in ("stale", "live", "other"))
+    for d, owner in ((stale, dead), (live, str(os.getpid())), (other, None)):
+        d.mkdir()
+        if owner:
+            (d / ".importer-pid").write_text(owner)
+    import_official(archive, out, progress=False)
+    assert (out / "manifest.json").is_file()
+    assert not stale.exists() and live.exists() and other.exists()

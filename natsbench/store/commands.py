@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from natsbench.errors import StoreError
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="what a benchmark holds",
@@ -13,16 +15,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
     p.set_defaults(func=_info)
 
-    p = sub.add_parser("import-official", help="import an official NATS-Bench archive",
+    p = sub.add_parser("import-official", help="import an official NATS-Bench or NAS-Bench-201 archive",
                        description="Import an official NATS-Bench archive (the fast-mode "
                                    "'*-simple' directory, any subset of its per-arch files, or a "
-                                   "single '*.pickle.pbz2' file) into a natsbench benchmark. "
-                                   "Pickles are read with a restricted unpickler.")
-    p.add_argument("src", help="official archive directory or file")
+                                   "single '*.pickle.pbz2' file) or a NAS-Bench-201 archive "
+                                   "('NAS-Bench-201-v1_0-e61699.pth', 'NAS-Bench-201-v1_1-096897.pth'; "
+                                   "'less'/'full' become hp 12/200; torch is not needed) into a "
+                                   "natsbench benchmark. Files are read with a restricted unpickler "
+                                   "that admits only plain containers and numbers: a hostile or "
+                                   "truncated file is refused with its name. The per-arch files of a "
+                                   "fast-mode directory are read by a process pool; the benchmark is "
+                                   "built in a hidden '.<out>.partial-*' directory renamed into place "
+                                   "at the end, so an error, Ctrl-C or SIGTERM leaves nothing behind.")
+    p.add_argument("src", help="official archive directory or file (.pickle.pbz2 or .pth)")
     p.add_argument("--out", required=True, help="benchmark directory to create")
     p.add_argument("--space", choices=["tss", "sss", "topology", "size"], help="default: detected")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--workers", type=int, default=None,
+                   help="processes reading a fast-mode directory (default: the CPUs available; "
+                        "1 reads in this process)")
     p.set_defaults(func=_import_official)
 
     p = sub.add_parser("import-table", help="turn a CSV/Parquet table of archs and metrics into a benchmark",
@@ -79,8 +91,10 @@ def _info(args: argparse.Namespace) -> int:
 def _import_official(args: argparse.Namespace) -> int:
     from natsbench.store.official import import_official
 
+    if args.workers is not None and args.workers < 1:
+        raise StoreError(f"--workers must be at least 1, got {args.workers}")
     out = import_official(args.src, args.out, space=args.space, overwrite=args.overwrite,
-                          progress=not args.no_progress)
+                          progress=not args.no_progress, workers=args.workers)
     print(f"imported {args.src} -> {out}")
     return 0
 

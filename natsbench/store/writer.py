@@ -250,7 +250,7 @@ def write_bench(out_dir: str | os.PathLike, *, space: str, arch_strs: Sequence[s
                 shutil.copytree(src, partial / "records", ignore=lambda d, names: [
                     n for n in names if Path(d) / n in skip])
         write_manifest(partial, manifest)
-        _replace_dir(partial, out)
+        replace_dir(partial, out)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
@@ -270,7 +270,7 @@ def _exchange_dirs(a: Path, b: Path) -> bool:
     return renameat2(at_fdcwd, os.fsencode(str(a)), at_fdcwd, os.fsencode(str(b)), rename_exchange) == 0
 
 
-def _replace_dir(partial: Path, out: Path) -> None:
+def replace_dir(partial: Path, out: Path) -> None:
     """Put ``partial`` at ``out``; an existing ``out`` is swapped out in one atomic step where
     the OS supports it (readers never see a missing benchmark), else moved aside first."""
     if out.exists() and _exchange_dirs(partial, out):

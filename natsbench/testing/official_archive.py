@@ -53,9 +53,20 @@ def _seeds_for(space: str, hp: str, dataset: str, rng: np.random.Generator) -> l
     return sorted(options[int(rng.integers(len(options)))])
 
 
+def _official_classes(api: str) -> tuple[type, type]:
+    """``(ArchResults, ResultsCount)`` of the official package ``api`` (``nats_bench`` or
+    ``nas_201_api``; their state dicts have the same fields)."""
+    import importlib
+
+    if api not in ("nats_bench", "nas_201_api"):
+        raise ValueError(f"unknown official API {api!r}; valid: nats_bench, nas_201_api")
+    module = importlib.import_module(api)
+    return module.ArchResults, module.ResultsCount
+
+
 def _make_run(space: str, arch: str, dataset: str, seed: int, epochs: int, hp: str,
-              quality: float, rng: np.random.Generator):
-    from nats_bench import ResultsCount
+              quality: float, rng: np.random.Generator, api: str = "nats_bench"):
+    _, ResultsCount = _official_classes(api)
 
     n_classes = NUM_CLASSES[dataset]
     ceiling = {10: 95.0, 100: 75.0, 120: 48.0}[n_classes] * quality
@@ -94,9 +105,13 @@ def _make_run(space: str, arch: str, dataset: str, seed: int, epochs: int, hp: s
 
 
 def make_arch_results(space: str, index: int, arch: str, hp_epochs: dict[str, int],
-                      rng: np.random.Generator) -> dict:
-    """``{hp: ArchResults.state_dict()}`` for one architecture."""
-    from nats_bench import ArchResults
+                      rng: np.random.Generator, api: str = "nats_bench",
+                      legacy_issue: bool = True) -> dict:
+    """``{hp: ArchResults.state_dict()}`` for one architecture, built with the classes of the
+    official package ``api`` (``nats_bench``, or ``nas_201_api`` for NAS-Bench-201).
+    ``legacy_issue``: make params/FLOPs of seed 888 disagree with the other seeds in about one
+    run in five (the official "legacy issue")."""
+    ArchResults, _ = _official_classes(api)
 
     quality = float(0.3 + 0.7 * rng.beta(5, 2))
     out = {}
@@ -105,8 +120,8 @@ def make_arch_results(space: str, index: int, arch: str, hp_epochs: dict[str, in
         for dataset in EVAL_SETS:
             seeds = _seeds_for(space, hp, dataset, rng)
             for seed in seeds:
-                ar.update(dataset, seed, _make_run(space, arch, dataset, seed, epochs, hp, quality, rng))
-            if 888 in seeds and len(seeds) > 1 and rng.random() < 0.2:  # legacy inconsistency
+                ar.update(dataset, seed, _make_run(space, arch, dataset, seed, epochs, hp, quality, rng, api))
+            if legacy_issue and 888 in seeds and len(seeds) > 1 and rng.random() < 0.2:
                 ar.all_results[(dataset, 888)].params = np.float64(ar.all_results[(dataset, 888)].params + 0.01)
                 ar.all_results[(dataset, 888)].flop += 1.0
         ar.clear_params()
