@@ -6,9 +6,13 @@ import argparse
 
 def _seeds(text: str) -> list[int]:
     try:
-        return [int(s) for s in text.replace(",", " ").split()]
+        seeds = [int(s) for s in text.replace(",", " ").split()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--seeds takes integers, e.g. '777 888' or 777,888; got {text!r}") from None
+        seeds = []
+    if not seeds or min(seeds) < 0:
+        raise argparse.ArgumentTypeError(f"--seeds takes one or more non-negative integers, e.g. "
+                                         f"'777 888' or 777,888; got {text!r}")
+    return seeds
 
 
 def _model_kwargs(text: str) -> dict:

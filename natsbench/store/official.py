@@ -25,7 +25,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from natsbench.errors import ArchiveError, StoreError
+from natsbench.errors import ArchiveError, QueryError, StoreError
 from natsbench.datasets.specs import DATASETS
 from natsbench.store.restricted_pickle import load_archive_file
 from natsbench.store.records import normalize_hp
@@ -42,7 +42,7 @@ def normalize_space(space: str) -> str:
     try:
         return SPACE_ALIASES[space]
     except (KeyError, TypeError):
-        raise ValueError(f"unknown search space {space!r}; valid: {sorted(SPACE_ALIASES)}") from None
+        raise QueryError(f"unknown search space {space!r}; valid: {sorted(SPACE_ALIASES)}") from None
 
 
 def _detect_space(meta_archs: list[str]) -> str:
