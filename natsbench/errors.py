@@ -106,3 +106,8 @@ def check_range(name: str, value: float, lo: float | None = None, hi: float | No
         bounds = (f"in [{lo}, {hi}]" if lo is not None and hi is not None else
                   f">= {lo}" if lo is not None else f"<= {hi}" if hi is not None else "finite")
         raise ConfigError(f"{name} must be {bounds}, got {value!r}")
+
+
+class StoredPredictionsError(QueryError):
+    """Stored surrogate predictions exist but cannot answer the query as asked (another epoch,
+    an architecture outside the benchmark); they are never silently replaced by a new fit."""

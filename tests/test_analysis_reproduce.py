@@ -218,7 +218,7 @@ def test_extcell_edf(tmp_path: Path) -> None:
 def test_extcell_without_bundled_samples_says_so(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     if reproduce.DEFAULT_EXTCELL_TABLE.is_file():
         pytest.skip("bundled ExtCell samples exist")
-    assert main(["reproduce", "extcell-edf", "--out", str(tmp_path)]) == 1
+    assert main(["reproduce", "extcell-edf", "--out", str(tmp_path)]) == 2
     assert "--table" in capsys.readouterr().err
 
 

@@ -6,7 +6,7 @@ import json
 import logging
 import math
 
-from natsbench.errors import QueryError
+from natsbench.errors import QueryError, StoredPredictionsError
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="answer an architecture the benchmark did not train with its surrogates "
                         "(predictions stored by `natsbench surrogate fit`, else a model fitted "
                         "now); predicted values are flagged (seed means only)")
+    p.add_argument("--refit", action="store_true",
+                   help="with --surrogate: ignore stored predictions and fit the surrogates now "
+                        "(needed for arch strings outside a sample benchmark, or another --epoch)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_query)
 
@@ -49,10 +52,14 @@ def _query(args: argparse.Namespace) -> int:
     names = list(bench.metric_names(args.dataset, args.hp)) + list(COST_NAMES)
     measured = bool(bench.present(args.dataset, args.hp, archs=[index])[0].any())
     predicted: list[str] = []
+    unanswered: dict[str, str] = {}
+    if args.refit and not args.surrogate:
+        raise QueryError("--refit applies to surrogate answers: add --surrogate")
     if args.surrogate and not measured:
         if seed != "mean":
-            raise QueryError("surrogate answers are seed means: drop --seed or use --seed mean")
-        values, predicted = _predict(bench, index, names, args.dataset, args.hp, args.epoch)
+            raise QueryError(f"surrogate answers are seed means: drop --seed {seed} or use --seed mean")
+        values, predicted, unanswered = _predict(bench, index, names, args.dataset, args.hp,
+                                                 args.epoch, refit=args.refit)
     else:
         values = {}
         for name in names:
@@ -64,7 +71,7 @@ def _query(args: argparse.Namespace) -> int:
            "epoch": args.epoch if args.epoch is not None else bench.epochs(args.dataset, args.hp) - 1,
            "seeds_run": [s for s, ran in zip(bench.seeds(args.dataset, args.hp),
                                              bench.present(args.dataset, args.hp, archs=[index])[0]) if ran],
-           "measured": measured, "predicted": predicted,
+           "measured": measured, "predicted": predicted, "unanswered": unanswered,
            "values": {k: (None if math.isnan(v) else v) for k, v in values.items()}}
     if args.json:
         print(json.dumps(out, indent=1))
@@ -77,32 +84,38 @@ def _query(args: argparse.Namespace) -> int:
     units = {"params": "M", "flops": "M", "latency": "s"}
     for k, v in out["values"].items():
         unit = units.get(k, "%" if k.endswith("acc1") or k.endswith("acc5") else ("s" if k.endswith("time") else ""))
-        flag = "  (predicted)" if k in predicted else ""
+        flag = ("  (predicted)" if k in predicted else
+                f"  (no surrogate answer: {unanswered[k]})" if k in unanswered else "")
         print(f"  {k:<18} {'n/a' if v is None else f'{v:.6g}'} {unit}{flag}")
     return 0
 
 
-def _predict(bench, index: int, names: list[str], dataset: str, hp: str,
-             epoch: int | None) -> tuple[dict[str, float], list[str]]:
-    """Surrogate answers of one untrained architecture: (values, names predicted).
+def _predict(bench, index: int, names: list[str], dataset: str, hp: str, epoch: int | None,
+             refit: bool = False) -> tuple[dict[str, float], list[str], dict[str, str]]:
+    """Surrogate answers of one untrained architecture: (values, names predicted, unanswered).
 
-    A metric no surrogate can answer (too few measured values) is NaN and not listed.
+    A metric no surrogate can answer (e.g. too few measured values) is NaN, and its reason is
+    in ``unanswered`` (printed next to it and logged as a warning), never dropped silently.
     """
     from natsbench.api.surrogate import SurrogateBench
     from natsbench.store.records import COST_NAMES
 
-    surrogates = SurrogateBench(bench)
+    surrogates = SurrogateBench(bench, use_stored=not refit)
     values: dict[str, float] = {}
     predicted: list[str] = []
+    unanswered: dict[str, str] = {}
     for name in names:
         try:
             value, was_measured = surrogates.query(dataset, hp, name, archs=[index],
                                                    epoch=None if name in COST_NAMES else epoch)
+        except StoredPredictionsError:
+            raise  # stored predictions that cannot answer: the user decides (--refit)
         except QueryError as exc:
-            log.info("no surrogate answer for %s: %s", name, exc)
+            log.warning("no surrogate answer for %s: %s", name, exc)
             values[name] = math.nan
+            unanswered[name] = str(exc)
             continue
         values[name] = float(value[0])
         if not was_measured[0] and math.isfinite(values[name]):
             predicted.append(name)
-    return values, predicted
+    return values, predicted, unanswered
