@@ -164,7 +164,7 @@ class Algorithm(abc.ABC):
                  min_fidelity: int = 1) -> None:
         if not 1 <= min_fidelity <= max_fidelity:
             raise ConfigError(f"need 1 <= min_fidelity <= max_fidelity, got "
-                             f"min_fidelity={min_fidelity}, max_fidelity={max_fidelity}")
+                              f"min_fidelity={min_fidelity}, max_fidelity={max_fidelity}")
         self.space = space
         self.num_choices: tuple[int, ...] = tuple(int(n) for n in space.num_choices)
         self.rng = rng

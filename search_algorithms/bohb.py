@@ -139,8 +139,8 @@ class BOHB(_BracketSearch):
                          **kwargs)
         if num_samples < 1 or not 0 <= random_fraction <= 1 or not 0 < top_n_percent < 100:
             raise ConfigError(f"need num_samples >= 1, 0 <= random_fraction <= 1 and "
-                             f"0 < top_n_percent < 100; got {num_samples}, {random_fraction}, "
-                             f"{top_n_percent}")
+                              f"0 < top_n_percent < 100; got {num_samples}, {random_fraction}, "
+                              f"{top_n_percent}")
         self.num_samples = int(num_samples)
         self.random_fraction = float(random_fraction)
         self.bandwidth_factor = float(bandwidth_factor)

@@ -84,8 +84,8 @@ class _BracketSearch(Algorithm):
         max_budget = float(self.max_fidelity if max_budget is None else max_budget)
         if not (eta > 1 and 0 < min_budget <= max_budget <= self.max_fidelity):
             raise ConfigError(f"need eta > 1 and 0 < min_budget <= max_budget <= "
-                             f"{self.max_fidelity} epochs; got eta={eta}, "
-                             f"min_budget={min_budget}, max_budget={max_budget}")
+                              f"{self.max_fidelity} epochs; got eta={eta}, "
+                              f"min_budget={min_budget}, max_budget={max_budget}")
         self.eta = float(eta)
         self.s_max = int(math.floor(math.log(max_budget / min_budget) / math.log(self.eta)
                                     + 1e-9))

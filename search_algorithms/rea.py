@@ -39,7 +39,7 @@ class RegularizedEvolution(Algorithm):
         super().__init__(space, rng, **kwargs)
         if population_size < 1 or sample_size < 1:
             raise ConfigError(f"population_size and sample_size must be >= 1, got "
-                             f"{population_size} and {sample_size}")
+                              f"{population_size} and {sample_size}")
         self.population_size = int(population_size)
         self.sample_size = int(sample_size)
         self.force_change = (getattr(space, "name", "") != "sss") if force_change is None \

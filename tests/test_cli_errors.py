@@ -447,3 +447,126 @@ def test_malformed_arguments_exit_2_with_one_clean_line(name, case, paths, tmp_p
     assert not out.exists(), f"{argv} left {out} behind"
     assert not (tmp_path / "results").exists() and not (tmp_path / "natsbench-demo").exists()
     assert _snapshot(paths["tss"].parent) == before, f"{argv} changed the fixture files"
+
+
+# -- internal errors, -v, and the removed silent fallbacks ------------------------------------
+def test_an_internal_error_is_one_line_with_a_hint_and_a_traceback_with_v(monkeypatch, capsys) -> None:
+    import natsbench.store.commands as store_commands
+
+    def broken(args):
+        raise TypeError("an internal fault")
+
+    monkeypatch.setattr(store_commands, "_compact", broken)
+    assert main(["compact", "x"]) == 1
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [
+        "natsbench compact: internal error: TypeError: an internal fault (rerun with -v for the traceback)"]
+    for argv in (["-v", "compact", "x"], ["compact", "x", "-v"]):  # -v before or after the command
+        assert main(argv) == 1
+        err = capsys.readouterr().err
+        assert "Traceback" in err and "in broken" in err and "-v for the traceback" not in err
+
+
+def test_a_missing_command_module_is_an_error_not_a_dropped_command(monkeypatch, capsys) -> None:
+    import natsbench.cli as cli
+
+    monkeypatch.setattr(cli, "COMMAND_PROVIDERS", (*cli.COMMAND_PROVIDERS, "natsbench.no_such_commands"))
+    with pytest.raises(ModuleNotFoundError, match="no_such_commands"):
+        cli.build_parser()
+    assert cli.main(["info", "x"]) == 1
+    err = capsys.readouterr().err
+    assert "ModuleNotFoundError" in err and "natsbench.no_such_commands" in err and "Traceback" not in err
+
+
+def test_param_values_are_literals_of_the_hyperparameters_type() -> None:
+    from natsbench.errors import ConfigError
+    from search_algorithms.base import check_hyperparameters, get_algorithm
+    from search_algorithms.commands import _parse_params
+
+    assert _parse_params(["population_size=20", "force_change=True", "betas=(0.5, 0.9)"]) == {
+        "population_size": 20, "force_change": True, "betas": (0.5, 0.9)}
+    with pytest.raises(ConfigError, match="'2O' is not a Python literal"):  # was silently the text '2O'
+        _parse_params(["population_size=2O"])
+    rea = get_algorithm("rea")
+    check_hyperparameters(rea, {"population_size": 20, "force_change": False})
+    with pytest.raises(ConfigError, match=r"population_size=2.5 is a float; expected a int"):
+        check_hyperparameters(rea, {"population_size": 2.5})
+    with pytest.raises(ConfigError, match="population_size='20'"):
+        check_hyperparameters(rea, {"population_size": "20"})
+    check_hyperparameters(get_algorithm("reinforce"), {"learning_rate": 1})  # an int is a float
+
+
+def _tss_bench(root: Path, *, latency: float) -> Path:
+    """A tss benchmark with 60 measured archs, 2 epochs; ``latency`` of every run."""
+    import numpy as np
+
+    from natsbench.spaces import get_space
+    from natsbench.store.writer import GroupBuffer, write_bench
+
+    archs = get_space("tss").all_archs()
+    rng = np.random.default_rng(0)
+    group = GroupBuffer("digits", "12")
+    for i in rng.choice(len(archs), size=60, replace=False).tolist():
+        acc = float(rng.uniform(10, 90))
+        group.add_run(i, 777, 2, {"train_loss": [2.0, 1.0], "x-valid_acc1": [acc / 2, acc]},
+                      {"params": 0.1 + acc / 1000, "flops": 1.0, "latency": latency})
+    return write_bench(root / "bench", space="tss", arch_strs=archs, groups=[group],
+                       datasets={"digits": {"num_classes": 10, "eval_sets": ["x-valid"]}},
+                       arch_order="canonical")
+
+
+def _untrained(bench_dir: Path) -> int:
+    import natsbench
+
+    bench = natsbench.open_bench(bench_dir)
+    return int((~bench.evaluated("digits", "12")).nonzero()[0][0])
+
+
+def test_a_metric_no_surrogate_can_answer_is_reported_not_silently_nan(tmp_path, capsys, caplog) -> None:
+    import json
+    import math
+
+    bench_dir = _tss_bench(tmp_path, latency=math.nan)      # no run measured its latency
+    argv = ["query", str(bench_dir), str(_untrained(bench_dir)), "--dataset", "digits", "--hp", "12",
+            "--surrogate"]
+    with caplog.at_level(logging.WARNING):
+        assert main(argv + ["--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["values"]["latency"] is None and "latency" not in out["predicted"]
+    assert "needs >= 2 measured" in out["unanswered"]["latency"]
+    assert out["values"]["x-valid_acc1"] is not None and "x-valid_acc1" in out["predicted"]
+    assert any("no surrogate answer for latency" in r.getMessage() and r.levelno == logging.WARNING
+               for r in caplog.records)
+    assert main(argv) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.strip().startswith("latency"))
+    assert "n/a" in line and "no surrogate answer" in line
+
+
+def test_stored_predictions_of_another_epoch_are_not_silently_refitted(tmp_path, capsys, caplog) -> None:
+    import numpy as np
+
+    from natsbench.api.surrogate import SurrogateBench
+    from natsbench.errors import StoredPredictionsError
+
+    bench_dir = _tss_bench(tmp_path, latency=0.01)
+    assert main(["surrogate", "fit", str(bench_dir), "--dataset", "digits", "--hp", "12", "--metric",
+                 "x-valid_acc1", "--holdout", "0"]) == 0       # stores the last epoch (1)
+    capsys.readouterr()
+    index = _untrained(bench_dir)
+    with pytest.raises(StoredPredictionsError, match="for epoch 1, not epoch 0.*--refit"):
+        SurrogateBench(bench_dir).query("digits", "12", "x-valid_acc1", archs=[index], epoch=0)
+    with caplog.at_level(logging.WARNING):
+        values, measured = SurrogateBench(bench_dir, use_stored=False).query(
+            "digits", "12", "x-valid_acc1", archs=[index], epoch=0)
+    assert np.isfinite(values[0]) and not measured[0]
+    assert any("fitting a gbt surrogate now" in r.getMessage() for r in caplog.records)
+
+    argv = ["query", str(bench_dir), str(index), "--dataset", "digits", "--hp", "12", "--surrogate",
+            "--epoch", "0"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "natsbench query: error: the stored surrogate predictions of x-valid_acc1" in err
+    assert main(argv + ["--refit"]) == 0
+    assert "x-valid_acc1" in capsys.readouterr().out
+    assert main(argv[:-3] + ["--refit"]) == 2                   # --refit without --surrogate
+    assert "add --surrogate" in capsys.readouterr().err
