@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 DEFAULT_RESULTS = Path("results")
@@ -54,12 +55,45 @@ def _reproduce(args: argparse.Namespace) -> int:
 
     entry = get_reproduction(args.reproduction)
     out = args.out if args.out is not None else DEFAULT_RESULTS / entry.name
-    result = entry.run(args, out)
+    result = _staged(entry, args, out)
     print(result.summary)
     print(f"{entry.name}: wrote {len(result.files)} files to {result.out_dir}")
     if args.report:
         print(f"report: {build_report(result.out_dir, result.out_dir, title=f'natsbench reproduce {entry.name}')}")
     return 0
+
+
+def _staged(entry, args: argparse.Namespace, out: Path):
+    """Run a reproduction into a temporary folder beside ``out`` and move its files into
+    ``out`` only when it succeeds: a failed run leaves nothing (not even an empty ``out``)."""
+    import shutil
+    import tempfile
+
+    from natsbench.errors import check_output
+
+    check_output(out, "--out", directory=True)
+    made = next((p for p in reversed([out, *out.parents]) if not p.exists()), None)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        result = entry.run(args, staging)
+        out.mkdir(exist_ok=True)
+        for src in sorted(staging.rglob("*")):
+            if src.is_file():
+                dst = out / src.relative_to(staging)
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(src, dst)
+    except BaseException:
+        if made is not None and made != out:
+            shutil.rmtree(made, ignore_errors=True)  # parents this run created
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    result.files = [out / Path(f).relative_to(staging) if Path(f).is_relative_to(staging) else Path(f)
+                    for f in result.files]
+    result.out_dir = out
+    result.summary = result.summary.replace(str(staging), str(out))
+    return result
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from natsbench.errors import QueryError
+from natsbench.errors import ConfigError, PathError, check_output
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,11 @@ def build_report(results_dir: str | Path, out_dir: str | Path, *, title: str = "
     results = Path(results_dir).resolve()
     out = Path(out_dir).resolve()
     if not results.is_dir():
-        raise QueryError(f"results folder {results} does not exist")
+        raise PathError(f"results folder {results} " + ("is a file; expected a directory"
+                                                         if results.exists() else "does not exist"))
+    if max_rows < 0:
+        raise ConfigError(f"max_rows must be >= 0, got {max_rows}")
+    check_output(out_dir, "report folder", directory=True)
     out.mkdir(parents=True, exist_ok=True)
     copy = out != results
     files = sorted(p for p in results.rglob("*")

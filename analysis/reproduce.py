@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from natsbench.datasets.specs import TEST_SET_PREFERENCE
-from natsbench.errors import ArchiveError, QueryError
+from natsbench.errors import ArchiveError, ConfigError, QueryError, check_range, require_file
 from natsbench.resources import BUNDLED_TSS, EXTCELL_SAMPLES, bundled_path
 
 if TYPE_CHECKING:  # numpy/pandas are imported inside the functions: `natsbench --help` stays fast
@@ -77,6 +77,24 @@ def read_table(path: str | Path) -> pd.DataFrame:
     return _read(path)
 
 
+def _read_input_table(path: str | Path, what: str, columns: Sequence[str]) -> pd.DataFrame:
+    """``read_table`` of a user-given file; PathError/ArchiveError naming the file and the
+    required ``columns`` when it is missing, a directory, unreadable or lacks them."""
+    require_file(path, what)
+    try:
+        frame = read_table(path)
+    except ArchiveError as exc:
+        raise ArchiveError(f"{what} {path}: {exc}") from exc
+    except Exception as exc:  # a parser's own error on a file that is no table
+        raise ArchiveError(f"{what} {path} is not a readable CSV/Parquet table "
+                           f"({type(exc).__name__}: {exc})") from exc
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ArchiveError(f"{what} {path} lacks columns {missing}; required {list(columns)}, "
+                           f"found {list(frame.columns)}")
+    return frame
+
+
 # --------------------------------------------------------------------------------------------
 # nb360-profile: DASH Fig. 4 and D2NAS Fig. 7
 def nb360_profile(out_dir: str | Path, *, errors_csv: str | Path | None = None,
@@ -92,6 +110,11 @@ def nb360_profile(out_dir: str | Path, *, errors_csv: str | Path | None = None,
 
     from analysis import nb360, plots, profiles
 
+    check_range("num", num, 2, 10**6)
+    if tau_max_linear is not None:
+        check_range("tau_max_linear", tau_max_linear, 1.0 + 1e-9)
+    if errors_csv is not None:
+        require_file(errors_csv, "--errors")
     out = Path(out_dir)
     result = Result("nb360-profile", out)
     errors = nb360.load_errors(errors_csv)
@@ -215,6 +238,14 @@ def nats_analysis(bench: Any, out_dir: str | Path, *, datasets: Sequence[str] | 
     unknown = [d for d in datasets if d not in available]
     if unknown:
         raise QueryError(f"datasets {unknown} not in the benchmark; valid: {available}")
+    if reference is not None and reference not in datasets:
+        raise QueryError(f"reference dataset {reference!r} is not among the datasets analysed; "
+                         f"valid: {datasets}")
+    for fraction in fractions:
+        if not 0.0 < fraction <= 1.0:
+            raise ConfigError(f"top fraction {fraction!r} must be in (0, 1]; e.g. 1 0.5 0.1")
+    for d in datasets:   # every hp resolves before any figure is drawn
+        _pick_hp(bench, d, hp)
     space = getattr(bench, "space", "")
     space = getattr(space, "name", space)
     tests: dict[str, pd.Series] = {}
@@ -326,6 +357,7 @@ def nats_multitrial(rows: pd.DataFrame, out_dir: str | Path, *, x: str = "sim_ti
     out = Path(out_dir)
     result = Result("nats-multitrial", out)
     anytime.check_search_rows(rows)
+    _check_grid_args(time_step, max_time)
     step = None
     if x == "sim_time":
         end = float(max_time if max_time is not None else rows["sim_time"].max())
@@ -369,15 +401,28 @@ def _multitrial_args(parser: argparse.ArgumentParser) -> None:
                         help="95%% band: t confidence interval of the mean, or 2.5-97.5 percentiles of runs")
 
 
+def _check_grid_args(time_step: float | None, max_time: float | None) -> None:
+    if time_step is not None:
+        check_range("time step", time_step, 1e-12)
+    if max_time is not None:
+        check_range("max time", max_time, 1e-12)
+
+
 def _multitrial_run(args: argparse.Namespace, out: Path) -> Result:
+    from analysis.anytime import SEARCH_COLUMNS
+
+    _check_grid_args(args.time_step, args.max_time)
     if args.runs is not None:
-        rows = read_table(args.runs)
+        rows = _read_input_table(args.runs, "--runs", SEARCH_COLUMNS)
     else:  # run RS/REA/REINFORCE/BOHB on the benchmark first (search_algorithms' tidy rows)
         import natsbench
         from search_algorithms.grid import run_grid
 
+        check_range("--num-runs", args.num_runs, 1)
         bench_dir = args.bench or bundled_path(*BUNDLED_TSS)
         bench = natsbench.open_bench(bench_dir)
+        if args.dataset is not None and args.dataset not in bench.datasets:
+            raise QueryError(f"unknown dataset {args.dataset!r} of {bench_dir}; valid: {bench.datasets}")
         dataset = args.dataset or bench.datasets[0]
         from search_algorithms.runner import write_parquet
 
@@ -406,6 +451,10 @@ def extcell_edf(samples: pd.DataFrame, out_dir: str | Path, *, reference_group: 
 
     from analysis import edf as edf_mod, plots
 
+    check_range("bins", bins, 1, 10**6)
+    check_range("n_boot", n_boot, 0, 10**6)
+    check_range("seed", seed, 0)
+    check_range("level", level, 1e-9, 1 - 1e-9)
     missing = [c for c in EXTCELL_COLUMNS if c not in samples.columns]
     if missing:
         raise ArchiveError(f"samples lack columns {missing}; required {list(EXTCELL_COLUMNS)}, "
@@ -417,7 +466,7 @@ def extcell_edf(samples: pd.DataFrame, out_dir: str | Path, *, reference_group: 
     groups = list(dict.fromkeys(frame["group"]))
     reference_group = groups[0] if reference_group is None else reference_group
     if reference_group not in groups:
-        raise QueryError(f"reference group {reference_group!r} not in {groups}")
+        raise QueryError(f"reference group {reference_group!r} not in the table; valid: {groups}")
     rng = np.random.default_rng(seed)
     result.files += plots.plot_boxes(frame, out / "fig4_2a_accuracy_boxes", value="accuracy", group="group",
                                      ylabel="test accuracy (%)", title="Test accuracy of random cells")
@@ -454,7 +503,8 @@ def _extcell_args(parser: argparse.ArgumentParser) -> None:
 
 def _extcell_run(args: argparse.Namespace, out: Path) -> Result:
     path = args.table or bundled_path(*EXTCELL_SAMPLES)
-    return extcell_edf(read_table(path), out, reference_group=args.reference_group, bins=args.bins,
+    return extcell_edf(_read_input_table(path, "--table", EXTCELL_COLUMNS), out,
+                       reference_group=args.reference_group, bins=args.bins,
                        n_boot=args.n_boot, seed=args.seed)
 
 

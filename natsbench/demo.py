@@ -145,7 +145,25 @@ def _search(bench: Any, dataset: str, hp: str, out: Path, runs: int) -> Any:
     return rows
 
 
+def _check_args(args: argparse.Namespace) -> None:
+    """Reject bad arguments before the tour writes anything: a benchmark or table the user
+    names must exist (it is never silently replaced or skipped); the bundled ones are found
+    through :mod:`natsbench.resources`, which names a missing one."""
+    from natsbench.errors import PathError, check_output, check_range, require_dir, require_file
+    from natsbench.store.manifest import MANIFEST_FILE
+
+    check_output(args.out, "--out", directory=True)
+    check_range("--runs", args.runs, 1, 10**6)
+    for option, value in (("--bench", args.bench),
+                          ("--sss-bench", None if args.sss_bench == "none" else args.sss_bench)):
+        if value is not None and not (require_dir(value, option) / MANIFEST_FILE).is_file():
+            raise PathError(f"{option} {value} is not a natsbench benchmark (no manifest.json)")
+    if args.extcell_table is not None:
+        require_file(args.extcell_table, "--extcell-table")
+
+
 def run(args: argparse.Namespace) -> int:
+    _check_args(args)
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()

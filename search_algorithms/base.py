@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import abc
 import importlib
+import inspect
 import logging
 import pkgutil
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from typing import Any, Callable, ClassVar, Iterator, Protocol, Sequence, runtim
 
 import numpy as np
 
-from natsbench.errors import QueryError
+from natsbench.errors import ConfigError, QueryError
 from natsbench.spaces.base import code_neighbours
 
 logger = logging.getLogger(__name__)
@@ -166,8 +167,8 @@ class Algorithm(abc.ABC):
     def __init__(self, space: SpaceLike, rng: np.random.Generator, *, max_fidelity: int = 12,
                  min_fidelity: int = 1) -> None:
         if not 1 <= min_fidelity <= max_fidelity:
-            raise ValueError(f"need 1 <= min_fidelity <= max_fidelity, got "
-                             f"min_fidelity={min_fidelity}, max_fidelity={max_fidelity}")
+            raise ConfigError(f"need 1 <= min_fidelity <= max_fidelity, got "
+                              f"min_fidelity={min_fidelity}, max_fidelity={max_fidelity}")
         self.space = space
         self.num_choices: tuple[int, ...] = tuple(int(n) for n in space.num_choices)
         #: sample and mutate through the space (a non-grid encoding, e.g. k-ExtCells)
@@ -265,10 +266,21 @@ def check_hyperparameters(cls: type[Algorithm], params: dict[str, Any]) -> None:
     """Raise :class:`QueryError` naming any key of ``params`` that ``cls`` does not take."""
     known = {k: v for k, v in hyperparameters_of(cls).items() if k != "max_fidelity"}
     unknown = sorted(set(params) - set(known))   # max_fidelity belongs to the runner
+    valid = ", ".join(f"{k}={v!r}" for k, v in known.items())
     if unknown:
-        valid = ", ".join(f"{k}={v!r}" for k, v in known.items())
         raise QueryError(f"{cls.name or cls.__name__} takes no hyperparameter "
                          f"{unknown[0]!r}; valid (with defaults): {valid}")
+    for key, value in params.items():   # a value of another type than the default's
+        default = known[key]
+        if default is None or default is inspect.Parameter.empty:
+            continue
+        want = (int, float) if isinstance(default, float) else type(default)
+        if isinstance(default, tuple):
+            want = (tuple, list)
+        if not isinstance(value, want) or (isinstance(value, bool) and not isinstance(default, bool)):
+            raise ConfigError(f"{cls.name or cls.__name__} hyperparameter {key}={value!r} is a "
+                              f"{type(value).__name__}; expected a {type(default).__name__} like "
+                              f"the default {key}={default!r}")
 
 
 class Registry:

@@ -47,6 +47,7 @@ import numpy as np
 
 from search_algorithms.base import SpaceLike, register_algorithm
 from search_algorithms.hyperband import _BracketSearch
+from natsbench.errors import ConfigError
 
 
 class _KdePair:
@@ -139,9 +140,9 @@ class BOHB(_BracketSearch):
         super().__init__(space, rng, eta=eta, min_budget=min_budget, max_budget=max_budget,
                          **kwargs)
         if num_samples < 1 or not 0 <= random_fraction <= 1 or not 0 < top_n_percent < 100:
-            raise ValueError(f"need num_samples >= 1, 0 <= random_fraction <= 1 and "
-                             f"0 < top_n_percent < 100; got {num_samples}, {random_fraction}, "
-                             f"{top_n_percent}")
+            raise ConfigError(f"need num_samples >= 1, 0 <= random_fraction <= 1 and "
+                              f"0 < top_n_percent < 100; got {num_samples}, {random_fraction}, "
+                              f"{top_n_percent}")
         self.num_samples = int(num_samples)
         self.random_fraction = float(random_fraction)
         self.bandwidth_factor = float(bandwidth_factor)

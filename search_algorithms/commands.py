@@ -83,23 +83,26 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _parse_params(items: list[str]) -> dict[str, Any]:
-    from natsbench.errors import QueryError
+    """``NAME=VALUE`` items as a dict; VALUE must be a Python literal (no silent fallback to a
+    string: ``population_size=2O`` is an error, not the text ``'2O'``)."""
+    from natsbench.errors import ConfigError
 
     params: dict[str, Any] = {}
     for item in items:
         name, sep, text = item.partition("=")
         if not sep or not name.strip():
-            raise QueryError(f"--param {item!r} is not NAME=VALUE")
+            raise ConfigError(f"--param {item!r} is not NAME=VALUE (e.g. population_size=20)")
         try:
-            params[name.strip()] = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            params[name.strip()] = text
+            params[name.strip()] = ast.literal_eval(text.strip())
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            raise ConfigError(f"--param {item!r}: {text!r} is not a Python literal; use a number, "
+                              f"True/False/None, a quoted string or a tuple") from None
     return params
 
 
 def _search(args: argparse.Namespace) -> int:
     from natsbench.api.compat import open_as_bench
-    from natsbench.errors import QueryError
+    from natsbench.errors import ConfigError, NatsBenchError, QueryError, check_output, check_range
     from search_algorithms.base import check_hyperparameters, get_algorithm
     from search_algorithms.grid import resolve_budget
     from search_algorithms.problem import TabularProblem
@@ -107,6 +110,17 @@ def _search(args: argparse.Namespace) -> int:
 
     if args.runs < 1:
         raise QueryError(f"--runs must be >= 1, got {args.runs}")
+    check_output(args.out, "--out", directory=False)
+    check_range("--seed", args.seed, 0)
+    if args.budget is not None:
+        check_range("--budget", args.budget, 1e-9)
+    if args.max_evals is not None:
+        check_range("--max-evals", args.max_evals, 1)
+    if args.workers is not None:
+        check_range("--workers", args.workers, 1, 4096)
+    if args.sim_workers is not None:
+        check_range("--sim-workers", args.sim_workers, 1, 10**6)
+    params = _parse_params(args.param)
     bench = open_as_bench(args.bench, space=args.space, progress=not args.no_progress)
     if args.space is not None and args.space != bench.space:
         raise QueryError(f"--space {args.space} does not match the benchmark's space "
@@ -118,9 +132,6 @@ def _search(args: argparse.Namespace) -> int:
             raise QueryError(f"unknown dataset {dataset!r}; valid: {', '.join(DATASETS)} or one of "
                              f"the benchmark's datasets {bench.datasets}")
     algorithms = args.algorithms if args.algorithm == "all" else [args.algorithm]
-    params = _parse_params(args.param)
-    if args.sim_workers is not None and args.sim_workers < 1:
-        raise QueryError(f"--sim-workers must be >= 1, got {args.sim_workers}")
     problems = {d: TabularProblem.from_bench(bench, d, on_missing=args.on_missing,
                                              device=args.device) for d in datasets}
     runs = tuple(range(args.runs))
@@ -132,10 +143,15 @@ def _search(args: argparse.Namespace) -> int:
             for a in algorithms for d in datasets]
     for job in jobs:          # fail on bad hyperparameters before starting the pool
         check_hyperparameters(get_algorithm(job.spec.algorithm), params)
-        get_algorithm(job.spec.algorithm)(problems[job.problem].space,
-                                          run_generators(args.seed, 0)[0],
-                                          max_fidelity=problems[job.problem].epochs,
-                                          **params)
+        try:
+            get_algorithm(job.spec.algorithm)(problems[job.problem].space,
+                                              run_generators(args.seed, 0)[0],
+                                              max_fidelity=problems[job.problem].epochs,
+                                              **params)
+        except (TypeError, ValueError) as exc:
+            if isinstance(exc, NatsBenchError):
+                raise
+            raise ConfigError(f"{job.spec.algorithm} rejects --param {params}: {exc}") from None
     start = time.perf_counter()
     workers = 1 if args.on_missing == "train" else args.workers  # one trainer at a time
     frame = execute(jobs, problems, workers=workers, progress=not args.no_progress)

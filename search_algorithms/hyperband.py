@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from search_algorithms.base import Algorithm, SpaceLike, Trial, register_algorithm
+from natsbench.errors import ConfigError
 
 
 def bracket_plan(s: int, s_max: int, eta: float) -> list[int]:
@@ -82,9 +83,9 @@ class _BracketSearch(Algorithm):
         super().__init__(space, rng, **kwargs)
         max_budget = float(self.max_fidelity if max_budget is None else max_budget)
         if not (eta > 1 and 0 < min_budget <= max_budget <= self.max_fidelity):
-            raise ValueError(f"need eta > 1 and 0 < min_budget <= max_budget <= "
-                             f"{self.max_fidelity} epochs; got eta={eta}, "
-                             f"min_budget={min_budget}, max_budget={max_budget}")
+            raise ConfigError(f"need eta > 1 and 0 < min_budget <= max_budget <= "
+                              f"{self.max_fidelity} epochs; got eta={eta}, "
+                              f"min_budget={min_budget}, max_budget={max_budget}")
         self.eta = float(eta)
         self.s_max = int(math.floor(math.log(max_budget / min_budget) / math.log(self.eta)
                                     + 1e-9))

@@ -28,6 +28,7 @@ from typing import Generator
 import numpy as np
 
 from search_algorithms.base import Algorithm, SpaceLike, Trial, register_algorithm
+from natsbench.errors import ConfigError
 
 Codes = tuple[int, ...]
 
@@ -40,7 +41,7 @@ class LocalSearch(Algorithm):
                  first_improvement: bool = False, **kwargs: int) -> None:
         super().__init__(space, rng, **kwargs)
         if num_init < 1:
-            raise ValueError(f"num_init must be >= 1, got {num_init}")
+            raise ConfigError(f"num_init must be >= 1, got {num_init}")
         self.num_init = int(num_init)
         self.first_improvement = bool(first_improvement)
         self.evaluated: dict[Codes, float] = {}

@@ -27,6 +27,7 @@ from collections import deque
 import numpy as np
 
 from search_algorithms.base import Algorithm, SpaceLike, Trial, register_algorithm
+from natsbench.errors import ConfigError
 
 
 @register_algorithm("rea")
@@ -37,8 +38,8 @@ class RegularizedEvolution(Algorithm):
                  sample_size: int = 3, force_change: bool | None = None, **kwargs: int) -> None:
         super().__init__(space, rng, **kwargs)
         if population_size < 1 or sample_size < 1:
-            raise ValueError(f"population_size and sample_size must be >= 1, got "
-                             f"{population_size} and {sample_size}")
+            raise ConfigError(f"population_size and sample_size must be >= 1, got "
+                              f"{population_size} and {sample_size}")
         self.population_size = int(population_size)
         self.sample_size = int(sample_size)
         self.force_change = (getattr(space, "name", "") != "sss") if force_change is None \

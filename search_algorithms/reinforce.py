@@ -29,6 +29,7 @@ from bisect import bisect_right
 import numpy as np
 
 from search_algorithms.base import Algorithm, SpaceLike, Trial, register_algorithm
+from natsbench.errors import ConfigError
 
 
 @register_algorithm("reinforce")
@@ -43,7 +44,7 @@ class Reinforce(Algorithm):
                  **kwargs: int) -> None:
         super().__init__(space, rng, **kwargs)
         if not 0 <= ema_momentum < 1:
-            raise ValueError(f"ema_momentum must be in [0, 1), got {ema_momentum}")
+            raise ConfigError(f"ema_momentum must be in [0, 1), got {ema_momentum}")
         self.learning_rate = float(learning_rate)
         self.ema_momentum = float(ema_momentum)
         self.beta1, self.beta2 = (float(b) for b in betas)

@@ -222,7 +222,7 @@ def test_extcell_without_bundled_samples_says_so(tmp_path: Path, capsys: pytest.
     empty = tmp_path / "data"
     empty.mkdir()
     monkeypatch.setattr(natsbench.resources, "data_root", lambda: empty)  # an incomplete installation
-    assert main(["reproduce", "extcell-edf", "--out", str(tmp_path / "out")]) != 0
+    assert main(["reproduce", "extcell-edf", "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert "extcell/samples.csv is missing" in err and "Traceback" not in err
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

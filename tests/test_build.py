@@ -113,6 +113,7 @@ def test_plan_lists_records_without_opening_them(tmp_path, monkeypatch):
 def test_build_trains_records_failures_and_compacts(tmp_path):
     archs = _arch_file(tmp_path / "archs.txt", 3)
     store = tmp_path / "bench"
+    (tmp_path / "no-cifar-here").mkdir()  # exists (a missing root fails before any job) but empty
     report = build(space="tss", datasets=["digits", "cifar10"], protocol=PROTOCOL, seeds=[3], store=store,
                    archs=str(archs), workers=1, data_root=str(tmp_path / "no-cifar-here"), progress=False,
                    **TINY)

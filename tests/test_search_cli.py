@@ -83,10 +83,10 @@ def test_search_all_runs_the_grid_and_matches_the_library(bench_dir, tmp_path) -
 def test_search_errors_are_clear(bench_dir, tmp_path, capsys) -> None:
     args = ["search", "random", "--bench", str(bench_dir), "--out", str(tmp_path / "x.parquet"),
             "--runs", "1", "--no-progress"]
-    assert main(args + ["--space", "sss"]) == 1
+    assert main(args + ["--space", "sss"]) == 2
     assert "does not match the benchmark's space 'tss'" in capsys.readouterr().err
-    assert main(args + ["--dataset", "mnist"]) == 1
+    assert main(args + ["--dataset", "mnist"]) == 2
     assert "unknown dataset 'mnist'" in capsys.readouterr().err
-    assert main(args + ["--param", "population_size=3"]) == 1       # not a random-search knob
+    assert main(args + ["--param", "population_size=3"]) == 2       # not a random-search knob
     assert "random takes no hyperparameter 'population_size'; valid" in capsys.readouterr().err
     assert not (tmp_path / "x.parquet").exists()

@@ -294,9 +294,9 @@ def test_cli_info_query_and_import(archive, tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli_main(["query", str(out), "2", "--dataset", "cifar100", "--hp", "200", "--seed", "all"])
     assert "expected an integer seed or 'mean', got 'all'" in capsys.readouterr().err
-    assert cli_main(["query", str(out), "|bad|", "--dataset", "cifar100", "--hp", "200"]) == 1
+    assert cli_main(["query", str(out), "|bad|", "--dataset", "cifar100", "--hp", "200"]) == 2
     assert "malformed" in capsys.readouterr().err
-    assert cli_main(["import-official", str(tmp_path / "missing"), "--out", str(tmp_path / "x")]) == 1
+    assert cli_main(["import-official", str(tmp_path / "missing"), "--out", str(tmp_path / "x")]) == 2
     assert "does not exist" in capsys.readouterr().err
 
 

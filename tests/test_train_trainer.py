@@ -166,7 +166,7 @@ def test_cli_train_writes_a_record(tmp_path, capsys):
     assert record.provenance["num_threads"] == 1
     assert "x-valid: loss" in out and "record:" in out
     assert main(["train", "8:8:8:8:8", "--space", "sss", "--dataset", "digits",
-                 "--protocol", "H0:epochs=0", "--seed", "1", "--no-progress"]) == 1
+                 "--protocol", "H0:epochs=0", "--seed", "1", "--no-progress"]) == 2
     assert "natsbench train: error: invalid protocol" in capsys.readouterr().err
 
 
@@ -174,11 +174,11 @@ def test_cli_build_reports_bad_selections_and_protocols(tmp_path, capsys):
     from natsbench.cli import main
 
     base = ["build", "--space", "tss", "--dataset", "digits", "--store", str(tmp_path / "b"), "--seeds", "1"]
-    assert main([*base, "--protocol", "H0", "--archs", "sample:0"]) == 1
+    assert main([*base, "--protocol", "H0", "--archs", "sample:0"]) == 2
     assert "sample size must be in 1..15625" in capsys.readouterr().err
-    assert main([*base, "--protocol", "H0", "--archs", "typo"]) == 1
+    assert main([*base, "--protocol", "H0", "--archs", "typo"]) == 2
     assert "--archs must be all, unique, sample:N or an existing file" in capsys.readouterr().err
-    assert main([*base, "--protocol", "H9", "--archs", "sample:1"]) == 1
+    assert main([*base, "--protocol", "H9", "--archs", "sample:1"]) == 2
     assert "unknown protocol 'H9'" in capsys.readouterr().err
     assert not (tmp_path / "b").exists()
 

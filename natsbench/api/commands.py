@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from natsbench.errors import QueryError
+from natsbench.errors import QueryError, StoredPredictionsError
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "train it now with the benchmark's recorded protocol and seed, caching "
                         "the record in the user cache store (train; the next query of it is a "
                         "table hit)")
+    p.add_argument("--refit", action="store_true",
+                   help="with --surrogate: ignore stored predictions and fit the surrogates now "
+                        "(needed for arch strings outside a sample benchmark, or another --epoch)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_query)
 
@@ -76,6 +79,9 @@ def _query(args: argparse.Namespace) -> int:
     measured = bool(present.any())
     predicted: list[str] = []
     policy = args.on_missing or ("surrogate" if args.surrogate else "error")
+    unanswered: dict[str, str] = {}
+    if args.refit and policy != "surrogate":
+        raise QueryError("--refit applies to surrogate answers: add --surrogate (or --on-missing surrogate)")
     source = "table" if measured else "none"
     record = None
     if not measured:
@@ -97,9 +103,10 @@ def _query(args: argparse.Namespace) -> int:
         measured = True
     elif policy == "surrogate" and not measured:
         if seed != "mean":
-            raise QueryError("surrogate answers are seed means: drop --seed or use --seed mean")
-        values, predicted = _predict(bench, index if index is not None else arch_str, names,
-                                     args.dataset, args.hp, args.epoch)
+            raise QueryError(f"surrogate answers are seed means: drop --seed {seed} or use --seed mean")
+        values, predicted, unanswered = _predict(bench, index if index is not None else arch_str,
+                                                 names, args.dataset, args.hp, args.epoch,
+                                                 refit=args.refit)
         source = "surrogate" if predicted else "none"
     elif index is None:                      # not in the table, nothing cached, not asked for
         values = {name: math.nan for name in names}
@@ -113,7 +120,7 @@ def _query(args: argparse.Namespace) -> int:
            "hp": args.hp, "seed": args.seed,
            "epoch": args.epoch if args.epoch is not None else bench.epochs(args.dataset, args.hp) - 1,
            "seeds_run": [s for s, ran in zip(bench.seeds(args.dataset, args.hp), present) if ran],
-           "measured": measured, "predicted": predicted, "source": source,
+           "measured": measured, "predicted": predicted, "unanswered": unanswered, "source": source,
            "values": {k: (None if math.isnan(v) else v) for k, v in values.items()}}
     if args.json:
         print(json.dumps(out, indent=1))
@@ -127,7 +134,8 @@ def _query(args: argparse.Namespace) -> int:
     units = {"params": "M", "flops": "M", "latency": "s"}
     for k, v in out["values"].items():
         unit = units.get(k, "%" if k.endswith("acc1") or k.endswith("acc5") else ("s" if k.endswith("time") else ""))
-        flag = "  (predicted)" if k in predicted else ""
+        flag = ("  (predicted)" if k in predicted else
+                f"  (no surrogate answer: {unanswered[k]})" if k in unanswered else "")
         print(f"  {k:<18} {'n/a' if v is None else f'{v:.6g}'} {unit}{flag}")
     return 0
 
@@ -145,26 +153,32 @@ def _cached_or_trained(bench, arch: str, dataset: str, hp: str, *, train: bool):
 
 
 def _predict(bench, index: int | str, names: list[str], dataset: str, hp: str,
-             epoch: int | None) -> tuple[dict[str, float], list[str]]:
-    """Surrogate answers of one untrained architecture: (values, names predicted).
+             epoch: int | None, refit: bool = False
+             ) -> tuple[dict[str, float], list[str], dict[str, str]]:
+    """Surrogate answers of one untrained architecture: (values, names predicted, unanswered).
 
-    A metric no surrogate can answer (too few measured values) is NaN and not listed.
+    A metric no surrogate can answer (e.g. too few measured values) is NaN, and its reason is
+    in ``unanswered`` (printed next to it and logged as a warning), never dropped silently.
     """
     from natsbench.api.surrogate import SurrogateBench
     from natsbench.store.records import COST_NAMES
 
-    surrogates = SurrogateBench(bench, use_stored=not isinstance(index, str))
+    surrogates = SurrogateBench(bench, use_stored=not refit)
     values: dict[str, float] = {}
     predicted: list[str] = []
+    unanswered: dict[str, str] = {}
     for name in names:
         try:
             value, was_measured = surrogates.query(dataset, hp, name, archs=[index],
                                                    epoch=None if name in COST_NAMES else epoch)
+        except StoredPredictionsError:
+            raise  # stored predictions that cannot answer: the user decides (--refit)
         except QueryError as exc:
-            log.info("no surrogate answer for %s: %s", name, exc)
+            log.warning("no surrogate answer for %s: %s", name, exc)
             values[name] = math.nan
+            unanswered[name] = str(exc)
             continue
         values[name] = float(value[0])
         if not was_measured[0] and math.isfinite(values[name]):
             predicted.append(name)
-    return values, predicted
+    return values, predicted, unanswered

@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
-from natsbench.errors import QueryError, StoreError
+from natsbench.errors import QueryError, StoreError, StoredPredictionsError
 from natsbench.store.records import COST_NAMES, atomic_write_bytes, normalize_hp
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -589,12 +589,15 @@ class SurrogateBench:
     Answers are seed means (the surrogates are fitted on seed means). For each
     (dataset, hp, metric, epoch) the predictor is, in this order: one given with
     :meth:`add`, stored predictions of the same epoch (``use_stored``), or a surrogate fitted
-    on first use with ``model`` and ``seed``.
+    on first use with ``model`` and ``seed`` (logged as a warning). Stored predictions that
+    cannot answer (another epoch) are never silently replaced by a new fit: that is a
+    :class:`QueryError` unless ``use_stored=False``.
 
     Args:
         bench: a :class:`Bench` or a benchmark directory.
         model, seed: how missing surrogates are fitted.
-        use_stored: use predictions stored under ``BENCH/surrogate/``.
+        use_stored: use predictions stored under ``BENCH/surrogate/``; False ignores them
+            and fits (CLI: ``natsbench query --surrogate --refit``).
     """
 
     def __init__(self, bench: "Bench | str | os.PathLike", *, model: str = "gbt", seed: int = 0,
@@ -626,9 +629,17 @@ class SurrogateBench:
             if self.use_stored and prediction_paths(self.bench.path, dataset, hp, metric)[1].is_file():
                 stored = load_surrogate_predictions(self.bench.path, dataset, hp, metric,
                                                     arch_strs=self.bench.arch_strs)
-                if stored.epoch == e:
-                    found = stored
+                if stored.epoch != e:
+                    raise StoredPredictionsError(
+                        f"the stored surrogate predictions of {metric} ({dataset} hp {hp}) are for "
+                        f"epoch {stored.epoch}, not epoch {e}; store them for epoch {e} "
+                        f"(natsbench surrogate fit --epoch {e}) or fit one now, ignoring the stored "
+                        f"ones (use_stored=False; CLI: --refit)")
+                found = stored
             if found is None:
+                log.warning("no stored surrogate predictions of %s (%s hp %s, epoch %s)%s: fitting "
+                            "a %s surrogate now", metric, dataset, hp, e,
+                            "" if self.use_stored else " used (use_stored=False)", self.model)
                 found = fit_surrogate(self.bench, dataset, hp, metric, model=self.model, epoch=e,
                                       seed=self.seed)
             self._predictors[key] = found
@@ -673,9 +684,9 @@ class SurrogateBench:
             if isinstance(pred, SurrogatePredictions):
                 off = [outside[i] for i in todo if idx[i] < 0]
                 if off:
-                    raise QueryError(f"{off[0]!r} is not in the benchmark and stored predictions cover "
+                    raise StoredPredictionsError(f"{off[0]!r} is not in the benchmark and stored predictions cover "
                                      f"only its {len(self.bench)} architectures; use use_stored=False "
-                                     "to fit a surrogate that predicts any architecture")
+                                     "(CLI: --refit) to fit a surrogate that predicts any architecture")
                 values[todo] = pred.prediction[idx[todo]]
             else:
                 strs = [outside[i] if idx[i] < 0 else self.bench.arch_strs[idx[i]] for i in todo]

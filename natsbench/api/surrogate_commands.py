@@ -37,13 +37,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _fit(args: argparse.Namespace) -> int:
     import natsbench
     from natsbench.api.surrogate import fit_surrogate, holdout_split, save_surrogate_predictions
-    from natsbench.errors import QueryError
+    from natsbench.errors import QueryError, check_range
     from natsbench.store.records import COST_NAMES
 
+    check_range("--seed", args.seed, 0)
     bench = natsbench.open_bench(args.bench)
     metrics = list(dict.fromkeys(m.strip() for arg in args.metric for m in arg.split(",") if m.strip()))
     known = set(bench.metric_names(args.dataset, args.hp)) | set(COST_NAMES)
     unknown = [m for m in metrics if m not in known]
+    if not metrics:
+        raise QueryError(f"--metric {args.metric} names no metric; valid: {sorted(known)}")
     if unknown:  # before any fit, so nothing is half-stored
         raise QueryError(f"unknown metric(s) {unknown} for {args.dataset} hp {args.hp}; valid: {sorted(known)}")
     for metric in metrics:

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from natsbench.build.executors import EXECUTORS, BuildError, JobResult, RunSettings
+from natsbench.errors import (ConfigError, NatsBenchError, check_output, check_range,
+                              require_dir)
 from natsbench.build.plan import ArchSelection, plan_jobs, select_archs
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,34 @@ def dataset_entry(dataset: str) -> dict[str, Any]:
 
     spec = get_spec(dataset)
     return {"num_classes": spec.num_classes, "eval_sets": list(spec.eval_sets)}
+
+
+def _check_settings(space: str, selection: ArchSelection, datasets: Sequence[str],
+                    seeds: Sequence[int], store: str | os.PathLike, device: str | None,
+                    data_root: str | None, model_kwargs: dict[str, Any]) -> None:
+    """Everything a build can check before it writes or trains: a NatsBenchError naming the
+    bad setting (the store is not created when one is wrong)."""
+    from natsbench.train.trainer import _build_model, resolve_device
+
+    check_output(store, "store", directory=True)
+    if not datasets:
+        raise ConfigError("give at least one --dataset")
+    if not list(seeds):
+        raise ConfigError("give at least one seed")
+    for seed in seeds:
+        check_range("seed", seed, 0, 2**63 - 1)
+    entries = {d: dataset_entry(d) for d in datasets}  # unknown names raise, listing the valid
+    if data_root is not None:
+        require_dir(data_root, "data root")
+    resolve_device(device)
+    if selection.archs:
+        try:
+            _build_model(space, selection.archs[0], next(iter(entries.values()))["num_classes"],
+                         model_kwargs)
+        except (TypeError, ValueError) as exc:
+            if isinstance(exc, NatsBenchError):
+                raise
+            raise ConfigError(f"--model {model_kwargs}: the {space} network rejects it ({exc})") from None
 
 
 def build(*, space: str, datasets: Sequence[str], protocol: str, seeds: Sequence[int],
@@ -97,7 +127,7 @@ def build(*, space: str, datasets: Sequence[str], protocol: str, seeds: Sequence
     # every job trains (a job's failure is recorded, and a missing torch must not be)
     ensure_installed("torch", extra="train")
     if executor not in EXECUTORS:
-        raise ValueError(f"unknown executor {executor!r}; valid: {sorted(EXECUTORS)}")
+        raise ConfigError(f"unknown executor {executor!r}; valid: {sorted(EXECUTORS)}")
     ray_only = {k: v for k, v in (("ray_address", ray_address), ("gpus_per_job", gpus_per_job))
                 if v is not None}
     if executor != "ray" and ray_only:
@@ -109,8 +139,9 @@ def build(*, space: str, datasets: Sequence[str], protocol: str, seeds: Sequence
     space_options = dict(space_options or {})
     selection = archs if isinstance(archs, ArchSelection) else select_archs(
         space, archs, space_options=space_options)
-    store = Path(store)
     model_kwargs = dict(model_kwargs or {})
+    _check_settings(space, selection, datasets, seeds, store, device, data_root, model_kwargs)
+    store = Path(store)
     net_config: dict[str, Any] = {"model_kwargs": model_kwargs}
     if space_options:
         net_config["space_options"] = space_options

@@ -6,9 +6,13 @@ import argparse
 
 def _seeds(text: str) -> list[int]:
     try:
-        return [int(s) for s in text.replace(",", " ").split()]
+        seeds = [int(s) for s in text.replace(",", " ").split()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--seeds takes integers, e.g. '777 888' or 777,888; got {text!r}") from None
+        seeds = []
+    if not seeds or min(seeds) < 0:
+        raise argparse.ArgumentTypeError(f"--seeds takes one or more non-negative integers, e.g. "
+                                         f"'777 888' or 777,888; got {text!r}")
+    return seeds
 
 
 def _positive_int(text: str) -> int:
@@ -101,7 +105,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _build(args: argparse.Namespace) -> int:
     from natsbench.build.builder import build
+    from natsbench.errors import check_range
 
+    check_range("--workers", args.workers, 1, 4096)
+    check_range("--threads-per-job", args.threads_per_job, 1, 4096)
+    if args.limit is not None:
+        check_range("--limit", args.limit, 0)
+    if args.image_size is not None:
+        check_range("--image-size", args.image_size, 4, 1024)
+    if args.extcell_k is not None:
+        check_range("--extcell-k", args.extcell_k, 1, 10**6)
     report = build(space=args.space, datasets=args.datasets, protocol=args.protocol, seeds=args.seeds,
                    store=args.store, archs=args.archs, workers=args.workers, executor=args.executor,
                    device=args.device, data_root=args.data_root, retry_failed=args.retry_failed,

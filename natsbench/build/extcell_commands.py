@@ -51,11 +51,27 @@ def _run(args: argparse.Namespace) -> int:
 
     from analysis.extcell import extcell_edf_statistics
     from natsbench.build.extcell_samples import sample_table
+    from natsbench.errors import ConfigError, check_output, check_range
 
+    check_output(args.out, "--out", directory=False)     # before reading anything
+    if args.samples is not None:
+        check_output(args.samples, "--samples", directory=False)
+    check_range("--bins", args.bins, 1, 10**6)
     grid = None
     if args.grid is not None:
         lo, hi, num = args.grid
+        check_range("--grid LO", lo)
+        check_range("--grid HI", hi)
+        check_range("--grid NUM", num, 2, 10**7)
+        if not lo < hi or num != int(num):
+            raise ConfigError(f"--grid {lo:g} {hi:g} {num:g}: need LO < HI and an integer NUM >= 2")
         grid = np.linspace(lo, hi, int(num))
+    if args.params_range is not None:
+        lo, hi = args.params_range
+        check_range("--params-range LO", lo, 0.0)
+        check_range("--params-range HI", hi, 0.0)
+        if not lo < hi:
+            raise ConfigError(f"--params-range {lo:g} {hi:g}: need 0 <= LO < HI (M params)")
     samples = sample_table(args.benches, groups=args.groups, dataset=args.dataset, hp=args.hp,
                            eval_set=args.eval_set, epoch=args.epoch)
     result = extcell_edf_statistics(samples, grid=grid, bins=args.bins, reference=args.reference,

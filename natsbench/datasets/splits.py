@@ -24,7 +24,7 @@ from typing import Sequence
 
 import numpy as np
 
-from natsbench.errors import DatasetError
+from natsbench.errors import ConfigError, DatasetError
 
 __all__ = ["DEFAULT_SPLIT_SEED", "split_rng", "stratified_split", "read_split_file"]
 
@@ -56,7 +56,7 @@ def stratified_split(labels: np.ndarray, sizes: Sequence[int],
     labels = np.asarray(labels).reshape(-1)
     n = labels.shape[0]
     if any(s < 0 for s in sizes) or sum(sizes) != n:
-        raise ValueError(f"group sizes {list(sizes)} must be >= 0 and sum to {n}")
+        raise ConfigError(f"group sizes {list(sizes)} must be >= 0 and sum to {n}")
     keys = np.empty(n, dtype=np.float64)
     for cls in np.unique(labels):
         members = np.flatnonzero(labels == cls)

@@ -38,6 +38,7 @@ from natsbench._optional import require
 require("torch", extra="train")  # before importing it: a missing torch names the extra
 import torch  # noqa: E402
 from torch import nn
+from natsbench.errors import ConfigError
 
 __all__ = ["count_params", "count_flops", "measure_latency"]
 
@@ -69,7 +70,7 @@ def _addmm_with_bias(self_shape: Any, a_shape: Any, b_shape: Any, *args: Any,
     m, k = a_shape
     k2, n = b_shape
     if k != k2:
-        raise ValueError(f"addmm shapes do not agree: {list(a_shape)} x {list(b_shape)}")
+        raise ConfigError(f"addmm shapes do not agree: {list(a_shape)} x {list(b_shape)}")
     return 2 * m * k * n + 2 * m * n
 
 
@@ -103,7 +104,7 @@ def count_flops(model: nn.Module, input_shape: Sequence[int]) -> float:
 
     shape = tuple(int(s) for s in input_shape)
     if len(shape) < 2 or min(shape) < 1:
-        raise ValueError(f"input_shape must be (batch, channels, ...) with positive sizes; got {shape}")
+        raise ConfigError(f"input_shape must be (batch, channels, ...) with positive sizes; got {shape}")
     device, dtype = _param_like(model)
     was_training = model.training
     model.eval()
@@ -136,7 +137,7 @@ def measure_latency(
         warmup: untimed forward passes first (cuDNN autotuning, allocator, caches).
     """
     if repeats < 1 or warmup < 0:
-        raise ValueError(f"repeats must be >= 1 and warmup >= 0; got repeats={repeats}, warmup={warmup}")
+        raise ConfigError(f"repeats must be >= 1 and warmup >= 0; got repeats={repeats}, warmup={warmup}")
     device = torch.device(device)
     model.to(device)
     _, dtype = _param_like(model)

@@ -26,7 +26,7 @@ require("torch", extra="train")  # before importing it: a missing torch names th
 import torch  # noqa: E402
 from torch import nn
 
-from natsbench.errors import InvalidArchError
+from natsbench.errors import ConfigError, InvalidArchError
 
 __all__ = [
     "ReLUConvBN",
@@ -99,7 +99,7 @@ class Pooling(nn.Module):
         elif mode == "max":
             self.op = nn.MaxPool2d(3, stride=stride, padding=1)
         else:
-            raise ValueError(f"pooling mode {mode!r} is not one of 'avg', 'max'")
+            raise ConfigError(f"pooling mode {mode!r} is not one of 'avg', 'max'")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.preprocess is not None:
@@ -160,7 +160,7 @@ class FactorizedReduce(nn.Module):
         elif stride == 1:
             self.conv = nn.Conv2d(c_in, c_out, 1, stride=1, padding=0, bias=not affine)
         else:
-            raise ValueError(f"FactorizedReduce stride {stride} is not one of 1, 2")
+            raise ConfigError(f"FactorizedReduce stride {stride} is not one of 1, 2")
         self.bn = nn.BatchNorm2d(c_out, affine=affine, track_running_stats=track_running_stats)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -228,7 +228,7 @@ class ResidualBlock(nn.Module):
                  track_running_stats: bool = True) -> None:
         super().__init__()
         if stride not in (1, 2):
-            raise ValueError(f"ResidualBlock stride {stride} is not one of 1, 2")
+            raise ConfigError(f"ResidualBlock stride {stride} is not one of 1, 2")
         self.conv_a = ReLUConvBN(c_in, c_out, 3, stride, 1, 1, affine, track_running_stats)
         self.conv_b = ReLUConvBN(c_out, c_out, 3, 1, 1, 1, affine, track_running_stats)
         if stride == 2:

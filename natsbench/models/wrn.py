@@ -30,6 +30,7 @@ import torch  # noqa: E402
 from torch import Tensor, nn
 
 from natsbench.ops.aggregated_conv import AggregatedConv, AggregatedConv1d, AggregatedConv2d
+from natsbench.errors import ConfigError
 
 __all__ = [
     "WideResNet2d",
@@ -77,10 +78,10 @@ class WideResNet2d(nn.Module):
                  num_classes: int = 10, dropout: float = 0.0) -> None:
         super().__init__()
         if depth < 10 or (depth - 4) % 6:
-            raise ValueError(f"depth {depth!r} must be 6 n + 4 with n >= 1 (10, 16, 22, 28, ...)")
+            raise ConfigError(f"depth {depth!r} must be 6 n + 4 with n >= 1 (10, 16, 22, 28, ...)")
         if widen_factor < 1 or in_channels < 1 or num_classes < 1:
-            raise ValueError(f"widen_factor {widen_factor!r}, in_channels {in_channels!r} and "
-                             f"num_classes {num_classes!r} must be >= 1")
+            raise ConfigError(f"widen_factor {widen_factor!r}, in_channels {in_channels!r} and "
+                              f"num_classes {num_classes!r} must be >= 1")
         n = (depth - 4) // 6
         widths = (16, 16 * widen_factor, 32 * widen_factor, 64 * widen_factor)
         self.conv1 = nn.Conv2d(in_channels, widths[0], 3, padding=1, bias=True)
@@ -164,9 +165,9 @@ class WideResNet1d(nn.Module):
         super().__init__()
         if min(in_channels, num_classes, mid_channels) < 1 or not kernel_sizes \
                 or min(kernel_sizes) < 1:
-            raise ValueError(f"in_channels {in_channels!r}, num_classes {num_classes!r}, "
-                             f"mid_channels {mid_channels!r} and kernel_sizes "
-                             f"{tuple(kernel_sizes)!r} must be positive")
+            raise ConfigError(f"in_channels {in_channels!r}, num_classes {num_classes!r}, "
+                              f"mid_channels {mid_channels!r} and kernel_sizes "
+                              f"{tuple(kernel_sizes)!r} must be positive")
         widths = (mid_channels, 2 * mid_channels, 2 * mid_channels)
         blocks, prev = [], in_channels
         for width in widths:
@@ -228,8 +229,8 @@ def replace_convs_with_aggregated(model: nn.Module, kernel_sizes: Sequence[int],
     for i, (name, conv) in enumerate(targets):
         if not _same_padding_conv(conv) or conv.padding_mode != "zeros" \
                 or len(set(conv.stride)) != 1:
-            raise ValueError(f"cannot replace {name!r} ({conv}): only zero 'same'-padded "
-                             "convolutions with equal strides can become aggregated ones")
+            raise ConfigError(f"cannot replace {name!r} ({conv}): only zero 'same'-padded "
+                              "convolutions with equal strides can become aggregated ones")
         groups = conv.groups
         if separable and groups == 1 and conv.in_channels == conv.out_channels:
             groups = conv.in_channels

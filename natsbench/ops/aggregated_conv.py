@@ -40,6 +40,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from natsbench.errors import ConfigError
 from natsbench.ops.fft_conv import (
     effective_size,
     fft_buffer_sizes,
@@ -78,16 +79,16 @@ def candidates(kernel_sizes: Sequence[int], dilations: Sequence[int]) -> list[tu
 
 def _validate_space(kernel_sizes: Sequence[int], dilations: Sequence[int]) -> None:
     if not kernel_sizes or not dilations:
-        raise ValueError(f"kernel_sizes {list(kernel_sizes)!r} and dilations "
-                         f"{list(dilations)!r} must both be non-empty")
+        raise ConfigError(f"kernel_sizes {list(kernel_sizes)!r} and dilations "
+                          f"{list(dilations)!r} must both be non-empty")
     for name, vals in (("kernel_sizes", kernel_sizes), ("dilations", dilations)):
         if any(int(v) < 1 for v in vals) or len(set(vals)) != len(vals):
-            raise ValueError(f"{name} {list(vals)!r} must be distinct positive ints")
+            raise ConfigError(f"{name} {list(vals)!r} must be distinct positive ints")
 
 
 def _validate_mode(mode: str) -> None:
     if mode not in MODES:
-        raise ValueError(f"mode {mode!r} is not valid; use one of {MODES}")
+        raise ConfigError(f"mode {mode!r} is not valid; use one of {MODES}")
 
 
 def arch_weights(logits: Tensor, *, sampling: str = "softmax", temperature: float = 1.0,
@@ -103,18 +104,18 @@ def arch_weights(logits: Tensor, *, sampling: str = "softmax", temperature: floa
         generator: required for ``"gumbel"``.
     """
     if temperature <= 0:
-        raise ValueError(f"temperature {temperature!r} must be > 0")
+        raise ConfigError(f"temperature {temperature!r} must be > 0")
     if sampling == "softmax":
         return torch.softmax(logits / temperature, dim=-1)
     if sampling == "gumbel":
         if generator is None:
-            raise ValueError("sampling='gumbel' needs a torch.Generator (pass generator=...)")
+            raise ConfigError("sampling='gumbel' needs a torch.Generator (pass generator=...)")
         eps = torch.finfo(torch.float32).tiny
         u = torch.rand(logits.shape, generator=generator, dtype=torch.float32)
         gumbel = -torch.log(-torch.log(u.clamp(min=eps, max=1.0 - 1e-7)))
         gumbel = gumbel.to(device=logits.device, dtype=logits.dtype)
         return torch.softmax((torch.log_softmax(logits, dim=-1) + gumbel) / temperature, dim=-1)
-    raise ValueError(f"weight sampling {sampling!r} is not valid; use one of {WEIGHT_SAMPLINGS}")
+    raise ConfigError(f"weight sampling {sampling!r} is not valid; use one of {WEIGHT_SAMPLINGS}")
 
 
 @functools.lru_cache(maxsize=512)
@@ -217,16 +218,16 @@ def aggregated_conv(x: Tensor, weights: Sequence[Tensor], coef: Tensor,
     _validate_mode(mode)
     _validate_space(kernel_sizes, dilations)
     if padding not in AGG_PADDINGS:
-        raise ValueError(f"padding {padding!r} is not valid for an aggregated convolution; "
-                         f"use one of {AGG_PADDINGS}")
+        raise ConfigError(f"padding {padding!r} is not valid for an aggregated convolution; "
+                          f"use one of {AGG_PADDINGS}")
     nd = x.dim() - 2
     if nd not in (1, 2) or any(w.dim() != nd + 3 for w in weights):
-        raise ValueError(f"x has shape {tuple(x.shape)} and weights "
-                         f"{[tuple(w.shape) for w in weights]}; expected [B, C, *S] with 1 or 2 "
-                         "spatial dims and weights [|D|, O, C/groups, *k]")
+        raise ConfigError(f"x has shape {tuple(x.shape)} and weights "
+                          f"{[tuple(w.shape) for w in weights]}; expected [B, C, *S] with 1 or 2 "
+                          "spatial dims and weights [|D|, O, C/groups, *k]")
     if len(weights) != len(kernel_sizes) or coef.numel() != len(kernel_sizes) * len(dilations):
-        raise ValueError(f"{len(weights)} weight tensors and {coef.numel()} coefficients do not "
-                         f"match kernel_sizes {list(kernel_sizes)} x dilations {list(dilations)}")
+        raise ConfigError(f"{len(weights)} weight tensors and {coef.numel()} coefficients do not "
+                          f"match kernel_sizes {list(kernel_sizes)} x dilations {list(dilations)}")
     n_dil = len(dilations)
     if mode == "mixed_results":
         out = None
@@ -296,16 +297,16 @@ class AggregatedConv(nn.Module):
         _validate_space(kernel_sizes, dilations)
         _validate_mode(mode)
         if weight_sampling not in WEIGHT_SAMPLINGS:
-            raise ValueError(f"weight_sampling {weight_sampling!r} is not valid; use one of "
-                             f"{WEIGHT_SAMPLINGS}")
+            raise ConfigError(f"weight_sampling {weight_sampling!r} is not valid; use one of "
+                              f"{WEIGHT_SAMPLINGS}")
         if padding not in AGG_PADDINGS or (padding == "causal" and self.ndim != 1):
-            raise ValueError(f"padding {padding!r} is not valid for {type(self).__name__}; use "
-                             f"{'one of ' + str(AGG_PADDINGS) if self.ndim == 1 else 'same'}")
+            raise ConfigError(f"padding {padding!r} is not valid for {type(self).__name__}; use "
+                              f"{'one of ' + str(AGG_PADDINGS) if self.ndim == 1 else 'same'}")
         if groups < 1 or in_channels % groups or out_channels % groups:
-            raise ValueError(f"groups={groups} must divide in_channels={in_channels} and "
-                             f"out_channels={out_channels}")
+            raise ConfigError(f"groups={groups} must divide in_channels={in_channels} and "
+                              f"out_channels={out_channels}")
         if temperature <= 0 or stride < 1:
-            raise ValueError(f"temperature {temperature!r} must be > 0 and stride {stride!r} >= 1")
+            raise ConfigError(f"temperature {temperature!r} must be > 0 and stride {stride!r} >= 1")
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
         self.kernel_sizes = tuple(int(k) for k in kernel_sizes)
         self.dilations = tuple(int(d) for d in dilations)

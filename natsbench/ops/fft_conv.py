@@ -42,6 +42,8 @@ from natsbench._optional import require
 require("torch", extra="train")  # before importing it: a missing torch names the extra
 import torch  # noqa: E402
 
+from natsbench.errors import ConfigError  # noqa: E402
+
 if TYPE_CHECKING:  # pragma: no cover
     from torch import Tensor
 
@@ -91,17 +93,17 @@ def resolve_padding(padding: Padding, effective: Sequence[int]) -> tuple[tuple[i
             return tuple((0, 0) for _ in effective)
         if padding == "causal":
             return tuple((e - 1, 0) for e in effective)
-        raise ValueError(f"padding {padding!r} is not valid; use one of {_PADDING_STRINGS}, "
-                         "an int or a sequence of ints")
+        raise ConfigError(f"padding {padding!r} is not valid; use one of {_PADDING_STRINGS}, "
+                          "an int or a sequence of ints")
     if isinstance(padding, int):
         pads = (padding,) * nd
     else:
         pads = tuple(int(p) for p in padding)
         if len(pads) != nd:
-            raise ValueError(f"padding {padding!r} has {len(pads)} entries; expected {nd} "
-                             f"(one per spatial dimension)")
+            raise ConfigError(f"padding {padding!r} has {len(pads)} entries; expected {nd} "
+                              f"(one per spatial dimension)")
     if any(p < 0 for p in pads):
-        raise ValueError(f"padding {padding!r} must be >= 0")
+        raise ConfigError(f"padding {padding!r} must be >= 0")
     return tuple((p, p) for p in pads)
 
 
@@ -294,24 +296,24 @@ def fft_conv(x: "Tensor", weight: "Tensor", bias: "Tensor | None" = None,
     """
     nd = weight.dim() - 2
     if x.dim() != nd + 2:
-        raise ValueError(f"x has shape {tuple(x.shape)}; expected {nd + 2} dims "
-                         f"[batch, channels, *spatial] for a weight of shape {tuple(weight.shape)}")
+        raise ConfigError(f"x has shape {tuple(x.shape)}; expected {nd + 2} dims "
+                          f"[batch, channels, *spatial] for a weight of shape {tuple(weight.shape)}")
     if groups < 1 or x.shape[1] % groups or weight.shape[0] % groups \
             or weight.shape[1] * groups != x.shape[1]:
-        raise ValueError(f"channels do not match: x has {x.shape[1]} channels, weight shape "
-                         f"{tuple(weight.shape)}, groups={groups}; need "
-                         "x.shape[1] == weight.shape[1] * groups and weight.shape[0] % groups == 0")
+        raise ConfigError(f"channels do not match: x has {x.shape[1]} channels, weight shape "
+                          f"{tuple(weight.shape)}, groups={groups}; need "
+                          "x.shape[1] == weight.shape[1] * groups and weight.shape[0] % groups == 0")
     dil = (dilation,) * nd if isinstance(dilation, int) else tuple(int(d) for d in dilation)
     if len(dil) != nd or any(d < 1 for d in dil):
-        raise ValueError(f"dilation {dilation!r} must be a positive int or {nd} positive ints")
+        raise ConfigError(f"dilation {dilation!r} must be a positive int or {nd} positive ints")
     ksize = tuple(weight.shape[2:])
     eff = tuple(effective_size(k, d) for k, d in zip(ksize, dil))
     pads = resolve_padding(padding, eff)
     in_sizes = tuple(x.shape[2:])
     out_sizes = tuple(s + left + right - e + 1 for s, (left, right), e in zip(in_sizes, pads, eff))
     if any(o < 1 for o in out_sizes):
-        raise ValueError(f"input spatial size {in_sizes} is too small for effective kernel "
-                         f"size {eff} with padding {pads}")
+        raise ConfigError(f"input spatial size {in_sizes} is too small for effective kernel "
+                          f"size {eff} with padding {pads}")
     buffer = fft_buffer_sizes(in_sizes, pads, out_sizes, eff)
     window = [useful_window(s_in, s_out) for s_in, s_out in zip(in_sizes, out_sizes)]
     index, keep = tap_index(ksize, dil, tuple(-left for left, _ in pads), buffer, window=window,
@@ -326,8 +328,8 @@ def fft_conv(x: "Tensor", weight: "Tensor", bias: "Tensor | None" = None,
 
 def _check_nd(weight: "Tensor", nd: int, name: str) -> None:
     if weight.dim() != nd + 2:
-        raise ValueError(f"{name}: weight has shape {tuple(weight.shape)}; expected "
-                         f"{nd + 2} dims [out, in/groups, *kernel]")
+        raise ConfigError(f"{name}: weight has shape {tuple(weight.shape)}; expected "
+                          f"{nd + 2} dims [out, in/groups, *kernel]")
 
 
 def fft_conv1d(x: "Tensor", weight: "Tensor", bias: "Tensor | None" = None,

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from natsbench.errors import StoreError
+from natsbench.errors import QueryError, StoreError
 from natsbench.store.locking import store_lock
 from natsbench.store.records import COST_NAMES, atomic_write_bytes, normalize_hp
 
@@ -101,7 +101,8 @@ class Manifest:
         for info in self.groups:
             if info.dataset == dataset and info.hp == hp:
                 return info
-        raise KeyError((dataset, hp))
+        raise QueryError(f"no group ({dataset!r}, hp {hp!r}) in the manifest; valid: "
+                         f"{[(g.dataset, g.hp) for g in self.groups]}")
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -32,18 +32,22 @@ import hashlib
 import json
 import math
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from natsbench.errors import ArchiveError, StoreError
+from natsbench.errors import ArchiveError, QueryError, StoreError
 from natsbench.store.locking import store_lock
 
 SCHEMA = "natsbench.record/1"
 RECORDS_DIR = "records"
 STATUSES = ("ok", "failed")
 COST_NAMES = ("params", "flops", "latency")
+
+
+_HP_TAG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 
 
 def normalize_hp(hp: int | str) -> str:
@@ -54,19 +58,21 @@ def normalize_hp(hp: int | str) -> str:
     protocols) are returned unchanged.
     """
     if isinstance(hp, bool):
-        raise ValueError(f"hp must be an int or str, got {hp!r}")
+        raise QueryError(f"hp must be an int or str, got {hp!r}")
     if isinstance(hp, int):
         if hp < 0:
-            raise ValueError(f"hp must be non-negative, got {hp}")
+            raise QueryError(f"hp must be non-negative, got {hp}")
         return f"{hp:02d}"
     if isinstance(hp, str):
         text = hp.strip()
         if text.isdigit():
             return f"{int(text):02d}"
-        if not text:
-            raise ValueError("hp must not be empty")
+        if not _HP_TAG.fullmatch(text):
+            raise QueryError(f"invalid hp {hp!r}: expected a number of epochs (e.g. 12, 200; "
+                             f"NATS-Bench: tss 12/200, sss 01/12/90) or a tag of letters, digits, "
+                             f"'-', '_', '.' starting with a letter or digit")
         return text
-    raise ValueError(f"hp must be an int or str, got {type(hp).__name__} {hp!r}")
+    raise QueryError(f"hp must be an int or str, got {type(hp).__name__} {hp!r}")
 
 
 @dataclass
@@ -105,19 +111,19 @@ class RunRecord:
     def __post_init__(self) -> None:
         self.hp = normalize_hp(self.hp)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise ValueError(f"seed must be an int, got {self.seed!r}")
+            raise ArchiveError(f"seed must be an int, got {self.seed!r}")
         if self.status not in STATUSES:
-            raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+            raise ArchiveError(f"status must be one of {STATUSES}, got {self.status!r}")
         if self.epochs < 0:
-            raise ValueError(f"epochs must be >= 0, got {self.epochs}")
+            raise ArchiveError(f"epochs must be >= 0, got {self.epochs}")
         for name, values in self.metrics.items():
             if len(values) != self.epochs:
-                raise ValueError(
+                raise ArchiveError(
                     f"metric {name!r} has {len(values)} values but the run has {self.epochs} epochs"
                 )
         unknown = set(self.costs) - set(COST_NAMES)
         if unknown:
-            raise ValueError(f"unknown cost names {sorted(unknown)}; valid: {list(COST_NAMES)}")
+            raise ArchiveError(f"unknown cost names {sorted(unknown)}; valid: {list(COST_NAMES)}")
 
     @property
     def key(self) -> tuple[str, str, str, str, int]:
@@ -193,7 +199,8 @@ def record_dir(store_dir: str | os.PathLike, dataset: str, hp: int | str) -> Pat
 
 def _safe(name: str) -> str:
     if not name or "/" in name or "\\" in name or name in {".", ".."} or "\x00" in name:
-        raise ValueError(f"invalid name for a path component: {name!r}")
+        raise QueryError(f"invalid name {name!r}: a dataset or hp name must be non-empty and "
+                         f"contain no '/', '\\' or NUL, and not be '.' or '..'")
     return name
 
 

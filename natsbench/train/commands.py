@@ -71,9 +71,12 @@ def _run(args: argparse.Namespace) -> int:
     from natsbench.train.protocol import get_protocol, protocol_for_hp
     from natsbench.train.trainer import train_arch
 
+    from natsbench.errors import check_range
+
     protocol = protocol_for_hp(args.hp) if args.hp is not None else get_protocol(args.protocol)
     dataset = args.dataset
     if args.image_size is not None:
+        check_range("--image-size", args.image_size, 4, 1024)
         dataset = load_dataset(args.dataset, root=args.data_root, split_file=args.split_file,
                                image_size=args.image_size)
     record = train_arch(args.space, args.arch, dataset, protocol, args.seed,

@@ -41,7 +41,8 @@ from torch import nn
 
 from natsbench.datasets import LoadedDataset, load_dataset
 from natsbench.datasets.splits import split_rng, stratified_split
-from natsbench.errors import DatasetError, QueryError
+from natsbench.errors import (ConfigError, DatasetError, QueryError, check_output, check_range,
+                              require_file)
 from natsbench.store.records import RunRecord, atomic_write_bytes, record_path, write_record
 from natsbench.train.batches import DeviceSet, Normalizer, eval_batches, train_batches
 from natsbench.train.protocol import Protocol, get_protocol
@@ -55,7 +56,10 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     """``None`` -> CUDA when available, else CPU; otherwise the named device (checked)."""
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ConfigError(f"unknown device {str(device)!r}; valid: 'cpu', 'cuda', 'cuda:N'") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise QueryError(f"device {str(device)!r} requested but CUDA is not available; valid: 'cpu'")
     if dev.type not in ("cpu", "cuda"):
@@ -349,11 +353,20 @@ def train_arch(space: str, arch: str, dataset: str | LoadedDataset,
     space, arch = space_obj.name, space_obj.validate(arch)
     prot = get_protocol(protocol)
     dev = resolve_device(device)
-    data = dataset if isinstance(dataset, LoadedDataset) else load_dataset(
-        dataset, root=data_root, split_file=split_file)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise QueryError(f"seed must be an int, got {seed!r}")
     seed = int(seed)
+    check_range("seed", seed, 0, 2**63 - 1)
+    if num_threads is not None:
+        check_range("num_threads", num_threads, 1, 4096)
+    if store is not None:
+        check_output(store, "store", directory=True)
+    if checkpoint_dir is not None:
+        check_output(checkpoint_dir, "checkpoint_dir", directory=True)
+    if split_file is not None:
+        require_file(split_file, "split file")
+    data = dataset if isinstance(dataset, LoadedDataset) else load_dataset(
+        dataset, root=data_root, split_file=split_file)
     det = (dev.type == "cpu") if deterministic is None else bool(deterministic)
     train_images, train_labels, subset_desc = _train_subset(data, prot.train_fraction)
     if len(train_labels) == 0:
