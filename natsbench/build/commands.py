@@ -107,7 +107,8 @@ def _build(args: argparse.Namespace) -> int:
     from natsbench.build.builder import build
     from natsbench.errors import check_range
 
-    check_range("--workers", args.workers, 1, 4096)
+    if args.workers is not None:
+        check_range("--workers", args.workers, 1, 4096)
     check_range("--threads-per-job", args.threads_per_job, 1, 4096)
     if args.limit is not None:
         check_range("--limit", args.limit, 0)

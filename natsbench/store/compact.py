@@ -76,6 +76,8 @@ def compact(bench_dir: str | os.PathLike, *, dtype: str | None = None,
     sets, ``provenance_add`` adds to manifest provenance entries (see ``update_provenance``).
     """
     path = Path(bench_dir)
+    if not (path / MANIFEST_FILE).is_file():
+        StoreReader(path)  # raises the reader's error naming what is missing; the lock would create it
     with store_lock(path, exclusive=True):
         reader = StoreReader(path)
         merged_paths = list(reader.overlaid_paths)  # exactly what the reader merged
