@@ -57,28 +57,26 @@ def _shown(path: object) -> str:
     return repr(text) if not text or text == "." else text
 
 
-def require_file(path: str | os.PathLike, what: str = "file") -> Path:
-    """``path`` as a :class:`Path` if it is an existing file, else :class:`PathError` naming it."""
+def _require(path: str | os.PathLike, what: str, *, directory: bool) -> Path:
+    kind, other = ("directory", "file") if directory else ("file", "directory")
     if not str(path):
-        raise PathError(f"{what}: empty path ''; expected an existing file")
+        raise PathError(f"{what}: empty path ''; expected an existing {kind}")
     p = Path(path)
     if not p.exists():
         raise PathError(f"{what} {_shown(path)} does not exist")
-    if not p.is_file():
-        raise PathError(f"{what} {_shown(path)} is a directory; expected a file")
+    if p.is_dir() != directory:
+        raise PathError(f"{what} {_shown(path)} is a {other}; expected a {kind}")
     return p
+
+
+def require_file(path: str | os.PathLike, what: str = "file") -> Path:
+    """``path`` as a :class:`Path` if it is an existing file, else :class:`PathError` naming it."""
+    return _require(path, what, directory=False)
 
 
 def require_dir(path: str | os.PathLike, what: str = "directory") -> Path:
     """``path`` as a :class:`Path` if it is an existing directory, else :class:`PathError`."""
-    if not str(path):
-        raise PathError(f"{what}: empty path ''; expected an existing directory")
-    p = Path(path)
-    if not p.exists():
-        raise PathError(f"{what} {_shown(path)} does not exist")
-    if not p.is_dir():
-        raise PathError(f"{what} {_shown(path)} is a file; expected a directory")
-    return p
+    return _require(path, what, directory=True)
 
 
 def check_output(path: str | os.PathLike, what: str = "output", *, directory: bool) -> Path:
