@@ -22,6 +22,7 @@ import abc
 import importlib
 import logging
 import pkgutil
+from operator import mul
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Iterator, Protocol, Sequence, runtime_checkable
 
@@ -100,44 +101,97 @@ class Trial:
     trial_id: int = 0
 
 
+def _fast_trial_init(setters: tuple[Callable[[Any, Any], None], ...]) -> Callable[..., None]:
+    set_arch, set_fidelity, set_id = setters
+
+    def __init__(self: Trial, arch: tuple[int, ...], fidelity_epochs: int | None = None,
+                 trial_id: int = 0) -> None:
+        set_arch(self, arch)
+        set_fidelity(self, fidelity_epochs)
+        set_id(self, trial_id)
+
+    return __init__
+
+
+# The generated __init__ of a frozen dataclass sets each field through object.__setattr__;
+# setting the slots through their descriptors does the same at about half the cost (one Trial
+# per evaluation: this is on the runner's hot path). Same signature, fields and defaults.
+Trial.__init__ = _fast_trial_init((Trial.arch.__set__,              # type: ignore[misc]
+                                   Trial.fidelity_epochs.__set__,   # type: ignore[attr-defined]
+                                   Trial.trial_id.__set__))         # type: ignore[attr-defined]
+Trial.__init__.__qualname__ = "Trial.__init__"
+
+
 class RandomStream:
     """Cheap scalar draws from a :class:`numpy.random.Generator`.
 
     Drawing single numbers from a Generator costs about a microsecond each; algorithms draw
     a handful per trial, so this pre-draws blocks of uniforms (64 at first, doubling up to
-    4096, so short runs stay cheap) and hands them out one by one. The stream is fully
-    determined by the generator it wraps.
+    4096, so short runs stay cheap) and hands them out one by one. A new block is drawn only
+    when the previous one is used up, so the stream (and any direct use of the generator in
+    between) is fully determined by the generator it wraps. The block is kept reversed, the
+    next draw last, so that a draw is one ``list.pop``.
     """
 
-    __slots__ = ("_rng", "_block", "_buffer", "_pos")
+    __slots__ = ("_rng", "_block", "_buffer")
 
     def __init__(self, rng: np.random.Generator) -> None:
         self._rng = rng
         self._block = 64
-        self._buffer: list[float] = []
-        self._pos = 0
+        self._buffer: list[float] = []          # the rest of the block, next draw last
+
+    def _refill(self) -> list[float]:
+        self._buffer = self._rng.random(self._block)[::-1].tolist()
+        self._block = min(2 * self._block, 4096)
+        return self._buffer
 
     def uniform(self) -> float:
         """A float in [0, 1)."""
-        if self._pos == len(self._buffer):
-            self._buffer = self._rng.random(self._block).tolist()
-            self._block = min(2 * self._block, 4096)
-            self._pos = 0
-        value = self._buffer[self._pos]
-        self._pos += 1
-        return value
+        try:
+            return self._buffer.pop()
+        except IndexError:
+            return self._refill().pop()
 
     def below(self, n: int) -> int:
         """An integer uniform in [0, n)."""
-        return int(self.uniform() * n)
+        try:
+            return int(self._buffer.pop() * n)
+        except IndexError:
+            return int(self._refill().pop() * n)
 
     def codes(self, num_choices: Sequence[int]) -> tuple[int, ...]:
         """A uniformly random encoding: each dimension independently uniform."""
+        buffer = self._buffer
+        d = len(num_choices)
+        if 0 < d <= len(buffer):
+            draws = buffer[:-d - 1:-1]
+            del buffer[-d:]
+            return tuple(map(int, map(mul, draws, num_choices)))
         return tuple(int(self.uniform() * n) for n in num_choices)
+
+    def codes_batch(self, num_choices: Sequence[int], k: int) -> list[tuple[int, ...]]:
+        """``k`` uniformly random encodings: the same as ``k`` calls of :meth:`codes`, drawn
+        at once (the stream is left where those calls would leave it)."""
+        d = len(num_choices)
+        need = k * d
+        if need <= 0:
+            return [()] * max(k, 0)
+        buffer = self._buffer
+        parts = []
+        while need > len(buffer):
+            if buffer:
+                parts.append(buffer[::-1])
+                need -= len(buffer)
+            buffer = self._refill()
+        parts.append(buffer[:-need - 1:-1])
+        del buffer[-need:]
+        draws = np.concatenate(parts) if len(parts) > 1 else np.asarray(parts[0])
+        codes = draws.reshape(k, d) * np.asarray(num_choices, dtype=np.float64)
+        return list(map(tuple, codes.astype(np.int64).tolist()))
 
     def other_than(self, n: int, current: int) -> int:
         """An integer uniform in [0, n) excluding ``current`` (requires n >= 2)."""
-        value = int(self.uniform() * (n - 1))
+        value = self.below(n - 1)
         return value + 1 if value >= current else value
 
 

@@ -31,14 +31,30 @@ class RandomSearch(Algorithm):
         self._seen: set[tuple[int, ...]] = set()
         self._size = math.prod(self.num_choices)
         self._count = 0
+        # On a grid, ask() draws nothing from the stream but encodings, so they are drawn in
+        # batches (growing from 16 to 512) and handed out in order: the same trials as one
+        # draw per ask, at a fraction of the cost.
+        self._pending: list[tuple[int, ...]] = []
+        self._batch = 16
+
+    def _next_codes(self) -> tuple[int, ...]:
+        if self.through_space:
+            return self.random_codes()
+        pending = self._pending
+        if not pending:
+            pending = self.stream.codes_batch(self.num_choices, self._batch)
+            pending.reverse()                 # next one last: one list.pop per ask
+            self._pending = pending
+            self._batch = min(2 * self._batch, 512)
+        return pending.pop()
 
     def ask(self) -> Trial | None:
-        codes = self.random_codes()
+        codes = self._next_codes()
         if not self.replace:
             if len(self._seen) >= self._size:
                 return None
             while codes in self._seen:
-                codes = self.random_codes()
+                codes = self._next_codes()
             self._seen.add(codes)
         self._count += 1
         return Trial(codes, None, self._count)

@@ -214,6 +214,16 @@ def _evaluator(problem: TabularProblem, spec: RunSpec, stream: RandomStream,
             row = lookup.get(trial.arch, -1)
         except TypeError:                     # an unhashable encoding (list, array)
             row = lookup.get(tuple(int(c) for c in trial.arch), -1)
+        if not continue_mode and 0 <= row < n_fixed and seed_count.item(row):
+            # the common case, a table row trained from scratch: the general path below
+            # reduced to what it does here (same draws, same arithmetic)
+            fid = trial.fidelity_epochs
+            fid = epochs if fid is None else int(fid)
+            if not 1 <= fid <= epochs:
+                raise QueryError(f"{algorithm_name} asked for {fid} epochs; valid: 1..{epochs}")
+            slot = seed_slots.item(row * n_seeds + int(uniform() * seed_count.item(row)))
+            at = (row * n_seeds + slot) * epochs + fid - 1
+            return row, fid, slot, valid.item(at), cum_train.item(at) + valid_per.item(at), 0
         source = 0
         if row < 0 or row >= n_fixed or seed_count.item(row) == 0:
             if policy == "error" or (row < 0 and not grows):
@@ -287,40 +297,30 @@ def run_one(problem: TabularProblem, spec: RunSpec, run: int,
         return _run_async(run, algorithm, evaluate, budget, max_evals, int(spec.sim_workers),
                           by_fidelity, seed_values)
 
-    times: list[float] = []
-    starts: list[float] = []
-    rows: list[int] = []
-    fids: list[int] = []
-    feedbacks: list[float] = []
-    seeds: list[int] = []
-    sources: list[int] = []
-    incumbents: list[int] = []
+    out: list[tuple] = []                             # one tuple per row (_ROW_FIELDS)
+    record = out.append
+    ask, tell = algorithm.ask, algorithm.tell
     clock = 0.0
     best_row, best_fid, best_fb = -1, 0, -math.inf
-    while len(rows) != max_evals:
-        trial = algorithm.ask()
+    steps = 0
+    while steps != max_evals:
+        trial = ask()
         if trial is None:
             break
         row, fid, slot, feedback, cost, source = evaluate(trial)
         if clock + cost > budget:
             break
-        starts.append(clock)
+        start = clock
         clock += cost
-        algorithm.tell(trial, feedback)
+        tell(trial, feedback)
         if by_fidelity:
             if fid > best_fid or (fid == best_fid and feedback > best_fb):
                 best_row, best_fid, best_fb = row, fid, feedback
         elif feedback > best_fb:
             best_row, best_fb = row, feedback
-        times.append(clock)
-        rows.append(row)
-        fids.append(fid)
-        feedbacks.append(feedback)
-        seeds.append(seed_values[slot])
-        sources.append(source)
-        incumbents.append(best_row)
-    return _trace(run, times, starts, rows, fids, feedbacks, seeds, sources, incumbents,
-                  [0] * len(rows))
+        record((clock, start, row, fid, feedback, slot, source, best_row, 0))
+        steps += 1
+    return _trace(run, out, seed_values)
 
 
 def _run_async(run: int, algorithm: Algorithm, evaluate: Callable, budget: float,
@@ -338,66 +338,64 @@ def _run_async(run: int, algorithm: Algorithm, evaluate: Callable, budget: float
     """
     if workers < 1:
         raise QueryError(f"sim_workers must be >= 1, got {workers}")
-    heap: list[tuple[float, int, int, float, Trial, tuple]] = []
+    # heap entries: (finish, seq, worker, start, trial, row, fid, slot, feedback, source);
+    # seq is unique, so ties on finish go to the evaluation started first
+    heap: list[tuple[float, int, int, float, Trial, int, int, int, float, int]] = []
     free = deque(range(workers))
+    take, release = free.popleft, free.append
     push, pop = heapq.heappush, heapq.heappop
+    ask, tell = algorithm.ask, algorithm.tell
     now = 0.0
     seq = 0
-    times: list[float] = []
-    starts: list[float] = []
-    rows: list[int] = []
-    fids: list[int] = []
-    feedbacks: list[float] = []
-    seeds: list[int] = []
-    sources: list[int] = []
-    incumbents: list[int] = []
-    owners: list[int] = []
+    out: list[tuple] = []                             # one tuple per row (_ROW_FIELDS)
+    record = out.append
     best_row, best_fid, best_fb = -1, 0, -math.inf
     done = False
     while True:
         while free and not done and seq != max_evals:
-            trial = algorithm.ask()
+            trial = ask()
             if trial is None:
                 done = not heap               # nothing in flight: the algorithm is finished
                 break
-            result = evaluate(trial)
-            push(heap, (now + result[4], seq, free.popleft(), now, trial, result))
+            row, fid, slot, feedback, cost, source = evaluate(trial)
+            push(heap, (now + cost, seq, take(), now, trial, row, fid, slot, feedback, source))
             seq += 1
         if not heap:
             break
-        finish, _, worker, start, trial, result = pop(heap)
+        finish, _, worker, start, trial, row, fid, slot, feedback, source = pop(heap)
         if finish > budget:
             break
         now = finish
-        row, fid, slot, feedback, _, source = result
-        algorithm.tell(trial, feedback)
+        tell(trial, feedback)
         if by_fidelity:
             if fid > best_fid or (fid == best_fid and feedback > best_fb):
                 best_row, best_fid, best_fb = row, fid, feedback
         elif feedback > best_fb:
             best_row, best_fb = row, feedback
-        times.append(finish)
-        starts.append(start)
-        rows.append(row)
-        fids.append(fid)
-        feedbacks.append(feedback)
-        seeds.append(seed_values[slot])
-        sources.append(source)
-        incumbents.append(best_row)
-        owners.append(worker)
-        free.append(worker)
+        record((finish, start, row, fid, feedback, slot, source, best_row, worker))
+        release(worker)
         done = False
-    return _trace(run, times, starts, rows, fids, feedbacks, seeds, sources, incumbents, owners)
+    return _trace(run, out, seed_values)
 
 
-def _trace(run: int, times: list[float], starts: list[float], rows: list[int],
-           fids: list[int], feedbacks: list[float], seeds: list[int], sources: list[int],
-           incumbents: list[int], workers: list[int]) -> RunTrace:
+#: What a row tuple of the run loops holds, in order; ``slot`` is a seed column (-1: a
+#: surrogate draw), turned into the seed value by :func:`_trace`.
+_ROW_FIELDS = ("sim_time", "start_time", "row", "fidelity", "feedback", "slot", "source",
+               "incumbent", "worker")
+
+
+def _trace(run: int, out: list[tuple], seed_values: tuple[int, ...]) -> RunTrace:
+    """The :class:`RunTrace` of the row tuples ``out`` (fields :data:`_ROW_FIELDS`)."""
+    if out:
+        times, starts, rows, fids, feedbacks, slots, sources, incumbents, workers = zip(*out)
+    else:
+        times = starts = rows = fids = feedbacks = slots = sources = incumbents = workers = ()
+    seeds = np.asarray(seed_values, dtype=np.int64)[np.asarray(slots, dtype=np.intp)]
     return RunTrace(run=run, sim_time=np.asarray(times, dtype=np.float64),
                     row=np.asarray(rows, dtype=np.int64),
                     fidelity=np.asarray(fids, dtype=np.int16),
                     feedback=np.asarray(feedbacks, dtype=np.float64),
-                    seed=np.asarray(seeds, dtype=np.int64),
+                    seed=seeds,
                     incumbent=np.asarray(incumbents, dtype=np.int64),
                     start_time=np.asarray(starts, dtype=np.float64),
                     source=np.asarray(sources, dtype=np.int8),
