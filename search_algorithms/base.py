@@ -133,15 +133,17 @@ class RandomStream:
     next draw last, so that a draw is one ``list.pop``.
     """
 
-    __slots__ = ("_rng", "_block", "_buffer")
+    __slots__ = ("_rng", "_block", "_buffer", "_array")
 
     def __init__(self, rng: np.random.Generator) -> None:
         self._rng = rng
         self._block = 64
         self._buffer: list[float] = []          # the rest of the block, next draw last
+        self._array = np.zeros(0)               # the whole block, in draw order
 
     def _refill(self) -> list[float]:
-        self._buffer = self._rng.random(self._block)[::-1].tolist()
+        self._array = self._rng.random(self._block)
+        self._buffer = self._array[::-1].tolist()
         self._block = min(2 * self._block, 4096)
         return self._buffer
 
@@ -169,6 +171,15 @@ class RandomStream:
             return tuple(map(int, map(mul, draws, num_choices)))
         return tuple(int(self.uniform() * n) for n in num_choices)
 
+    def take(self, k: int) -> list[float]:
+        """The next ``k`` uniforms, in draw order (the same as ``k`` calls of :meth:`uniform`)."""
+        buffer = self._buffer
+        if 0 < k <= len(buffer):
+            draws = buffer[:-k - 1:-1]
+            del buffer[-k:]
+            return draws
+        return [self.uniform() for _ in range(k)]
+
     def codes_batch(self, num_choices: Sequence[int], k: int) -> list[tuple[int, ...]]:
         """``k`` uniformly random encodings: the same as ``k`` calls of :meth:`codes`, drawn
         at once (the stream is left where those calls would leave it)."""
@@ -176,16 +187,17 @@ class RandomStream:
         need = k * d
         if need <= 0:
             return [()] * max(k, 0)
-        buffer = self._buffer
         parts = []
-        while need > len(buffer):
-            if buffer:
-                parts.append(buffer[::-1])
-                need -= len(buffer)
-            buffer = self._refill()
-        parts.append(buffer[:-need - 1:-1])
-        del buffer[-need:]
-        draws = np.concatenate(parts) if len(parts) > 1 else np.asarray(parts[0])
+        left = len(self._buffer)
+        while need > left:
+            if left:
+                parts.append(self._array[-left:])
+                need -= left
+            left = len(self._refill())
+        start = len(self._array) - left
+        parts.append(self._array[start:start + need])
+        del self._buffer[-need:]
+        draws = np.concatenate(parts) if len(parts) > 1 else parts[0]
         codes = draws.reshape(k, d) * np.asarray(num_choices, dtype=np.float64)
         return list(map(tuple, codes.astype(np.int64).tolist()))
 
@@ -261,12 +273,21 @@ class Algorithm(abc.ABC):
         if self.through_space:               # a uniformly chosen neighbour of the space
             options = self.space.neighbours(self.space.decode(codes))
             return tuple(int(c) for c in self.space.encode(options[self.stream.below(len(options))]))
-        dim = self.stream.below(len(codes))
+        uniform = self.stream.uniform
+        return self.mutate_with(codes, force_change, uniform(), uniform())
+
+    def mutate_with(self, codes: tuple[int, ...], force_change: bool, u_dim: float,
+                    u_value: float) -> tuple[int, ...]:
+        """:meth:`mutate` on a grid space with its two draws given: ``u_dim`` picks the
+        dimension, ``u_value`` the value (uniforms in [0, 1), in that order of the stream)."""
+        dim = int(u_dim * len(codes))
         n = self.num_choices[dim]
-        if force_change and n > 1:
-            value = self.stream.other_than(n, codes[dim])
+        if force_change and n > 1:            # uniform over the n - 1 other values
+            value = int(u_value * (n - 1))
+            if value >= codes[dim]:
+                value += 1
         else:
-            value = self.stream.below(n)
+            value = int(u_value * n)
         return codes[:dim] + (value,) + codes[dim + 1:]
 
     def neighbours(self, codes: tuple[int, ...]) -> list[tuple[int, ...]]:

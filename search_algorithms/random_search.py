@@ -49,7 +49,8 @@ class RandomSearch(Algorithm):
         return pending.pop()
 
     def ask(self) -> Trial | None:
-        codes = self._next_codes()
+        pending = self._pending
+        codes = pending.pop() if pending else self._next_codes()
         if not self.replace:
             if len(self._seen) >= self._size:
                 return None
