@@ -180,13 +180,10 @@ class RandomStream:
             return draws
         return [self.uniform() for _ in range(k)]
 
-    def codes_batch(self, num_choices: Sequence[int], k: int) -> list[tuple[int, ...]]:
-        """``k`` uniformly random encodings: the same as ``k`` calls of :meth:`codes`, drawn
-        at once (the stream is left where those calls would leave it)."""
-        d = len(num_choices)
-        need = k * d
-        if need <= 0:
-            return [()] * max(k, 0)
+    def uniforms(self, k: int) -> np.ndarray:
+        """The next ``k`` uniforms as a float64 array (the same as ``k`` calls of
+        :meth:`uniform`)."""
+        need = max(int(k), 0)
         parts = []
         left = len(self._buffer)
         while need > left:
@@ -196,9 +193,17 @@ class RandomStream:
             left = len(self._refill())
         start = len(self._array) - left
         parts.append(self._array[start:start + need])
-        del self._buffer[-need:]
-        draws = np.concatenate(parts) if len(parts) > 1 else parts[0]
-        codes = draws.reshape(k, d) * np.asarray(num_choices, dtype=np.float64)
+        if need:
+            del self._buffer[-need:]
+        return np.concatenate(parts) if len(parts) > 1 else parts[0].copy()
+
+    def codes_batch(self, num_choices: Sequence[int], k: int) -> list[tuple[int, ...]]:
+        """``k`` uniformly random encodings: the same as ``k`` calls of :meth:`codes`, drawn
+        at once (the stream is left where those calls would leave it)."""
+        d = len(num_choices)
+        if k <= 0 or d == 0:
+            return [()] * max(k, 0)
+        codes = self.uniforms(k * d).reshape(k, d) * np.asarray(num_choices, dtype=np.float64)
         return list(map(tuple, codes.astype(np.int64).tolist()))
 
     def other_than(self, n: int, current: int) -> int:
@@ -228,6 +233,10 @@ class Algorithm(abc.ABC):
     #: True where the algorithm models each dimension independently (a density, a policy per
     #: dimension), which only makes sense on a grid encoding (:func:`is_grid_space`).
     needs_grid_encoding: ClassVar[bool] = False
+    #: True where :meth:`ask` never depends on :meth:`tell` (which does nothing) and, once it
+    #: answered ``None``, keeps answering ``None``: the runner may then ask many trials ahead
+    #: (:meth:`ask_many`) and answer them in one vectorized pass.
+    ignores_feedback: ClassVar[bool] = False
 
     def __init__(self, space: SpaceLike, rng: np.random.Generator, *, max_fidelity: int = 12,
                  min_fidelity: int = 1) -> None:
@@ -256,6 +265,17 @@ class Algorithm(abc.ABC):
     @abc.abstractmethod
     def tell(self, trial: Trial, feedback: float) -> None:
         """Report the validation accuracy (percent) of a trial returned by :meth:`ask`."""
+
+    def ask_many(self, k: int) -> list[Trial]:
+        """Up to ``k`` trials, as ``k`` calls of :meth:`ask` would give them (fewer where an
+        ``ask`` answers ``None``)."""
+        trials = []
+        for _ in range(k):
+            trial = self.ask()
+            if trial is None:
+                break
+            trials.append(trial)
+        return trials
 
     def random_codes(self) -> tuple[int, ...]:
         """A uniformly random architecture (every dimension independently uniform; on a

@@ -164,6 +164,7 @@ class TabularProblem:
         #: row -> (predicted mean [E], cumulative train [E], valid-per-time [E]) of added rows
         self.open_rows: dict[int, tuple[list[float], list[float], list[float]]] = {}
         self.space_size = size
+        self._every_encoding = False             # cache of answers_every_encoding()
         from natsbench.api.evaluation import check_on_missing
 
         check_on_missing(self.on_missing)
@@ -208,6 +209,14 @@ class TabularProblem:
     def epochs(self) -> int:
         """Number of epochs of the search protocol (the maximum fidelity)."""
         return int(self.valid_acc.shape[2])
+
+    def answers_every_encoding(self) -> bool:
+        """True when every encoding of the space is a table row with an available seed, so
+        that no query can miss the table (checked once it holds: rows are only ever filled)."""
+        if not self._every_encoding:
+            self._every_encoding = (not self.open and self.num_table_rows == self.space_size
+                                    and bool(np.all(self.seed_count > 0)))
+        return self._every_encoding
 
     @cached_property
     def codes_to_row(self) -> dict[tuple[int, ...], int]:

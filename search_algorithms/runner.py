@@ -273,6 +273,8 @@ def _evaluator(problem: TabularProblem, spec: RunSpec, stream: RandomStream,
             trained[row] = (slot, fid)
         return row, fid, slot, feedback, cost, source
 
+    evaluate.stream = stream                  # type: ignore[attr-defined]
+    evaluate.name = algorithm_name            # type: ignore[attr-defined]
     return evaluate
 
 
@@ -294,6 +296,10 @@ def run_one(problem: TabularProblem, spec: RunSpec, run: int,
                           algorithm.name or type(algorithm).__name__)
     seed_values = problem.seeds + (-1,)               # column -1: a surrogate draw
     if spec.sim_workers is not None:
+        if algorithm.ignores_feedback and spec.fidelity_cost == "scratch" and not by_fidelity \
+                and problem.answers_every_encoding():
+            return _run_async_ahead(run, algorithm, problem, evaluate.stream, budget, max_evals,
+                                    int(spec.sim_workers), seed_values, evaluate.name)
         return _run_async(run, algorithm, evaluate, budget, max_evals, int(spec.sim_workers),
                           by_fidelity, seed_values)
 
@@ -376,6 +382,94 @@ def _run_async(run: int, algorithm: Algorithm, evaluate: Callable, budget: float
         release(worker)
         done = False
     return _trace(run, out, seed_values)
+
+
+def _answer_ahead(trials: list[Trial], problem: TabularProblem, stream: RandomStream,
+                  algorithm_name: str) -> tuple[np.ndarray, ...]:
+    """(rows, epochs, seed columns, feedback, cost) of ``trials`` on a problem that answers
+    every encoding from its table (:meth:`TabularProblem.answers_every_encoding`), trained from
+    scratch: the evaluator's table path for each trial in order, vectorized (one uniform of
+    ``stream`` per trial picks its seed; the same arithmetic, so the same bits)."""
+    epochs, n_seeds = problem.epochs, problem.num_seeds
+    lookup = problem.codes_to_row
+    rows = np.fromiter((lookup.get(t.arch, -1) for t in trials), dtype=np.int64,
+                       count=len(trials))
+    if rows.size and rows.min() < 0:          # not an encoding of the space
+        problem.row_of(trials[int(np.argmin(rows))].arch)
+    asked = [t.fidelity_epochs for t in trials]
+    if asked.count(None) == len(asked):
+        fids = np.full(len(trials), epochs, dtype=np.int64)
+    else:
+        fids = np.array([epochs if f is None else int(f) for f in asked], dtype=np.int64)
+        bad = (fids < 1) | (fids > epochs)
+        if bad.any():
+            fid = int(fids[np.argmax(bad)])
+            raise QueryError(f"{algorithm_name} asked for {fid} epochs; valid: 1..{epochs}")
+    draws = (stream.uniforms(len(trials)) * problem.seed_count[rows]).astype(np.int64)
+    slots = problem.seed_slots.reshape(-1)[rows * n_seeds + draws]
+    at = (rows * n_seeds + slots) * epochs + fids - 1
+    cost = problem.cum_train.reshape(-1)[at] + problem.valid_per_time.reshape(-1)[at]
+    return rows, fids, slots, problem.valid_acc.reshape(-1)[at], cost
+
+
+def _run_async_ahead(run: int, algorithm: Algorithm, problem: TabularProblem,
+                     stream: RandomStream, budget: float, max_evals: int, workers: int,
+                     seed_values: tuple[int, ...], algorithm_name: str) -> RunTrace:
+    """:func:`_run_async` for an algorithm that ignores feedback (``ignores_feedback``) on a
+    problem that answers every encoding from its table, trained from scratch, incumbent
+    ``"any"``: the same rows, computed with trials asked ahead in growing chunks and answered
+    vectorized; only the event queue of finish times stays a loop. Trials asked ahead beyond
+    the end of the run are never told (the algorithm does not learn) nor written."""
+    heap: list[tuple[float, int, int, float]] = []
+    free = deque(range(workers))
+    take, release = free.popleft, free.append
+    push, pop = heapq.heappush, heapq.heappop
+    now = 0.0
+    seq = 0
+    costs: list[float] = []
+    chunks: list[tuple[np.ndarray, ...]] = []
+    chunk = 128
+    exhausted = False
+    order: list[tuple[float, float, int, int]] = []  # (finish, start, seq, worker), pop order
+    record = order.append
+    while True:
+        while free and seq != max_evals:
+            if seq == len(costs):
+                if exhausted:
+                    break
+                k = chunk if max_evals < 0 else min(chunk, max_evals - seq)
+                trials = algorithm.ask_many(k)
+                exhausted = len(trials) < k
+                if not trials:
+                    break
+                answers = _answer_ahead(trials, problem, stream, algorithm_name)
+                chunks.append(answers)
+                costs.extend(answers[4].tolist())
+                chunk = min(2 * chunk, 4096)
+            push(heap, (now + costs[seq], seq, take(), now))
+            seq += 1
+        if not heap:
+            break
+        finish, index, worker, start = pop(heap)
+        if finish > budget:
+            break
+        now = finish
+        record((finish, start, index, worker))
+        release(worker)
+    m = len(order)
+    if m == 0:
+        return _trace(run, [], seed_values)
+    finish, start, index, worker = (np.asarray(c) for c in zip(*order))
+    rows, fids, slots, feedback, _ = (np.concatenate(c)[index] for c in zip(*chunks))
+    # incumbent: the earliest evaluation with the highest feedback so far (NaN never wins)
+    best_before = np.fmax.accumulate(np.concatenate(([-math.inf], feedback[:-1])))
+    last_better = np.maximum.accumulate(np.where(feedback > best_before, np.arange(m), -1))
+    incumbent = np.where(last_better >= 0, rows[last_better], -1)
+    return RunTrace(run=run, sim_time=finish.astype(np.float64), row=rows.astype(np.int64),
+                    fidelity=fids.astype(np.int16), feedback=feedback.astype(np.float64),
+                    seed=np.asarray(seed_values, dtype=np.int64)[slots],
+                    incumbent=incumbent.astype(np.int64), start_time=start.astype(np.float64),
+                    source=np.zeros(m, dtype=np.int8), worker=worker.astype(np.int32))
 
 
 #: What a row tuple of the run loops holds, in order; ``slot`` is a seed column (-1: a
