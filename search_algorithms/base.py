@@ -133,13 +133,16 @@ class RandomStream:
     next draw last, so that a draw is one ``list.pop``.
     """
 
-    __slots__ = ("_rng", "_block", "_buffer", "_array")
+    __slots__ = ("_rng", "_block", "_buffer", "_array", "_start")
 
     def __init__(self, rng: np.random.Generator) -> None:
         self._rng = rng
         self._block = 64
-        self._buffer: list[float] = []          # the rest of the block, next draw last
-        self._array = np.zeros(0)               # the whole block, in draw order
+        self._array = np.zeros(0)               # the current block, in draw order
+        # the rest of the block as a list, next draw last (scalar draws); None while the
+        # block is read as an array from _start on (batch draws, uniforms())
+        self._buffer: list[float] | None = []
+        self._start = 0
 
     def _refill(self) -> list[float]:
         self._array = self._rng.random(self._block)
@@ -147,25 +150,32 @@ class RandomStream:
         self._block = min(2 * self._block, 4096)
         return self._buffer
 
+    def _list(self) -> list[float]:
+        """The rest of the block as a list (refilled when used up)."""
+        buffer = self._buffer
+        if buffer is None:
+            buffer = self._buffer = self._array[self._start:][::-1].tolist()
+        return buffer if buffer else self._refill()
+
     def uniform(self) -> float:
         """A float in [0, 1)."""
         try:
-            return self._buffer.pop()
-        except IndexError:
-            return self._refill().pop()
+            return self._buffer.pop()           # type: ignore[union-attr]
+        except (IndexError, AttributeError):
+            return self._list().pop()
 
     def below(self, n: int) -> int:
         """An integer uniform in [0, n)."""
         try:
-            return int(self._buffer.pop() * n)
-        except IndexError:
-            return int(self._refill().pop() * n)
+            return int(self._buffer.pop() * n)  # type: ignore[union-attr]
+        except (IndexError, AttributeError):
+            return int(self._list().pop() * n)
 
     def codes(self, num_choices: Sequence[int]) -> tuple[int, ...]:
         """A uniformly random encoding: each dimension independently uniform."""
         buffer = self._buffer
         d = len(num_choices)
-        if 0 < d <= len(buffer):
+        if buffer is not None and 0 < d <= len(buffer):
             draws = buffer[:-d - 1:-1]
             del buffer[-d:]
             return tuple(map(int, map(mul, draws, num_choices)))
@@ -174,7 +184,7 @@ class RandomStream:
     def take(self, k: int) -> list[float]:
         """The next ``k`` uniforms, in draw order (the same as ``k`` calls of :meth:`uniform`)."""
         buffer = self._buffer
-        if 0 < k <= len(buffer):
+        if buffer is not None and 0 < k <= len(buffer):
             draws = buffer[:-k - 1:-1]
             del buffer[-k:]
             return draws
@@ -183,18 +193,21 @@ class RandomStream:
     def uniforms(self, k: int) -> np.ndarray:
         """The next ``k`` uniforms as a float64 array (the same as ``k`` calls of
         :meth:`uniform`)."""
+        if self._buffer is not None:            # read the block as an array from here on
+            self._start = len(self._array) - len(self._buffer)
+            self._buffer = None
         need = max(int(k), 0)
         parts = []
-        left = len(self._buffer)
-        while need > left:
+        while need > len(self._array) - self._start:
+            left = len(self._array) - self._start
             if left:
-                parts.append(self._array[-left:])
+                parts.append(self._array[self._start:])
                 need -= left
-            left = len(self._refill())
-        start = len(self._array) - left
-        parts.append(self._array[start:start + need])
-        if need:
-            del self._buffer[-need:]
+            self._array = self._rng.random(self._block)
+            self._block = min(2 * self._block, 4096)
+            self._start = 0
+        parts.append(self._array[self._start:self._start + need])
+        self._start += need
         return np.concatenate(parts) if len(parts) > 1 else parts[0].copy()
 
     def codes_batch(self, num_choices: Sequence[int], k: int) -> list[tuple[int, ...]]:

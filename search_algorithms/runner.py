@@ -420,21 +420,25 @@ def _run_async_ahead(run: int, algorithm: Algorithm, problem: TabularProblem,
     ``"any"``: the same rows, computed with trials asked ahead in growing chunks and answered
     vectorized; only the event queue of finish times stays a loop. Trials asked ahead beyond
     the end of the run are never told (the algorithm does not learn) nor written."""
-    heap: list[tuple[float, int, int, float]] = []
+    heap: list[tuple[float, int]] = []      # (finish, seq): ties go to the earlier start
     free = deque(range(workers))
     take, release = free.popleft, free.append
     push, pop = heapq.heappush, heapq.heappop
     now = 0.0
     seq = 0
-    costs: list[float] = []
+    costs: list[float] = []                  # by seq, as are starts and owners
+    starts: list[float] = []
+    owners: list[int] = []
+    start_at, own = starts.append, owners.append
     chunks: list[tuple[np.ndarray, ...]] = []
     chunk = 128
+    asked = 0
     exhausted = False
-    order: list[tuple[float, float, int, int]] = []  # (finish, start, seq, worker), pop order
+    order: list[int] = []                    # seq of each written row, in finish order
     record = order.append
     while True:
         while free and seq != max_evals:
-            if seq == len(costs):
+            if seq == asked:
                 if exhausted:
                     break
                 k = chunk if max_evals < 0 else min(chunk, max_evals - seq)
@@ -445,31 +449,36 @@ def _run_async_ahead(run: int, algorithm: Algorithm, problem: TabularProblem,
                 answers = _answer_ahead(trials, problem, stream, algorithm_name)
                 chunks.append(answers)
                 costs.extend(answers[4].tolist())
+                asked = len(costs)
                 chunk = min(2 * chunk, 4096)
-            push(heap, (now + costs[seq], seq, take(), now))
+            push(heap, (now + costs[seq], seq))
+            start_at(now)
+            own(take())
             seq += 1
         if not heap:
             break
-        finish, index, worker, start = pop(heap)
+        finish, index = pop(heap)
         if finish > budget:
             break
         now = finish
-        record((finish, start, index, worker))
-        release(worker)
+        record(index)
+        release(owners[index])
     m = len(order)
     if m == 0:
         return _trace(run, [], seed_values)
-    finish, start, index, worker = (np.asarray(c) for c in zip(*order))
-    rows, fids, slots, feedback, _ = (np.concatenate(c)[index] for c in zip(*chunks))
+    index = np.asarray(order, dtype=np.intp)
+    rows, fids, slots, feedback, cost = (np.concatenate(c)[index] for c in zip(*chunks))
+    start = np.asarray(starts)[index]
     # incumbent: the earliest evaluation with the highest feedback so far (NaN never wins)
     best_before = np.fmax.accumulate(np.concatenate(([-math.inf], feedback[:-1])))
     last_better = np.maximum.accumulate(np.where(feedback > best_before, np.arange(m), -1))
     incumbent = np.where(last_better >= 0, rows[last_better], -1)
-    return RunTrace(run=run, sim_time=finish.astype(np.float64), row=rows.astype(np.int64),
+    return RunTrace(run=run, sim_time=start + cost, row=rows.astype(np.int64),
                     fidelity=fids.astype(np.int16), feedback=feedback.astype(np.float64),
                     seed=np.asarray(seed_values, dtype=np.int64)[slots],
-                    incumbent=incumbent.astype(np.int64), start_time=start.astype(np.float64),
-                    source=np.zeros(m, dtype=np.int8), worker=worker.astype(np.int32))
+                    incumbent=incumbent.astype(np.int64), start_time=start,
+                    source=np.zeros(m, dtype=np.int8),
+                    worker=np.asarray(owners, dtype=np.int32)[index])
 
 
 #: What a row tuple of the run loops holds, in order; ``slot`` is a seed column (-1: a
