@@ -96,7 +96,9 @@ def run_generators(base_seed: int, run: int) -> tuple[np.random.Generator, np.ra
     if base_seed < 0 or run < 0:
         raise QueryError(f"seeds and run indices must be >= 0, got base_seed={base_seed}, "
                          f"run={run}")
-    children = np.random.SeedSequence(entropy=base_seed, spawn_key=(run,)).spawn(2)
+    # the two children of SeedSequence(entropy=base_seed, spawn_key=(run,)).spawn(2), made
+    # directly (the same sequences, without mixing the parent's pool)
+    children = [np.random.SeedSequence(entropy=base_seed, spawn_key=(run, i)) for i in (0, 1)]
     return np.random.Generator(np.random.PCG64(children[0])), \
         np.random.Generator(np.random.PCG64(children[1]))
 
@@ -273,8 +275,13 @@ def _evaluator(problem: TabularProblem, spec: RunSpec, stream: RandomStream,
             trained[row] = (slot, fid)
         return row, fid, slot, feedback, cost, source
 
+    # what the run loops need to answer a full-fidelity table row from scratch themselves
+    # (the first branch of evaluate, inlined where it is the common case)
     evaluate.stream = stream                  # type: ignore[attr-defined]
     evaluate.name = algorithm_name            # type: ignore[attr-defined]
+    evaluate.table = None if continue_mode else (  # type: ignore[attr-defined]
+        lookup.get, seed_count, seed_slots, valid, cum_train, valid_per, n_seeds, n_fixed,
+        epochs, uniform)
     return evaluate
 
 
@@ -344,6 +351,13 @@ def _run_async(run: int, algorithm: Algorithm, evaluate: Callable, budget: float
     """
     if workers < 1:
         raise QueryError(f"sim_workers must be >= 1, got {workers}")
+    table = evaluate.table                    # type: ignore[attr-defined]
+    if table is not None:
+        get_row, seed_count, seed_slots, valid, cum_train, valid_per, n_seeds, n_fixed, \
+            epochs, uniform = table
+        last = epochs - 1
+    else:
+        get_row, n_fixed = {}.get, 0          # every trial goes through evaluate()
     # heap entries: (finish, seq, worker, start, trial, row, fid, slot, feedback, source);
     # seq is unique, so ties on finish go to the evaluation started first
     heap: list[tuple[float, int, int, float, Trial, int, int, int, float, int]] = []
@@ -363,7 +377,18 @@ def _run_async(run: int, algorithm: Algorithm, evaluate: Callable, budget: float
             if trial is None:
                 done = not heap               # nothing in flight: the algorithm is finished
                 break
-            row, fid, slot, feedback, cost, source = evaluate(trial)
+            try:
+                row = get_row(trial.arch, -1)
+            except TypeError:                 # an unhashable encoding: evaluate() copes
+                row = -1
+            if 0 <= row < n_fixed and trial.fidelity_epochs is None and seed_count.item(row):
+                # evaluate()'s table path at full fidelity: same draw, same arithmetic
+                slot = seed_slots.item(row * n_seeds + int(uniform() * seed_count.item(row)))
+                at = (row * n_seeds + slot) * epochs + last
+                fid, feedback, source = epochs, valid.item(at), 0
+                cost = cum_train.item(at) + valid_per.item(at)
+            else:
+                row, fid, slot, feedback, cost, source = evaluate(trial)
             push(heap, (now + cost, seq, take(), now, trial, row, fid, slot, feedback, source))
             seq += 1
         if not heap:
