@@ -165,6 +165,7 @@ class TabularProblem:
         self.open_rows: dict[int, tuple[list[float], list[float], list[float]]] = {}
         self.space_size = size
         self._every_encoding = False             # cache of answers_every_encoding()
+        self._full_fidelity: tuple[list, ...] | None = None  # cache of full_fidelity_lists()
         from natsbench.api.evaluation import check_on_missing
 
         check_on_missing(self.on_missing)
@@ -217,6 +218,20 @@ class TabularProblem:
             self._every_encoding = (not self.open and self.num_table_rows == self.space_size
                                     and bool(np.all(self.seed_count > 0)))
         return self._every_encoding
+
+    def full_fidelity_lists(self) -> tuple[list[int], list[int], list[float], list[float]]:
+        """(seed count [N], seed columns [N*S] flat, validation accuracy after the last epoch
+        [N*S], cost of training all epochs and validating once [N*S]) of the table rows as
+        Python lists, index ``row * S + slot``: what the event loop reads for each
+        full-fidelity query (the cost is ``cum_train + valid_per_time`` at the last epoch,
+        the same sum :meth:`query_cost` makes). Rebuilt after :meth:`fill_row`."""
+        if self._full_fidelity is None:
+            n = self.num_table_rows
+            self._full_fidelity = (
+                self.seed_count[:n].tolist(), self.seed_slots[:n].reshape(-1).tolist(),
+                self.valid_acc[:n, :, -1].reshape(-1).tolist(),
+                (self.cum_train[:n, :, -1] + self.valid_per_time[:n, :, -1]).reshape(-1).tolist())
+        return self._full_fidelity
 
     @cached_property
     def codes_to_row(self) -> dict[tuple[int, ...], int]:
@@ -279,6 +294,7 @@ class TabularProblem:
             raise QueryError(f"record seed {record.seed} is not a seed column of the problem "
                              f"({list(self.seeds)})")
         slot = self.seeds.index(record.seed)
+        self._full_fidelity = None
         _, search_set, _ = self.sources["search"]
         e = self.epochs
         values = {}

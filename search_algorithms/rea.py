@@ -46,6 +46,7 @@ class RegularizedEvolution(Algorithm):
         self.population: deque[tuple[tuple[int, ...], float]] = deque(
             maxlen=self.population_size)
         self._asked = 0
+        self._take, self._draws = self.stream.take, self.sample_size + 2
 
     def ask(self) -> Trial:
         self._asked = asked = self._asked + 1
@@ -63,7 +64,7 @@ class RegularizedEvolution(Algorithm):
             return Trial(self.mutate(parent[0], self.force_change), None, asked)
         # on a grid a child takes exactly sample_size + 2 draws (the tournament, then the
         # mutation's dimension and value): take them at once, in the same order
-        draws = self.stream.take(self.sample_size + 2)
+        draws = self._take(self._draws)
         parent = population[int(draws[0] * size)]
         for u in draws[1:-2]:
             candidate = population[int(u * size)]

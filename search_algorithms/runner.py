@@ -280,8 +280,7 @@ def _evaluator(problem: TabularProblem, spec: RunSpec, stream: RandomStream,
     evaluate.stream = stream                  # type: ignore[attr-defined]
     evaluate.name = algorithm_name            # type: ignore[attr-defined]
     evaluate.table = None if continue_mode else (  # type: ignore[attr-defined]
-        lookup.get, seed_count, seed_slots, valid, cum_train, valid_per, n_seeds, n_fixed,
-        epochs, uniform)
+        lookup.get, problem.full_fidelity_lists(), n_seeds, n_fixed, epochs, uniform)
     return evaluate
 
 
@@ -353,9 +352,9 @@ def _run_async(run: int, algorithm: Algorithm, evaluate: Callable, budget: float
         raise QueryError(f"sim_workers must be >= 1, got {workers}")
     table = evaluate.table                    # type: ignore[attr-defined]
     if table is not None:
-        get_row, seed_count, seed_slots, valid, cum_train, valid_per, n_seeds, n_fixed, \
-            epochs, uniform = table
-        last = epochs - 1
+        # a row the run fills (on_missing "train") keeps count 0 in these lists: evaluate()
+        get_row, (counts, slots, last_valid, last_cost), n_seeds, n_fixed, epochs, \
+            uniform = table
     else:
         get_row, n_fixed = {}.get, 0          # every trial goes through evaluate()
     # heap entries: (finish, seq, worker, start, trial, row, fid, slot, feedback, source);
@@ -381,12 +380,12 @@ def _run_async(run: int, algorithm: Algorithm, evaluate: Callable, budget: float
                 row = get_row(trial.arch, -1)
             except TypeError:                 # an unhashable encoding: evaluate() copes
                 row = -1
-            if 0 <= row < n_fixed and trial.fidelity_epochs is None and seed_count.item(row):
-                # evaluate()'s table path at full fidelity: same draw, same arithmetic
-                slot = seed_slots.item(row * n_seeds + int(uniform() * seed_count.item(row)))
-                at = (row * n_seeds + slot) * epochs + last
-                fid, feedback, source = epochs, valid.item(at), 0
-                cost = cum_train.item(at) + valid_per.item(at)
+            if 0 <= row < n_fixed and trial.fidelity_epochs is None and counts[row]:
+                # evaluate()'s table path at full fidelity: same draw, same numbers
+                at = row * n_seeds
+                slot = slots[at + int(uniform() * counts[row])]
+                at += slot
+                fid, feedback, cost, source = epochs, last_valid[at], last_cost[at], 0
             else:
                 row, fid, slot, feedback, cost, source = evaluate(trial)
             push(heap, (now + cost, seq, take(), now, trial, row, fid, slot, feedback, source))
