@@ -313,7 +313,6 @@ def run_one(problem: TabularProblem, spec: RunSpec, run: int,
     record = out.append
     ask, tell = algorithm.ask, algorithm.tell
     clock = 0.0
-    best_row, best_fid, best_fb = -1, 0, -math.inf
     steps = 0
     while steps != max_evals:
         trial = ask()
@@ -325,14 +324,9 @@ def run_one(problem: TabularProblem, spec: RunSpec, run: int,
         start = clock
         clock += cost
         tell(trial, feedback)
-        if by_fidelity:
-            if fid > best_fid or (fid == best_fid and feedback > best_fb):
-                best_row, best_fid, best_fb = row, fid, feedback
-        elif feedback > best_fb:
-            best_row, best_fb = row, feedback
-        record((clock, start, row, fid, feedback, slot, source, best_row, 0))
+        record((clock, steps, 0, start, trial, row, fid, slot, feedback, source))
         steps += 1
-    return _trace(run, out, seed_values)
+    return _trace(run, out, seed_values, by_fidelity)
 
 
 def _run_async(run: int, algorithm: Algorithm, evaluate: Callable, budget: float,
@@ -357,8 +351,9 @@ def _run_async(run: int, algorithm: Algorithm, evaluate: Callable, budget: float
             uniform = table
     else:
         get_row, n_fixed = {}.get, 0          # every trial goes through evaluate()
-    # heap entries: (finish, seq, worker, start, trial, row, fid, slot, feedback, source);
-    # seq is unique, so ties on finish go to the evaluation started first
+    # heap entries (_ROW_FIELDS): (finish, seq, worker, start, trial, row, fid, slot,
+    # feedback, source); seq is unique, so ties on finish go to the evaluation started first.
+    # A finished entry is the output row as it is (incumbents follow in _trace).
     heap: list[tuple[float, int, int, float, Trial, int, int, int, float, int]] = []
     free = deque(range(workers))
     take, release = free.popleft, free.append
@@ -366,9 +361,8 @@ def _run_async(run: int, algorithm: Algorithm, evaluate: Callable, budget: float
     ask, tell = algorithm.ask, algorithm.tell
     now = 0.0
     seq = 0
-    out: list[tuple] = []                             # one tuple per row (_ROW_FIELDS)
+    out: list[tuple] = []
     record = out.append
-    best_row, best_fid, best_fb = -1, 0, -math.inf
     done = False
     while True:
         while free and not done and seq != max_evals:
@@ -392,20 +386,15 @@ def _run_async(run: int, algorithm: Algorithm, evaluate: Callable, budget: float
             seq += 1
         if not heap:
             break
-        finish, _, worker, start, trial, row, fid, slot, feedback, source = pop(heap)
-        if finish > budget:
+        entry = pop(heap)
+        if entry[0] > budget:
             break
-        now = finish
-        tell(trial, feedback)
-        if by_fidelity:
-            if fid > best_fid or (fid == best_fid and feedback > best_fb):
-                best_row, best_fid, best_fb = row, fid, feedback
-        elif feedback > best_fb:
-            best_row, best_fb = row, feedback
-        record((finish, start, row, fid, feedback, slot, source, best_row, worker))
-        release(worker)
+        now = entry[0]
+        tell(entry[4], entry[8])
+        record(entry)
+        release(entry[2])
         done = False
-    return _trace(run, out, seed_values)
+    return _trace(run, out, seed_values, by_fidelity)
 
 
 def _answer_ahead(trials: list[Trial], problem: TabularProblem, stream: RandomStream,
@@ -489,41 +478,58 @@ def _run_async_ahead(run: int, algorithm: Algorithm, problem: TabularProblem,
         release(owners[index])
     m = len(order)
     if m == 0:
-        return _trace(run, [], seed_values)
+        return _trace(run, [], seed_values, False)
     index = np.asarray(order, dtype=np.intp)
     rows, fids, slots, feedback, cost = (np.concatenate(c)[index] for c in zip(*chunks))
     start = np.asarray(starts)[index]
-    # incumbent: the earliest evaluation with the highest feedback so far (NaN never wins)
-    best_before = np.fmax.accumulate(np.concatenate(([-math.inf], feedback[:-1])))
-    last_better = np.maximum.accumulate(np.where(feedback > best_before, np.arange(m), -1))
-    incumbent = np.where(last_better >= 0, rows[last_better], -1)
     return RunTrace(run=run, sim_time=start + cost, row=rows.astype(np.int64),
                     fidelity=fids.astype(np.int16), feedback=feedback.astype(np.float64),
                     seed=np.asarray(seed_values, dtype=np.int64)[slots],
-                    incumbent=incumbent.astype(np.int64), start_time=start,
+                    incumbent=_incumbents(rows, feedback), start_time=start,
                     source=np.zeros(m, dtype=np.int8),
                     worker=np.asarray(owners, dtype=np.int32)[index])
 
 
-#: What a row tuple of the run loops holds, in order; ``slot`` is a seed column (-1: a
-#: surrogate draw), turned into the seed value by :func:`_trace`.
-_ROW_FIELDS = ("sim_time", "start_time", "row", "fidelity", "feedback", "slot", "source",
-               "incumbent", "worker")
+def _incumbents(rows: np.ndarray, feedback: np.ndarray) -> np.ndarray:
+    """[n] int64 row of the incumbent after each evaluation under ``incumbent="any"``: the
+    earliest evaluation with the highest feedback so far (-1 until one beats -inf; NaN never
+    wins), as the loop ``if feedback > best: best = ...`` gives it."""
+    m = len(feedback)
+    best_before = np.fmax.accumulate(np.concatenate(([-math.inf], feedback[:-1])))
+    last_better = np.maximum.accumulate(np.where(feedback > best_before, np.arange(m), -1))
+    return np.where(last_better >= 0, rows[np.maximum(last_better, 0)], -1).astype(np.int64)
 
 
-def _trace(run: int, out: list[tuple], seed_values: tuple[int, ...]) -> RunTrace:
-    """The :class:`RunTrace` of the row tuples ``out`` (fields :data:`_ROW_FIELDS`)."""
+#: What a row tuple of the run loops holds, in order (an event-queue entry as it is); ``slot``
+#: is a seed column (-1: a surrogate draw), turned into the seed value by :func:`_trace`.
+_ROW_FIELDS = ("sim_time", "seq", "worker", "start_time", "trial", "row", "fidelity", "slot",
+               "feedback", "source")
+
+
+def _trace(run: int, out: list[tuple], seed_values: tuple[int, ...],
+           by_fidelity: bool) -> RunTrace:
+    """The :class:`RunTrace` of the row tuples ``out`` (fields :data:`_ROW_FIELDS`), with the
+    incumbent after each row (rule ``highest_fidelity`` where ``by_fidelity``, else ``any``)."""
     if out:
-        times, starts, rows, fids, feedbacks, slots, sources, incumbents, workers = zip(*out)
+        times, _, workers, starts, _, rows, fids, slots, feedbacks, sources = zip(*out)
     else:
-        times = starts = rows = fids = feedbacks = slots = sources = incumbents = workers = ()
+        times = workers = starts = rows = fids = feedbacks = slots = sources = ()
+    row = np.asarray(rows, dtype=np.int64)
+    feedback = np.asarray(feedbacks, dtype=np.float64)
+    if by_fidelity:
+        incumbent = []
+        best_row, best_fid, best_fb = -1, 0, -math.inf
+        for r, fid, fb in zip(rows, fids, feedbacks):
+            if fid > best_fid or (fid == best_fid and fb > best_fb):
+                best_row, best_fid, best_fb = r, fid, fb
+            incumbent.append(best_row)
+        incumbents = np.asarray(incumbent, dtype=np.int64)
+    else:
+        incumbents = _incumbents(row, feedback) if out else np.zeros(0, np.int64)
     seeds = np.asarray(seed_values, dtype=np.int64)[np.asarray(slots, dtype=np.intp)]
-    return RunTrace(run=run, sim_time=np.asarray(times, dtype=np.float64),
-                    row=np.asarray(rows, dtype=np.int64),
-                    fidelity=np.asarray(fids, dtype=np.int16),
-                    feedback=np.asarray(feedbacks, dtype=np.float64),
-                    seed=seeds,
-                    incumbent=np.asarray(incumbents, dtype=np.int64),
+    return RunTrace(run=run, sim_time=np.asarray(times, dtype=np.float64), row=row,
+                    fidelity=np.asarray(fids, dtype=np.int16), feedback=feedback,
+                    seed=seeds, incumbent=incumbents,
                     start_time=np.asarray(starts, dtype=np.float64),
                     source=np.asarray(sources, dtype=np.int8),
                     worker=np.asarray(workers, dtype=np.int32))

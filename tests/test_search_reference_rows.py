@@ -185,3 +185,19 @@ def test_random_stream_batches_equal_one_draw_at_a_time():
                 assert fast.below(k + 1) == ref.below(k + 1)
             else:                                 # direct use of the generator in between
                 assert fast._rng.random() == ref.rng.random()
+
+
+def test_incumbents_follow_the_sequential_rule_with_ties_nan_and_infinities():
+    from search_algorithms.runner import _incumbents
+
+    pick = np.random.default_rng(0)
+    values = np.array([np.nan, -np.inf, np.inf, 50.0, 50.0, 60.0, -1.0])
+    for _ in range(300):
+        feedback = pick.choice(values, size=int(pick.integers(1, 12)))
+        rows = pick.integers(0, 1000, size=len(feedback))
+        expected, best, best_row = [], -math.inf, -1
+        for row, fb in zip(rows.tolist(), feedback.tolist()):
+            if fb > best:
+                best, best_row = fb, row
+            expected.append(best_row)
+        assert _incumbents(rows, feedback).tolist() == expected
