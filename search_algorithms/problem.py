@@ -166,6 +166,7 @@ class TabularProblem:
         self.space_size = size
         self._every_encoding = False             # cache of answers_every_encoding()
         self._full_fidelity: tuple[list, ...] | None = None  # cache of full_fidelity_lists()
+        self._full_fidelity_arrays: tuple[np.ndarray, ...] | None = None   # and of the arrays
         from natsbench.api.evaluation import check_on_missing
 
         check_on_missing(self.on_missing)
@@ -226,12 +227,19 @@ class TabularProblem:
         full-fidelity query (the cost is ``cum_train + valid_per_time`` at the last epoch,
         the same sum :meth:`query_cost` makes). Rebuilt after :meth:`fill_row`."""
         if self._full_fidelity is None:
-            n = self.num_table_rows
-            self._full_fidelity = (
-                self.seed_count[:n].tolist(), self.seed_slots[:n].reshape(-1).tolist(),
-                self.valid_acc[:n, :, -1].reshape(-1).tolist(),
-                (self.cum_train[:n, :, -1] + self.valid_per_time[:n, :, -1]).reshape(-1).tolist())
+            self._full_fidelity = tuple(a.tolist() for a in self.full_fidelity_arrays())
         return self._full_fidelity
+
+    def full_fidelity_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`full_fidelity_lists` as arrays (int64, int64, float64, float64; copies,
+        rebuilt after :meth:`fill_row`)."""
+        if self._full_fidelity_arrays is None:
+            n = self.num_table_rows
+            self._full_fidelity_arrays = (
+                self.seed_count[:n].copy(), self.seed_slots[:n].reshape(-1).copy(),
+                np.ascontiguousarray(self.valid_acc[:n, :, -1]).reshape(-1),
+                (self.cum_train[:n, :, -1] + self.valid_per_time[:n, :, -1]).reshape(-1))
+        return self._full_fidelity_arrays
 
     @cached_property
     def codes_to_row(self) -> dict[tuple[int, ...], int]:
@@ -294,7 +302,7 @@ class TabularProblem:
             raise QueryError(f"record seed {record.seed} is not a seed column of the problem "
                              f"({list(self.seeds)})")
         slot = self.seeds.index(record.seed)
-        self._full_fidelity = None
+        self._full_fidelity = self._full_fidelity_arrays = None
         _, search_set, _ = self.sources["search"]
         e = self.epochs
         values = {}

@@ -410,8 +410,14 @@ def _answer_ahead(trials: list[Trial], problem: TabularProblem, stream: RandomSt
     if rows.size and rows.min() < 0:          # not an encoding of the space
         problem.row_of(trials[int(np.argmin(rows))].arch)
     asked = [t.fidelity_epochs for t in trials]
-    if asked.count(None) == len(asked):
-        fids = np.full(len(trials), epochs, dtype=np.int64)
+    if asked.count(None) == len(asked):      # full fidelity: the cached last-epoch columns
+        counts, slots_flat, last_valid, last_cost = problem.full_fidelity_arrays()
+        draws = (stream.uniforms(len(trials)) * counts[rows]).astype(np.int64)
+        at = rows * n_seeds
+        slots = slots_flat[at + draws]
+        at += slots
+        return rows, np.full(len(trials), epochs, dtype=np.int64), slots, last_valid[at], \
+            last_cost[at]
     else:
         fids = np.array([epochs if f is None else int(f) for f in asked], dtype=np.int64)
         bad = (fids < 1) | (fids > epochs)
@@ -480,7 +486,8 @@ def _run_async_ahead(run: int, algorithm: Algorithm, problem: TabularProblem,
     if m == 0:
         return _trace(run, [], seed_values, False)
     index = np.asarray(order, dtype=np.intp)
-    rows, fids, slots, feedback, cost = (np.concatenate(c)[index] for c in zip(*chunks))
+    rows, fids, slots, feedback, cost = (
+        (np.concatenate(c) if len(c) > 1 else c[0])[index] for c in zip(*chunks))
     start = np.asarray(starts)[index]
     return RunTrace(run=run, sim_time=start + cost, row=rows.astype(np.int64),
                     fidelity=fids.astype(np.int16), feedback=feedback.astype(np.float64),
