@@ -23,6 +23,7 @@ import importlib
 import inspect
 import logging
 import pkgutil
+from operator import mul
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Iterator, Protocol, Sequence, runtime_checkable
 
@@ -101,44 +102,127 @@ class Trial:
     trial_id: int = 0
 
 
+def _fast_trial_init(setters: tuple[Callable[[Any, Any], None], ...]) -> Callable[..., None]:
+    set_arch, set_fidelity, set_id = setters
+
+    def __init__(self: Trial, arch: tuple[int, ...], fidelity_epochs: int | None = None,
+                 trial_id: int = 0) -> None:
+        set_arch(self, arch)
+        set_fidelity(self, fidelity_epochs)
+        set_id(self, trial_id)
+
+    return __init__
+
+
+# The generated __init__ of a frozen dataclass sets each field through object.__setattr__;
+# setting the slots through their descriptors does the same at about half the cost (one Trial
+# per evaluation: this is on the runner's hot path). Same signature, fields and defaults.
+Trial.__init__ = _fast_trial_init((Trial.arch.__set__,              # type: ignore[misc]
+                                   Trial.fidelity_epochs.__set__,   # type: ignore[attr-defined]
+                                   Trial.trial_id.__set__))         # type: ignore[attr-defined]
+Trial.__init__.__qualname__ = "Trial.__init__"
+
+
 class RandomStream:
     """Cheap scalar draws from a :class:`numpy.random.Generator`.
 
     Drawing single numbers from a Generator costs about a microsecond each; algorithms draw
     a handful per trial, so this pre-draws blocks of uniforms (64 at first, doubling up to
-    4096, so short runs stay cheap) and hands them out one by one. The stream is fully
-    determined by the generator it wraps.
+    4096, so short runs stay cheap) and hands them out one by one. A new block is drawn only
+    when the previous one is used up, so the stream (and any direct use of the generator in
+    between) is fully determined by the generator it wraps. The block is kept reversed, the
+    next draw last, so that a draw is one ``list.pop``.
     """
 
-    __slots__ = ("_rng", "_block", "_buffer", "_pos")
+    __slots__ = ("_rng", "_block", "_buffer", "_array", "_start")
 
     def __init__(self, rng: np.random.Generator) -> None:
         self._rng = rng
         self._block = 64
-        self._buffer: list[float] = []
-        self._pos = 0
+        self._array = np.zeros(0)               # the current block, in draw order
+        # the rest of the block as a list, next draw last (scalar draws); None while the
+        # block is read as an array from _start on (batch draws, uniforms())
+        self._buffer: list[float] | None = []
+        self._start = 0
+
+    def _refill(self) -> list[float]:
+        self._array = self._rng.random(self._block)
+        self._buffer = self._array[::-1].tolist()
+        self._block = min(2 * self._block, 4096)
+        return self._buffer
+
+    def _list(self) -> list[float]:
+        """The rest of the block as a list (refilled when used up)."""
+        buffer = self._buffer
+        if buffer is None:
+            buffer = self._buffer = self._array[self._start:][::-1].tolist()
+        return buffer if buffer else self._refill()
 
     def uniform(self) -> float:
         """A float in [0, 1)."""
-        if self._pos == len(self._buffer):
-            self._buffer = self._rng.random(self._block).tolist()
-            self._block = min(2 * self._block, 4096)
-            self._pos = 0
-        value = self._buffer[self._pos]
-        self._pos += 1
-        return value
+        try:
+            return self._buffer.pop()           # type: ignore[union-attr]
+        except (IndexError, AttributeError):
+            return self._list().pop()
 
     def below(self, n: int) -> int:
         """An integer uniform in [0, n)."""
-        return int(self.uniform() * n)
+        try:
+            return int(self._buffer.pop() * n)  # type: ignore[union-attr]
+        except (IndexError, AttributeError):
+            return int(self._list().pop() * n)
 
     def codes(self, num_choices: Sequence[int]) -> tuple[int, ...]:
         """A uniformly random encoding: each dimension independently uniform."""
+        buffer = self._buffer
+        d = len(num_choices)
+        if buffer is not None and 0 < d <= len(buffer):
+            draws = buffer[:-d - 1:-1]
+            del buffer[-d:]
+            return tuple(map(int, map(mul, draws, num_choices)))
         return tuple(int(self.uniform() * n) for n in num_choices)
+
+    def take(self, k: int) -> list[float]:
+        """The next ``k`` uniforms, in draw order (the same as ``k`` calls of :meth:`uniform`)."""
+        buffer = self._buffer
+        if buffer is not None and 0 < k <= len(buffer):
+            draws = buffer[:-k - 1:-1]
+            del buffer[-k:]
+            return draws
+        return [self.uniform() for _ in range(k)]
+
+    def uniforms(self, k: int) -> np.ndarray:
+        """The next ``k`` uniforms as a float64 array (the same as ``k`` calls of
+        :meth:`uniform`)."""
+        if self._buffer is not None:            # read the block as an array from here on
+            self._start = len(self._array) - len(self._buffer)
+            self._buffer = None
+        need = max(int(k), 0)
+        parts = []
+        while need > len(self._array) - self._start:
+            left = len(self._array) - self._start
+            if left:
+                parts.append(self._array[self._start:])
+                need -= left
+            self._array = self._rng.random(self._block)
+            self._block = min(2 * self._block, 4096)
+            self._start = 0
+        parts.append(self._array[self._start:self._start + need])
+        self._start += need
+        return np.concatenate(parts) if len(parts) > 1 else parts[0].copy()
+
+    def codes_batch(self, num_choices: Sequence[int], k: int) -> list[tuple[int, ...]]:
+        """``k`` uniformly random encodings: the same as ``k`` calls of :meth:`codes`, drawn
+        at once (the stream is left where those calls would leave it)."""
+        d = len(num_choices)
+        if k <= 0 or d == 0:
+            return [()] * max(k, 0)
+        codes = self.uniforms(k * d).reshape(k, d) * np.asarray(num_choices, dtype=np.float64)
+        return list(map(tuple, codes.astype(np.int64).tolist()))
 
     def other_than(self, n: int, current: int) -> int:
         """An integer uniform in [0, n) excluding ``current`` (requires n >= 2)."""
-        value = int(self.uniform() * (n - 1))
+        value = self.below(n - 1)
         return value + 1 if value >= current else value
 
 
@@ -163,6 +247,10 @@ class Algorithm(abc.ABC):
     #: True where the algorithm models each dimension independently (a density, a policy per
     #: dimension), which only makes sense on a grid encoding (:func:`is_grid_space`).
     needs_grid_encoding: ClassVar[bool] = False
+    #: True where :meth:`ask` never depends on :meth:`tell` (which does nothing) and, once it
+    #: answered ``None``, keeps answering ``None``: the runner may then ask many trials ahead
+    #: (:meth:`ask_many`) and answer them in one vectorized pass.
+    ignores_feedback: ClassVar[bool] = False
 
     def __init__(self, space: SpaceLike, rng: np.random.Generator, *, max_fidelity: int = 12,
                  min_fidelity: int = 1) -> None:
@@ -192,6 +280,17 @@ class Algorithm(abc.ABC):
     def tell(self, trial: Trial, feedback: float) -> None:
         """Report the validation accuracy (percent) of a trial returned by :meth:`ask`."""
 
+    def ask_many(self, k: int) -> list[Trial]:
+        """Up to ``k`` trials, as ``k`` calls of :meth:`ask` would give them (fewer where an
+        ``ask`` answers ``None``)."""
+        trials = []
+        for _ in range(k):
+            trial = self.ask()
+            if trial is None:
+                break
+            trials.append(trial)
+        return trials
+
     def random_codes(self) -> tuple[int, ...]:
         """A uniformly random architecture (every dimension independently uniform; on a
         non-grid space the space's own ``sample``)."""
@@ -208,12 +307,21 @@ class Algorithm(abc.ABC):
         if self.through_space:               # a uniformly chosen neighbour of the space
             options = self.space.neighbours(self.space.decode(codes))
             return tuple(int(c) for c in self.space.encode(options[self.stream.below(len(options))]))
-        dim = self.stream.below(len(codes))
+        uniform = self.stream.uniform
+        return self.mutate_with(codes, force_change, uniform(), uniform())
+
+    def mutate_with(self, codes: tuple[int, ...], force_change: bool, u_dim: float,
+                    u_value: float) -> tuple[int, ...]:
+        """:meth:`mutate` on a grid space with its two draws given: ``u_dim`` picks the
+        dimension, ``u_value`` the value (uniforms in [0, 1), in that order of the stream)."""
+        dim = int(u_dim * len(codes))
         n = self.num_choices[dim]
-        if force_change and n > 1:
-            value = self.stream.other_than(n, codes[dim])
+        if force_change and n > 1:            # uniform over the n - 1 other values
+            value = int(u_value * (n - 1))
+            if value >= codes[dim]:
+                value += 1
         else:
-            value = self.stream.below(n)
+            value = int(u_value * n)
         return codes[:dim] + (value,) + codes[dim + 1:]
 
     def neighbours(self, codes: tuple[int, ...]) -> list[tuple[int, ...]]:

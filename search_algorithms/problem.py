@@ -164,6 +164,9 @@ class TabularProblem:
         #: row -> (predicted mean [E], cumulative train [E], valid-per-time [E]) of added rows
         self.open_rows: dict[int, tuple[list[float], list[float], list[float]]] = {}
         self.space_size = size
+        self._every_encoding = False             # cache of answers_every_encoding()
+        self._full_fidelity: tuple[list, ...] | None = None  # cache of full_fidelity_lists()
+        self._full_fidelity_arrays: tuple[np.ndarray, ...] | None = None   # and of the arrays
         from natsbench.api.evaluation import check_on_missing
 
         check_on_missing(self.on_missing)
@@ -208,6 +211,35 @@ class TabularProblem:
     def epochs(self) -> int:
         """Number of epochs of the search protocol (the maximum fidelity)."""
         return int(self.valid_acc.shape[2])
+
+    def answers_every_encoding(self) -> bool:
+        """True when every encoding of the space is a table row with an available seed, so
+        that no query can miss the table (checked once it holds: rows are only ever filled)."""
+        if not self._every_encoding:
+            self._every_encoding = (not self.open and self.num_table_rows == self.space_size
+                                    and bool(np.all(self.seed_count > 0)))
+        return self._every_encoding
+
+    def full_fidelity_lists(self) -> tuple[list[int], list[int], list[float], list[float]]:
+        """(seed count [N], seed columns [N*S] flat, validation accuracy after the last epoch
+        [N*S], cost of training all epochs and validating once [N*S]) of the table rows as
+        Python lists, index ``row * S + slot``: what the event loop reads for each
+        full-fidelity query (the cost is ``cum_train + valid_per_time`` at the last epoch,
+        the same sum :meth:`query_cost` makes). Rebuilt after :meth:`fill_row`."""
+        if self._full_fidelity is None:
+            self._full_fidelity = tuple(a.tolist() for a in self.full_fidelity_arrays())
+        return self._full_fidelity
+
+    def full_fidelity_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`full_fidelity_lists` as arrays (int64, int64, float64, float64; copies,
+        rebuilt after :meth:`fill_row`)."""
+        if self._full_fidelity_arrays is None:
+            n = self.num_table_rows
+            self._full_fidelity_arrays = (
+                self.seed_count[:n].copy(), self.seed_slots[:n].reshape(-1).copy(),
+                np.ascontiguousarray(self.valid_acc[:n, :, -1]).reshape(-1),
+                (self.cum_train[:n, :, -1] + self.valid_per_time[:n, :, -1]).reshape(-1))
+        return self._full_fidelity_arrays
 
     @cached_property
     def codes_to_row(self) -> dict[tuple[int, ...], int]:
@@ -270,6 +302,7 @@ class TabularProblem:
             raise QueryError(f"record seed {record.seed} is not a seed column of the problem "
                              f"({list(self.seeds)})")
         slot = self.seeds.index(record.seed)
+        self._full_fidelity = self._full_fidelity_arrays = None
         _, search_set, _ = self.sources["search"]
         e = self.epochs
         values = {}

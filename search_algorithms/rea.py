@@ -44,24 +44,35 @@ class RegularizedEvolution(Algorithm):
         self.sample_size = int(sample_size)
         self.force_change = (getattr(space, "name", "") != "sss") if force_change is None \
             else bool(force_change)
-        self.population: deque[tuple[tuple[int, ...], float]] = deque()
+        self.population: deque[tuple[tuple[int, ...], float]] = deque(
+            maxlen=self.population_size)
         self._asked = 0
+        self._take, self._draws = self.stream.take, self.sample_size + 2
 
     def ask(self) -> Trial:
-        self._asked += 1
-        if self._asked <= self.population_size or not self.population:
-            return Trial(self.random_codes(), None, self._asked)
+        self._asked = asked = self._asked + 1
         population = self.population
+        if asked <= self.population_size or not population:
+            return Trial(self.random_codes(), None, asked)
         size = len(population)
-        below = self.stream.below
-        parent = population[below(size)]
-        for _ in range(self.sample_size - 1):
-            candidate = population[below(size)]
+        if self.through_space:
+            below = self.stream.below
+            parent = population[below(size)]
+            for _ in range(self.sample_size - 1):
+                candidate = population[below(size)]
+                if candidate[1] > parent[1]:
+                    parent = candidate
+            return Trial(self.mutate(parent[0], self.force_change), None, asked)
+        # on a grid a child takes exactly sample_size + 2 draws (the tournament, then the
+        # mutation's dimension and value): take them at once, in the same order
+        draws = self._take(self._draws)
+        parent = population[int(draws[0] * size)]
+        for u in draws[1:-2]:
+            candidate = population[int(u * size)]
             if candidate[1] > parent[1]:
                 parent = candidate
-        return Trial(self.mutate(parent[0], self.force_change), None, self._asked)
+        return Trial(self.mutate_with(parent[0], self.force_change, draws[-2], draws[-1]),
+                     None, asked)
 
     def tell(self, trial: Trial, feedback: float) -> None:
-        self.population.append((trial.arch, feedback))
-        if len(self.population) > self.population_size:
-            self.population.popleft()
+        self.population.append((trial.arch, feedback))   # the oldest leaves (maxlen)

@@ -96,7 +96,9 @@ def run_generators(base_seed: int, run: int) -> tuple[np.random.Generator, np.ra
     if base_seed < 0 or run < 0:
         raise QueryError(f"seeds and run indices must be >= 0, got base_seed={base_seed}, "
                          f"run={run}")
-    children = np.random.SeedSequence(entropy=base_seed, spawn_key=(run,)).spawn(2)
+    # the two children of SeedSequence(entropy=base_seed, spawn_key=(run,)).spawn(2), made
+    # directly (the same sequences, without mixing the parent's pool)
+    children = [np.random.SeedSequence(entropy=base_seed, spawn_key=(run, i)) for i in (0, 1)]
     return np.random.Generator(np.random.PCG64(children[0])), \
         np.random.Generator(np.random.PCG64(children[1]))
 
@@ -214,6 +216,16 @@ def _evaluator(problem: TabularProblem, spec: RunSpec, stream: RandomStream,
             row = lookup.get(trial.arch, -1)
         except TypeError:                     # an unhashable encoding (list, array)
             row = lookup.get(tuple(int(c) for c in trial.arch), -1)
+        if not continue_mode and 0 <= row < n_fixed and seed_count.item(row):
+            # the common case, a table row trained from scratch: the general path below
+            # reduced to what it does here (same draws, same arithmetic)
+            fid = trial.fidelity_epochs
+            fid = epochs if fid is None else int(fid)
+            if not 1 <= fid <= epochs:
+                raise QueryError(f"{algorithm_name} asked for {fid} epochs; valid: 1..{epochs}")
+            slot = seed_slots.item(row * n_seeds + int(uniform() * seed_count.item(row)))
+            at = (row * n_seeds + slot) * epochs + fid - 1
+            return row, fid, slot, valid.item(at), cum_train.item(at) + valid_per.item(at), 0
         source = 0
         if row < 0 or row >= n_fixed or seed_count.item(row) == 0:
             if policy == "error" or (row < 0 and not grows):
@@ -263,6 +275,12 @@ def _evaluator(problem: TabularProblem, spec: RunSpec, stream: RandomStream,
             trained[row] = (slot, fid)
         return row, fid, slot, feedback, cost, source
 
+    # what the run loops need to answer a full-fidelity table row from scratch themselves
+    # (the first branch of evaluate, inlined where it is the common case)
+    evaluate.stream = stream                  # type: ignore[attr-defined]
+    evaluate.name = algorithm_name            # type: ignore[attr-defined]
+    evaluate.table = None if continue_mode else (  # type: ignore[attr-defined]
+        lookup.get, problem.full_fidelity_lists(), n_seeds, n_fixed, epochs, uniform)
     return evaluate
 
 
@@ -284,43 +302,31 @@ def run_one(problem: TabularProblem, spec: RunSpec, run: int,
                           algorithm.name or type(algorithm).__name__)
     seed_values = problem.seeds + (-1,)               # column -1: a surrogate draw
     if spec.sim_workers is not None:
+        if algorithm.ignores_feedback and spec.fidelity_cost == "scratch" and not by_fidelity \
+                and problem.answers_every_encoding():
+            return _run_async_ahead(run, algorithm, problem, evaluate.stream, budget, max_evals,
+                                    int(spec.sim_workers), seed_values, evaluate.name)
         return _run_async(run, algorithm, evaluate, budget, max_evals, int(spec.sim_workers),
                           by_fidelity, seed_values)
 
-    times: list[float] = []
-    starts: list[float] = []
-    rows: list[int] = []
-    fids: list[int] = []
-    feedbacks: list[float] = []
-    seeds: list[int] = []
-    sources: list[int] = []
-    incumbents: list[int] = []
+    out: list[tuple] = []                             # one tuple per row (_ROW_FIELDS)
+    record = out.append
+    ask, tell = algorithm.ask, algorithm.tell
     clock = 0.0
-    best_row, best_fid, best_fb = -1, 0, -math.inf
-    while len(rows) != max_evals:
-        trial = algorithm.ask()
+    steps = 0
+    while steps != max_evals:
+        trial = ask()
         if trial is None:
             break
         row, fid, slot, feedback, cost, source = evaluate(trial)
         if clock + cost > budget:
             break
-        starts.append(clock)
+        start = clock
         clock += cost
-        algorithm.tell(trial, feedback)
-        if by_fidelity:
-            if fid > best_fid or (fid == best_fid and feedback > best_fb):
-                best_row, best_fid, best_fb = row, fid, feedback
-        elif feedback > best_fb:
-            best_row, best_fb = row, feedback
-        times.append(clock)
-        rows.append(row)
-        fids.append(fid)
-        feedbacks.append(feedback)
-        seeds.append(seed_values[slot])
-        sources.append(source)
-        incumbents.append(best_row)
-    return _trace(run, times, starts, rows, fids, feedbacks, seeds, sources, incumbents,
-                  [0] * len(rows))
+        tell(trial, feedback)
+        record((clock, steps, 0, start, trial, row, fid, slot, feedback, source))
+        steps += 1
+    return _trace(run, out, seed_values, by_fidelity)
 
 
 def _run_async(run: int, algorithm: Algorithm, evaluate: Callable, budget: float,
@@ -338,67 +344,199 @@ def _run_async(run: int, algorithm: Algorithm, evaluate: Callable, budget: float
     """
     if workers < 1:
         raise QueryError(f"sim_workers must be >= 1, got {workers}")
-    heap: list[tuple[float, int, int, float, Trial, tuple]] = []
+    table = evaluate.table                    # type: ignore[attr-defined]
+    if table is not None:
+        # a row the run fills (on_missing "train") keeps count 0 in these lists: evaluate()
+        get_row, (counts, slots, last_valid, last_cost), n_seeds, n_fixed, epochs, \
+            uniform = table
+    else:
+        get_row, n_fixed = {}.get, 0          # every trial goes through evaluate()
+    # heap entries (_ROW_FIELDS): (finish, seq, worker, start, trial, row, fid, slot,
+    # feedback, source); seq is unique, so ties on finish go to the evaluation started first.
+    # A finished entry is the output row as it is (incumbents follow in _trace).
+    heap: list[tuple[float, int, int, float, Trial, int, int, int, float, int]] = []
     free = deque(range(workers))
+    take, release = free.popleft, free.append
     push, pop = heapq.heappush, heapq.heappop
+    ask, tell = algorithm.ask, algorithm.tell
     now = 0.0
     seq = 0
-    times: list[float] = []
-    starts: list[float] = []
-    rows: list[int] = []
-    fids: list[int] = []
-    feedbacks: list[float] = []
-    seeds: list[int] = []
-    sources: list[int] = []
-    incumbents: list[int] = []
-    owners: list[int] = []
-    best_row, best_fid, best_fb = -1, 0, -math.inf
+    out: list[tuple] = []
+    record = out.append
     done = False
     while True:
         while free and not done and seq != max_evals:
-            trial = algorithm.ask()
+            trial = ask()
             if trial is None:
                 done = not heap               # nothing in flight: the algorithm is finished
                 break
-            result = evaluate(trial)
-            push(heap, (now + result[4], seq, free.popleft(), now, trial, result))
+            try:
+                row = get_row(trial.arch, -1)
+            except TypeError:                 # an unhashable encoding: evaluate() copes
+                row = -1
+            if 0 <= row < n_fixed and trial.fidelity_epochs is None and counts[row]:
+                # evaluate()'s table path at full fidelity: same draw, same numbers
+                at = row * n_seeds
+                slot = slots[at + int(uniform() * counts[row])]
+                at += slot
+                fid, feedback, cost, source = epochs, last_valid[at], last_cost[at], 0
+            else:
+                row, fid, slot, feedback, cost, source = evaluate(trial)
+            push(heap, (now + cost, seq, take(), now, trial, row, fid, slot, feedback, source))
             seq += 1
         if not heap:
             break
-        finish, _, worker, start, trial, result = pop(heap)
+        entry = pop(heap)
+        if entry[0] > budget:
+            break
+        now = entry[0]
+        tell(entry[4], entry[8])
+        record(entry)
+        release(entry[2])
+        done = False
+    return _trace(run, out, seed_values, by_fidelity)
+
+
+def _answer_ahead(trials: list[Trial], problem: TabularProblem, stream: RandomStream,
+                  algorithm_name: str) -> tuple[np.ndarray, ...]:
+    """(rows, epochs, seed columns, feedback, cost) of ``trials`` on a problem that answers
+    every encoding from its table (:meth:`TabularProblem.answers_every_encoding`), trained from
+    scratch: the evaluator's table path for each trial in order, vectorized (one uniform of
+    ``stream`` per trial picks its seed; the same arithmetic, so the same bits)."""
+    epochs, n_seeds = problem.epochs, problem.num_seeds
+    lookup = problem.codes_to_row
+    rows = np.fromiter((lookup.get(t.arch, -1) for t in trials), dtype=np.int64,
+                       count=len(trials))
+    if rows.size and rows.min() < 0:          # not an encoding of the space
+        problem.row_of(trials[int(np.argmin(rows))].arch)
+    asked = [t.fidelity_epochs for t in trials]
+    if asked.count(None) == len(asked):      # full fidelity: the cached last-epoch columns
+        counts, slots_flat, last_valid, last_cost = problem.full_fidelity_arrays()
+        draws = (stream.uniforms(len(trials)) * counts[rows]).astype(np.int64)
+        at = rows * n_seeds
+        slots = slots_flat[at + draws]
+        at += slots
+        return rows, np.full(len(trials), epochs, dtype=np.int64), slots, last_valid[at], \
+            last_cost[at]
+    else:
+        fids = np.array([epochs if f is None else int(f) for f in asked], dtype=np.int64)
+        bad = (fids < 1) | (fids > epochs)
+        if bad.any():
+            fid = int(fids[np.argmax(bad)])
+            raise QueryError(f"{algorithm_name} asked for {fid} epochs; valid: 1..{epochs}")
+    draws = (stream.uniforms(len(trials)) * problem.seed_count[rows]).astype(np.int64)
+    slots = problem.seed_slots.reshape(-1)[rows * n_seeds + draws]
+    at = (rows * n_seeds + slots) * epochs + fids - 1
+    cost = problem.cum_train.reshape(-1)[at] + problem.valid_per_time.reshape(-1)[at]
+    return rows, fids, slots, problem.valid_acc.reshape(-1)[at], cost
+
+
+def _run_async_ahead(run: int, algorithm: Algorithm, problem: TabularProblem,
+                     stream: RandomStream, budget: float, max_evals: int, workers: int,
+                     seed_values: tuple[int, ...], algorithm_name: str) -> RunTrace:
+    """:func:`_run_async` for an algorithm that ignores feedback (``ignores_feedback``) on a
+    problem that answers every encoding from its table, trained from scratch, incumbent
+    ``"any"``: the same rows, computed with trials asked ahead in growing chunks and answered
+    vectorized; only the event queue of finish times stays a loop. Trials asked ahead beyond
+    the end of the run are never told (the algorithm does not learn) nor written."""
+    heap: list[tuple[float, int]] = []      # (finish, seq): ties go to the earlier start
+    free = deque(range(workers))
+    take, release = free.popleft, free.append
+    push, pop = heapq.heappush, heapq.heappop
+    now = 0.0
+    seq = 0
+    costs: list[float] = []                  # by seq, as are starts and owners
+    starts: list[float] = []
+    owners: list[int] = []
+    start_at, own = starts.append, owners.append
+    chunks: list[tuple[np.ndarray, ...]] = []
+    chunk = 128
+    asked = 0
+    exhausted = False
+    order: list[int] = []                    # seq of each written row, in finish order
+    record = order.append
+    while True:
+        while free and seq != max_evals:
+            if seq == asked:
+                if exhausted:
+                    break
+                k = chunk if max_evals < 0 else min(chunk, max_evals - seq)
+                trials = algorithm.ask_many(k)
+                exhausted = len(trials) < k
+                if not trials:
+                    break
+                answers = _answer_ahead(trials, problem, stream, algorithm_name)
+                chunks.append(answers)
+                costs.extend(answers[4].tolist())
+                asked = len(costs)
+                chunk = min(2 * chunk, 4096)
+            push(heap, (now + costs[seq], seq))
+            start_at(now)
+            own(take())
+            seq += 1
+        if not heap:
+            break
+        finish, index = pop(heap)
         if finish > budget:
             break
         now = finish
-        row, fid, slot, feedback, _, source = result
-        algorithm.tell(trial, feedback)
-        if by_fidelity:
-            if fid > best_fid or (fid == best_fid and feedback > best_fb):
-                best_row, best_fid, best_fb = row, fid, feedback
-        elif feedback > best_fb:
-            best_row, best_fb = row, feedback
-        times.append(finish)
-        starts.append(start)
-        rows.append(row)
-        fids.append(fid)
-        feedbacks.append(feedback)
-        seeds.append(seed_values[slot])
-        sources.append(source)
-        incumbents.append(best_row)
-        owners.append(worker)
-        free.append(worker)
-        done = False
-    return _trace(run, times, starts, rows, fids, feedbacks, seeds, sources, incumbents, owners)
+        record(index)
+        release(owners[index])
+    m = len(order)
+    if m == 0:
+        return _trace(run, [], seed_values, False)
+    index = np.asarray(order, dtype=np.intp)
+    rows, fids, slots, feedback, cost = (
+        (np.concatenate(c) if len(c) > 1 else c[0])[index] for c in zip(*chunks))
+    start = np.asarray(starts)[index]
+    return RunTrace(run=run, sim_time=start + cost, row=rows.astype(np.int64),
+                    fidelity=fids.astype(np.int16), feedback=feedback.astype(np.float64),
+                    seed=np.asarray(seed_values, dtype=np.int64)[slots],
+                    incumbent=_incumbents(rows, feedback), start_time=start,
+                    source=np.zeros(m, dtype=np.int8),
+                    worker=np.asarray(owners, dtype=np.int32)[index])
 
 
-def _trace(run: int, times: list[float], starts: list[float], rows: list[int],
-           fids: list[int], feedbacks: list[float], seeds: list[int], sources: list[int],
-           incumbents: list[int], workers: list[int]) -> RunTrace:
-    return RunTrace(run=run, sim_time=np.asarray(times, dtype=np.float64),
-                    row=np.asarray(rows, dtype=np.int64),
-                    fidelity=np.asarray(fids, dtype=np.int16),
-                    feedback=np.asarray(feedbacks, dtype=np.float64),
-                    seed=np.asarray(seeds, dtype=np.int64),
-                    incumbent=np.asarray(incumbents, dtype=np.int64),
+def _incumbents(rows: np.ndarray, feedback: np.ndarray) -> np.ndarray:
+    """[n] int64 row of the incumbent after each evaluation under ``incumbent="any"``: the
+    earliest evaluation with the highest feedback so far (-1 until one beats -inf; NaN never
+    wins), as the loop ``if feedback > best: best = ...`` gives it."""
+    m = len(feedback)
+    best_before = np.fmax.accumulate(np.concatenate(([-math.inf], feedback[:-1])))
+    last_better = np.maximum.accumulate(np.where(feedback > best_before, np.arange(m), -1))
+    return np.where(last_better >= 0, rows[np.maximum(last_better, 0)], -1).astype(np.int64)
+
+
+#: What a row tuple of the run loops holds, in order (an event-queue entry as it is); ``slot``
+#: is a seed column (-1: a surrogate draw), turned into the seed value by :func:`_trace`.
+_ROW_FIELDS = ("sim_time", "seq", "worker", "start_time", "trial", "row", "fidelity", "slot",
+               "feedback", "source")
+
+
+def _trace(run: int, out: list[tuple], seed_values: tuple[int, ...],
+           by_fidelity: bool) -> RunTrace:
+    """The :class:`RunTrace` of the row tuples ``out`` (fields :data:`_ROW_FIELDS`), with the
+    incumbent after each row (rule ``highest_fidelity`` where ``by_fidelity``, else ``any``)."""
+    if out:
+        times, _, workers, starts, _, rows, fids, slots, feedbacks, sources = zip(*out)
+    else:
+        times = workers = starts = rows = fids = feedbacks = slots = sources = ()
+    row = np.asarray(rows, dtype=np.int64)
+    feedback = np.asarray(feedbacks, dtype=np.float64)
+    if by_fidelity:
+        incumbent = []
+        best_row, best_fid, best_fb = -1, 0, -math.inf
+        for r, fid, fb in zip(rows, fids, feedbacks):
+            if fid > best_fid or (fid == best_fid and fb > best_fb):
+                best_row, best_fid, best_fb = r, fid, fb
+            incumbent.append(best_row)
+        incumbents = np.asarray(incumbent, dtype=np.int64)
+    else:
+        incumbents = _incumbents(row, feedback) if out else np.zeros(0, np.int64)
+    seeds = np.asarray(seed_values, dtype=np.int64)[np.asarray(slots, dtype=np.intp)]
+    return RunTrace(run=run, sim_time=np.asarray(times, dtype=np.float64), row=row,
+                    fidelity=np.asarray(fids, dtype=np.int16), feedback=feedback,
+                    seed=seeds, incumbent=incumbents,
                     start_time=np.asarray(starts, dtype=np.float64),
                     source=np.asarray(sources, dtype=np.int8),
                     worker=np.asarray(workers, dtype=np.int32))
