@@ -1,0 +1,89 @@
+"""The grid of weight-sharing searches (algorithms x seeds) as independent jobs (no torch here).
+
+Each job is one :func:`~search_algorithms.weight_sharing.engine.run_search`; with ``workers >
+1`` jobs run in a spawned process pool, each with ``cpu_count // workers`` torch threads.  A
+search's rows depend only on its own seed (not on the pool), so the rows are the same for any
+number of workers on CPU.
+"""
+from __future__ import annotations
+
+import math
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from natsbench.errors import QueryError
+from search_algorithms.weight_sharing.config import SearchConfig
+
+__all__ = ["WSJob", "run_grid", "rows_to_frame"]
+
+
+@dataclass(frozen=True)
+class WSJob:
+    """One search of the grid."""
+
+    algorithm: str
+    dataset: str
+    seed: int
+
+
+def _run_job(job: WSJob, config: SearchConfig, bench: str, data_root: str | None,
+             device: str | None, checkpoint_dir: str | None, threads: int | None,
+             progress: bool) -> list[dict[str, Any]]:
+    from search_algorithms.weight_sharing.engine import run_search
+
+    return run_search(job.algorithm, job.dataset, config, job.seed, bench, data_root=data_root,
+                      device=device, checkpoint_dir=checkpoint_dir, num_threads=threads,
+                      progress=progress)
+
+
+def rows_to_frame(rows: list[dict[str, Any]]) -> Any:
+    """A pandas DataFrame of search rows, sorted by algorithm, dataset, seed, epoch."""
+    import pandas as pd
+
+    from search_algorithms.weight_sharing.engine import ROW_COLUMNS
+
+    frame = pd.DataFrame(rows)
+    cols = [c for c in ROW_COLUMNS if c in frame] + [c for c in frame if c not in ROW_COLUMNS]
+    frame = frame[cols].sort_values(["algorithm", "dataset", "seed", "epoch"], kind="stable")
+    return frame.reset_index(drop=True)
+
+
+def run_grid(jobs: list[WSJob], config: SearchConfig, bench: str | os.PathLike, *,
+             data_root: str | None = None, device: str | None = "cpu",
+             checkpoint_dir: str | os.PathLike | None = None, workers: int = 1,
+             progress: bool = False) -> Any:
+    """Run ``jobs`` and return all rows as one DataFrame (see :func:`rows_to_frame`)."""
+    if workers < 1:
+        raise QueryError(f"workers must be >= 1; got {workers}")
+    bench, ckpt = str(Path(bench)), None if checkpoint_dir is None else str(checkpoint_dir)
+    rows: list[dict[str, Any]] = []
+    if workers == 1 or len(jobs) <= 1:
+        for job in jobs:
+            rows += _run_job(job, config, bench, data_root, device, ckpt, None, progress)
+        return rows_to_frame(rows)
+    threads = max(1, math.floor((os.cpu_count() or 1) / workers))
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        futures = [pool.submit(_run_job, job, config, bench, data_root, device, ckpt, threads,
+                               False) for job in jobs]
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(futures), unit="search", desc="search-ws")
+        try:
+            for future in as_completed(futures):
+                rows += future.result()
+                if bar is not None:
+                    bar.update(1)
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+        finally:
+            if bar is not None:
+                bar.close()
+    return rows_to_frame(rows)
