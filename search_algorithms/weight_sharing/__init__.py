@@ -46,6 +46,9 @@ def get_ws_algorithm(name: str) -> type:
     except KeyError:
         raise QueryError(f"unknown weight-sharing algorithm {name!r}; valid: "
                          f"{', '.join(WS_ALGORITHMS)}") from None
+    from natsbench._optional import require
+
+    require("torch", extra="train")   # a missing torch names the extra
     module, cls = target.split(":")
     return getattr(importlib.import_module(module), cls)
 
