@@ -9,6 +9,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 
@@ -37,10 +38,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="tss benchmark directory answering the derived archs (default: the "
                         "bundled tss-digits)")
     p.add_argument("--data-root", default=None, help="folder of the CIFAR/ImageNet16 files")
+    p.add_argument("--split-file", default=None,
+                   help="the dataset's official split file (cifar-split.txt, "
+                        "cifar100-test-split.txt, imagenet-16-120-test-split.txt); default: a "
+                        "generated stratified split")
     p.add_argument("--out", required=True, help="output Parquet file (one row per epoch)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
-    p.add_argument("--workers", type=int, default=1,
-                   help="searches run in parallel processes (default: 1)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="searches run in parallel processes (default: all CPUs, at most one "
+                        "per search; results do not depend on it)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads per search (default: 1; CPU results are "
+                        "bit-identical for one thread count)")
     p.add_argument("--checkpoint-dir", default=None,
                    help="checkpoint after every epoch here; a rerun resumes killed searches")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -66,9 +75,11 @@ def _search_ws(args: argparse.Namespace) -> int:
     bench = args.bench or str(bundled_path(*BUNDLED_TSS))
     algorithms = available_ws_algorithms() if args.algorithm == "all" else (args.algorithm,)
     jobs = [WSJob(a, args.dataset, s) for a in algorithms for s in seeds]
+    workers = args.workers or max(1, min(len(jobs), os.cpu_count() or 1))
     start = time.perf_counter()
-    frame = run_grid(jobs, config, bench, data_root=args.data_root, device=args.device,
-                     checkpoint_dir=args.checkpoint_dir, workers=args.workers,
+    frame = run_grid(jobs, config, bench, data_root=args.data_root,
+                     split_file=args.split_file, device=args.device,
+                     checkpoint_dir=args.checkpoint_dir, workers=workers, threads=args.threads,
                      progress=not args.no_progress)
     elapsed = time.perf_counter() - start
     write_parquet(frame, args.out)

@@ -185,3 +185,16 @@ def test_cli_writes_parquet_rows(tmp_path):
         cwd=ROOT, timeout=120)
     assert bad.returncode != 0 and "--seeds" in bad.stderr
     assert not (tmp_path / "x.parquet").exists()
+
+
+@pytest.mark.slow
+def test_the_grid_gives_the_same_rows_with_one_or_two_workers(tmp_path):
+    from search_algorithms.weight_sharing.grid import WSJob, run_grid
+
+    cfg = get_config("digits", epochs=1, C=4, batch_size=128, eval_batch_size=32,
+                     num_candidates=3, controller_steps=1, controller_aggregate=2)
+    jobs = [WSJob(a, "digits", s) for a in ("gdas", "enas") for s in (1, 2)]
+    one = run_grid(jobs, cfg, BENCH, workers=1).drop(columns=list(TIME_COLS))
+    two = run_grid(jobs, cfg, BENCH, workers=2).drop(columns=list(TIME_COLS))
+    assert len(one) == 4
+    assert one.equals(two)

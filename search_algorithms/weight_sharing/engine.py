@@ -299,7 +299,7 @@ def _resolve_scale(config: SearchConfig, oracle: BenchOracle, data_name: str
 
 def run_search(algorithm: str, dataset: str, config: SearchConfig, seed: int, bench: Any, *,
                data: LoadedDataset | None = None, data_root: str | Path | None = None,
-               device: str | None = "cpu", checkpoint_dir: str | Path | None = None,
+               split_file: str | Path | None = None, device: str | None = "cpu", checkpoint_dir: str | Path | None = None,
                stop_after: int | None = None, progress: bool = False,
                num_threads: int | None = None, engine_out: list | None = None
                ) -> list[dict[str, Any]]:
@@ -313,6 +313,10 @@ def run_search(algorithm: str, dataset: str, config: SearchConfig, seed: int, be
         seed: seed of the supernet initialisation and of every random draw.
         bench: benchmark directory or opened ``Bench`` answering the derived archs.
         data: the loaded search dataset (default: loaded from ``data_root``).
+        data_root: folder of the CIFAR/ImageNet16 files (not used by ``digits``).
+        split_file: the official split file of the search dataset (``cifar-split.txt``,
+            ``cifar100-test-split.txt``, ``imagenet-16-120-test-split.txt``); default: the
+            generated stratified split (:func:`natsbench.datasets.load_dataset`).
         device: ``cpu``, ``cuda`` or ``None`` (CUDA when available).
         checkpoint_dir: where a checkpoint is written after every epoch; an existing one for
             the same search resumes after its last finished epoch.
@@ -332,7 +336,7 @@ def run_search(algorithm: str, dataset: str, config: SearchConfig, seed: int, be
     data_name = _search_dataset(dataset)
     C, N, size, pad, flip = _resolve_scale(config, oracle, data_name)
     if data is None:
-        data = load_dataset(data_name, root=data_root, image_size=size)
+        data = load_dataset(data_name, root=data_root, split_file=split_file, image_size=size)
     if ARCH_SET not in data.eval_sets:
         raise QueryError(f"dataset {data.name!r} has no {ARCH_SET} set (its sets: "
                          f"{list(data.eval_sets)})")

@@ -1,13 +1,13 @@
 """The grid of weight-sharing searches (algorithms x seeds) as independent jobs (no torch here).
 
 Each job is one :func:`~search_algorithms.weight_sharing.engine.run_search`; with ``workers >
-1`` jobs run in a spawned process pool, each with ``cpu_count // workers`` torch threads.  A
-search's rows depend only on its own seed (not on the pool), so the rows are the same for any
-number of workers on CPU.
+1`` jobs run in a spawned process pool.  Every search uses ``threads`` torch CPU threads
+(default 1) whatever the number of workers: CPU results are bit-identical only for one thread
+count (reductions split differently), so with a fixed ``threads`` a search's rows depend on
+its seed alone, and the grid gives the same rows for any ``workers``.
 """
 from __future__ import annotations
 
-import math
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -31,13 +31,13 @@ class WSJob:
 
 
 def _run_job(job: WSJob, config: SearchConfig, bench: str, data_root: str | None,
-             device: str | None, checkpoint_dir: str | None, threads: int | None,
-             progress: bool) -> list[dict[str, Any]]:
+             split_file: str | None, device: str | None, checkpoint_dir: str | None,
+             threads: int | None, progress: bool) -> list[dict[str, Any]]:
     from search_algorithms.weight_sharing.engine import run_search
 
     return run_search(job.algorithm, job.dataset, config, job.seed, bench, data_root=data_root,
-                      device=device, checkpoint_dir=checkpoint_dir, num_threads=threads,
-                      progress=progress)
+                      split_file=split_file, device=device, checkpoint_dir=checkpoint_dir,
+                      num_threads=threads, progress=progress)
 
 
 def rows_to_frame(rows: list[dict[str, Any]]) -> Any:
@@ -53,22 +53,24 @@ def rows_to_frame(rows: list[dict[str, Any]]) -> Any:
 
 
 def run_grid(jobs: list[WSJob], config: SearchConfig, bench: str | os.PathLike, *,
-             data_root: str | None = None, device: str | None = "cpu",
+             data_root: str | None = None, split_file: str | None = None,
+             device: str | None = "cpu",
              checkpoint_dir: str | os.PathLike | None = None, workers: int = 1,
-             progress: bool = False) -> Any:
+             threads: int = 1, progress: bool = False) -> Any:
     """Run ``jobs`` and return all rows as one DataFrame (see :func:`rows_to_frame`)."""
-    if workers < 1:
-        raise QueryError(f"workers must be >= 1; got {workers}")
+    if workers < 1 or threads < 1:
+        raise QueryError(f"workers and threads must be >= 1; got workers={workers}, "
+                         f"threads={threads}")
     bench, ckpt = str(Path(bench)), None if checkpoint_dir is None else str(checkpoint_dir)
     rows: list[dict[str, Any]] = []
     if workers == 1 or len(jobs) <= 1:
         for job in jobs:
-            rows += _run_job(job, config, bench, data_root, device, ckpt, None, progress)
+            rows += _run_job(job, config, bench, data_root, split_file, device, ckpt, threads,
+                             progress)
         return rows_to_frame(rows)
-    threads = max(1, math.floor((os.cpu_count() or 1) / workers))
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        futures = [pool.submit(_run_job, job, config, bench, data_root, device, ckpt, threads,
-                               False) for job in jobs]
+        futures = [pool.submit(_run_job, job, config, bench, data_root, split_file, device, ckpt,
+                               threads, False) for job in jobs]
         bar = None
         if progress:
             from tqdm.auto import tqdm
