@@ -47,6 +47,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=None,
                    help="searches run in parallel processes (default: all CPUs, at most one "
                         "per search; results do not depend on it)")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="local process pool (default) or Ray tasks (one GPU per search where "
+                        "the cluster has GPUs and --device is not cpu; $RAY_ADDRESS attaches "
+                        "to a cluster); the same rows either way")
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads per search (default: 1; CPU results are "
                         "bit-identical for one thread count)")
@@ -80,6 +84,7 @@ def _search_ws(args: argparse.Namespace) -> int:
     frame = run_grid(jobs, config, bench, data_root=args.data_root,
                      split_file=args.split_file, device=args.device,
                      checkpoint_dir=args.checkpoint_dir, workers=workers, threads=args.threads,
+                     executor=args.executor,
                      progress=not args.no_progress)
     elapsed = time.perf_counter() - start
     write_parquet(frame, args.out)

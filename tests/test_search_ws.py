@@ -2,8 +2,10 @@
 determinism, resume after a kill, the sets steps read, the rows, the CLI."""
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -198,3 +200,37 @@ def test_the_grid_gives_the_same_rows_with_one_or_two_workers(tmp_path):
     two = run_grid(jobs, cfg, BENCH, workers=2).drop(columns=list(TIME_COLS))
     assert len(one) == 4
     assert one.equals(two)
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="needs the ray extra")
+def test_ray_executor_gives_the_local_rows(tmp_path):
+    """The Ray grid runs in a fresh interpreter: Ray caches its auth settings per process."""
+    from search_algorithms.weight_sharing.grid import WSJob, run_grid
+
+    cfg = dict(epochs=1, C=4, batch_size=128, eval_batch_size=32, num_candidates=3)
+    jobs = [WSJob("gdas", "digits", s) for s in (1, 2)]
+    local = run_grid(jobs, get_config("digits", **cfg), BENCH, workers=1)
+    out = tmp_path / "ray.parquet"
+    code = (
+        "from search_algorithms.weight_sharing import get_config\n"
+        "from search_algorithms.weight_sharing.grid import WSJob, run_grid\n"
+        f"jobs = [WSJob('gdas', 'digits', s) for s in (1, 2)]\n"
+        f"frame = run_grid(jobs, get_config('digits', **{cfg!r}), {str(BENCH)!r}, workers=2, "
+        f"executor='ray')\n"
+        f"frame.to_parquet({str(out)!r})\n")
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+           "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
+           "RAY_USAGE_STATS_ENABLED": "0"}
+    for name in ("RAY_ADDRESS", "RAY_AUTH_TOKEN_PATH"):
+        env.pop(name, None)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, cwd=ROOT, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    import pandas as pd
+
+    remote = pd.read_parquet(out)
+    assert local.drop(columns=list(TIME_COLS)).equals(remote.drop(columns=list(TIME_COLS)))
+    with pytest.raises(QueryError, match="local, ray"):
+        run_grid(jobs, get_config("digits", **cfg), BENCH, executor="dask")
