@@ -122,6 +122,10 @@ def test_a_killed_search_resumes_with_the_same_rows(algo, tiny_data, tmp_path):
     sa, sb = e_full.net.state_dict(), e_res.net.state_dict()
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
     assert e_res.used == e_full.used
+    # other settings never resume from this checkpoint
+    other = run_search(algo, "digits", get_config("digits", **{**TINY, "lr": 0.05}), 777, BENCH,
+                       data=tiny_data, checkpoint_dir=tmp_path, stop_after=1)
+    assert len(other) == 1 and len(list(tmp_path.iterdir())) == 2
 
 
 def test_schedules():

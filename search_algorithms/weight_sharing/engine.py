@@ -25,6 +25,7 @@ import io
 import logging
 import math
 import time
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -271,7 +272,10 @@ class Engine:
 
 def _checkpoint_path(directory: Path, algorithm: str, dataset: str, config: SearchConfig,
                      seed: int) -> Path:
-    return Path(directory) / f"ws-{algorithm}-{dataset}-{config.name}-e{config.epochs}-s{seed}.pt"
+    """One file per search: the name carries a hash of every setting, so a search with other
+    settings (same config name) never resumes from it."""
+    digest = zlib.crc32(repr(sorted(config.as_dict().items())).encode())
+    return Path(directory) / f"ws-{algorithm}-{dataset}-{config.name}-{digest:08x}-s{seed}.pt"
 
 
 def _save(path: Path, payload: dict[str, Any]) -> None:
