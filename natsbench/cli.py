@@ -27,6 +27,7 @@ COMMAND_PROVIDERS: tuple[str, ...] = (
     "natsbench.build.commands",      # build
     "natsbench.build.extcell_commands",  # extcell-edf
     "search_algorithms.commands",    # search
+    "search_algorithms.ws_commands",  # search-ws
     "analysis.commands",             # reproduce, report
     "natsbench.demo",                # demo
 )

@@ -12,7 +12,8 @@ from natsbench.errors import MissingDependencyError, NatsBenchError
 TORCH_MODULES = ("natsbench.ops.fft_conv", "natsbench.ops.aggregated_conv", "natsbench.train.trainer",
                  "natsbench.train.batches", "natsbench.models.costs", "natsbench.models.wrn",
                  "natsbench.models.tss_net", "natsbench.models.sss_net", "natsbench.models.ops",
-                 "natsbench.models.cell_net")
+                 "natsbench.models.cell_net", "natsbench.models.tss_supernet",
+                 "search_algorithms.weight_sharing.engine")
 EXTRA_HINT = "pip install 'natsbench[train]'"
 
 

@@ -1,0 +1,172 @@
+"""Supernet training-step throughput (images/s): natsbench's tss supernet vs the official one.
+
+Issue "Weight-sharing search on the topology space", Performance: a step is forward +
+cross-entropy + backward + the shared-weight SGD step + the architecture Adam step, on the same
+batch, for our :class:`~natsbench.models.tss_supernet.TssSupernet` and the official
+``xautodl`` ``GenericNAS201Model`` (C=16, N=5, the 5 tss ops, BN without affine/stats) in the
+same mode: DARTS (soft mixing; official "joint"), GDAS (hard Gumbel; official "gdas") and single
+path (a fixed architecture; official "dynamic").  Before timing, the official supernet gets our
+weights and the soft-mode logits are compared, so both compute the same function.  Ours is
+timed in the reference's settings (contiguous NCHW) and channels-last (as the search engine
+runs it); rounds alternate and the best round of each is reported, by wall-clock and by CPU
+time of the process (use ``--threads 1`` on a shared machine).
+
+Usage::
+
+    python benchmarks/ws_supernet_step.py [--modes darts gdas path] [--batch 64] [--steps 3]
+        [--repeats 3] [--threads N] [--device cpu|cuda] [--image-size 32]
+
+Target: ratio (ours / reference) >= 1.0 per mode on CPU.  Needs the ``bench`` extra
+(``pip install xautodl==1.0.0 --no-deps`` is enough).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import torch
+from torch import nn
+
+from natsbench.models.tss_supernet import TssSupernet, gumbel_hard
+from natsbench.spaces import tss
+
+PATH_ARCH = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+OFFICIAL_MODE = {"darts": ("darts-v1", "joint"), "gdas": ("gdas", "gdas"), "path": ("setn", "dynamic")}
+
+
+def _reference(mode: str, num_classes: int) -> nn.Module:
+    try:
+        from xautodl.models.cell_searchs.generic_model import GenericNAS201Model
+        from xautodl.models.cell_searchs.genotypes import Structure
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        sys.exit(f"the reference needs the official xautodl package (bench extra): {exc}")
+    net = GenericNAS201Model(16, 5, 4, num_classes, list(tss.OPS), False, False)
+    algo, cal = OFFICIAL_MODE[mode]
+    net.set_algo(algo)
+    net.set_cal_mode(cal, Structure.str2structure(PATH_ARCH) if cal == "dynamic" else None)
+    if mode == "gdas":
+        net.set_tau(1.0)
+    return net
+
+
+class Stepper:
+    """One supernet, its two optimisers and a timed loop of search steps."""
+
+    def __init__(self, net: nn.Module, official: bool, mode: str, device: torch.device,
+                 channels_last: bool) -> None:
+        self.net, self.official, self.mode = net.to(device), official, mode
+        self.fmt = torch.channels_last if channels_last else torch.contiguous_format
+        self.net.to(memory_format=self.fmt)
+        arch = [net.arch_parameters] if official else [net.arch_logits]
+        weights = list(net.weights) if official else net.weights()
+        self.w_opt = torch.optim.SGD(weights, lr=0.025, momentum=0.9, nesterov=True,
+                                     weight_decay=5e-4)
+        self.a_opt = torch.optim.Adam(arch, lr=3e-4, betas=(0.5, 0.999), weight_decay=1e-3)
+        self.gen = torch.Generator().manual_seed(0)
+        self.path = list(tss.op_indices(PATH_ARCH))
+        self.device = device
+        self.loss = nn.CrossEntropyLoss()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.official:
+            return self.net(x)[-1]
+        if self.mode == "darts":
+            return self.net(x, "soft")
+        if self.mode == "gdas":
+            w, i = gumbel_hard(self.net.arch_logits, 1.0, self.gen)
+            return self.net(x, "hard", weights=w, index=i)
+        return self.net(x, "path", index=self.path)
+
+    def step(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        self.w_opt.zero_grad(set_to_none=True)
+        self.a_opt.zero_grad(set_to_none=True)
+        self.loss(self.forward(x.contiguous(memory_format=self.fmt)), y).backward()
+        self.w_opt.step()
+        self.a_opt.step()
+
+    def images_per_second(self, batches: list) -> tuple[float, float]:
+        self.net.train()
+        sync = torch.cuda.synchronize if self.device.type == "cuda" else (lambda: None)
+        sync()
+        start, cpu_start = time.perf_counter(), time.process_time()
+        for x, y in batches:
+            self.step(x, y)
+        sync()
+        images = sum(len(y) for _, y in batches)
+        return (images / (time.perf_counter() - start),
+                images / max(time.process_time() - cpu_start, 1e-9))
+
+
+def _copy_weights(ours: TssSupernet, ref: nn.Module) -> None:
+    theirs = [p for n, p in ref.named_parameters() if "arch_parameters" not in n]
+    mine = ours.weights()
+    assert len(theirs) == len(mine), (len(theirs), len(mine))
+    with torch.no_grad():
+        for a, b in zip(mine, theirs):
+            assert a.shape == b.shape, (a.shape, b.shape)
+            b.copy_(a)
+        ref.arch_parameters.copy_(ours.arch_logits)
+        for a, b in zip(ours.buffers(), ref.buffers()):
+            b.copy_(a)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--modes", nargs="+", default=["darts", "gdas", "path"],
+                        choices=tuple(OFFICIAL_MODE))
+    parser.add_argument("--batch", type=int, default=64, help="batch size (official: 64)")
+    parser.add_argument("--steps", type=int, default=3, help="timed steps per round")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed steps first")
+    parser.add_argument("--repeats", type=int, default=3, help="alternating timing rounds")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--image-size", type=int, default=32)
+    parser.add_argument("--classes", type=int, default=10)
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    gen = torch.Generator().manual_seed(1)
+    batches = [(torch.randn(args.batch, 3, args.image_size, args.image_size, generator=gen).to(device),
+                torch.randint(0, args.classes, (args.batch,), generator=gen).to(device))
+                for _ in range(args.steps)]
+    print(f"device {device} ({torch.get_num_threads()} threads), batch {args.batch}, "
+          f"{args.image_size}x{args.image_size}, {args.steps} steps x {args.repeats} rounds, "
+          f"torch {torch.__version__}")
+    for mode in args.modes:
+        torch.manual_seed(0)
+        ours = TssSupernet(args.classes, C=16, N=5)
+        ref = _reference(mode, args.classes)
+        _copy_weights(ours, ref)
+        if mode == "darts":
+            with torch.no_grad():
+                probe = torch.randn(4, 3, args.image_size, args.image_size)
+                ours.eval(), ref.eval()
+                diff = (ours(probe, "soft") - ref(probe)[-1]).abs().max().item()
+            print(f"[{mode}] same weights; max |soft-mode logit difference| = {diff:.2e}")
+        import copy
+
+        steppers = {"natsbench": Stepper(ours, False, mode, device, False),
+                    "natsbench channels-last": Stepper(copy.deepcopy(ours), False, mode, device, True),
+                    "xautodl (reference)": Stepper(ref, True, mode, device, False)}
+        for s in steppers.values():
+            s.images_per_second(batches[: args.warmup])
+        best = {name: (0.0, 0.0) for name in steppers}
+        for _ in range(args.repeats):
+            for name, s in steppers.items():
+                wall, cpu = s.images_per_second(batches)
+                best[name] = (max(best[name][0], wall), max(best[name][1], cpu))
+        print(f"[{mode}]  {'':24s} {'images/s':>10s} {'images/CPU-s':>13s}   (best round)")
+        for name, (wall, cpu) in best.items():
+            print(f"[{mode}]  {name:24s} {wall:10.1f} {cpu:13.1f}")
+        r = best["xautodl (reference)"]
+        for name in ("natsbench", "natsbench channels-last"):
+            o = best[name]
+            print(f"[{mode}]  ratio {name} / reference: {o[0] / r[0]:.3f}x wall-clock, "
+                  f"{o[1] / r[1]:.3f}x CPU time  (target >= 1.0x)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

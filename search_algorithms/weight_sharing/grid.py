@@ -1,0 +1,134 @@
+"""The grid of weight-sharing searches (algorithms x seeds) as independent jobs (no torch here).
+
+Each job is one :func:`~search_algorithms.weight_sharing.engine.run_search`; with ``workers >
+1`` jobs run in a spawned process pool.  Every search uses ``threads`` torch CPU threads
+(default 1) whatever the number of workers: CPU results are bit-identical only for one thread
+count (reductions split differently), so with a fixed ``threads`` a search's rows depend on
+its seed alone, and the grid gives the same rows for any ``workers``.
+
+``executor="ray"`` runs the jobs as Ray tasks instead (``ray`` extra): on the Ray instance this
+process initialised, else on ``$RAY_ADDRESS``, else on a local instance started with
+``workers * threads`` CPUs.  Each task asks for ``threads`` CPUs and, where the cluster has GPUs
+and ``device`` is not ``cpu``, one GPU (one search per GPU; Ray sets ``CUDA_VISIBLE_DEVICES``,
+so ``cuda`` is the task's own GPU).  The rows are the local executor's for the same seeds.
+"""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from natsbench.errors import QueryError
+from search_algorithms.weight_sharing.config import SearchConfig
+
+__all__ = ["WSJob", "run_grid", "rows_to_frame", "EXECUTORS"]
+
+#: accepted ``executor`` values
+EXECUTORS: tuple[str, ...] = ("local", "ray")
+
+
+@dataclass(frozen=True)
+class WSJob:
+    """One search of the grid."""
+
+    algorithm: str
+    dataset: str
+    seed: int
+
+
+def _run_job(job: WSJob, config: SearchConfig, bench: str, data_root: str | None,
+             split_file: str | None, device: str | None, checkpoint_dir: str | None,
+             threads: int | None, progress: bool) -> list[dict[str, Any]]:
+    from search_algorithms.weight_sharing.engine import run_search
+
+    return run_search(job.algorithm, job.dataset, config, job.seed, bench, data_root=data_root,
+                      split_file=split_file, device=device, checkpoint_dir=checkpoint_dir,
+                      num_threads=threads, progress=progress)
+
+
+def rows_to_frame(rows: list[dict[str, Any]]) -> Any:
+    """A pandas DataFrame of search rows, sorted by algorithm, dataset, seed, epoch."""
+    import pandas as pd
+
+    from search_algorithms.weight_sharing.engine import ROW_COLUMNS
+
+    frame = pd.DataFrame(rows)
+    cols = [c for c in ROW_COLUMNS if c in frame] + [c for c in frame if c not in ROW_COLUMNS]
+    frame = frame[cols].sort_values(["algorithm", "dataset", "seed", "epoch"], kind="stable")
+    return frame.reset_index(drop=True)
+
+
+def run_grid(jobs: list[WSJob], config: SearchConfig, bench: str | os.PathLike, *,
+             data_root: str | None = None, split_file: str | None = None,
+             device: str | None = "cpu",
+             checkpoint_dir: str | os.PathLike | None = None, workers: int = 1,
+             threads: int = 1, executor: str = "local", progress: bool = False) -> Any:
+    """Run ``jobs`` and return all rows as one DataFrame (see :func:`rows_to_frame`)."""
+    if workers < 1 or threads < 1:
+        raise QueryError(f"workers and threads must be >= 1; got workers={workers}, "
+                         f"threads={threads}")
+    if executor not in EXECUTORS:
+        raise QueryError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")
+    bench, ckpt = str(Path(bench)), None if checkpoint_dir is None else str(checkpoint_dir)
+    rows: list[dict[str, Any]] = []
+    if executor == "ray":
+        args = (config, bench, data_root, split_file, device, ckpt, threads, False)
+        return rows_to_frame(_run_ray(jobs, args, workers, threads, device))
+    if workers == 1 or len(jobs) <= 1:
+        for job in jobs:
+            rows += _run_job(job, config, bench, data_root, split_file, device, ckpt, threads,
+                             progress)
+        return rows_to_frame(rows)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        futures = [pool.submit(_run_job, job, config, bench, data_root, split_file, device, ckpt,
+                               threads, False) for job in jobs]
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(futures), unit="search", desc="search-ws")
+        try:
+            for future in as_completed(futures):
+                rows += future.result()
+                if bar is not None:
+                    bar.update(1)
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+        finally:
+            if bar is not None:
+                bar.close()
+    return rows_to_frame(rows)
+
+
+def _run_ray(jobs: list[WSJob], args: tuple, workers: int, threads: int,
+             device: str | None) -> list[dict[str, Any]]:
+    """Every job as a Ray task (see the module docstring); returns all rows."""
+    from natsbench._optional import require
+
+    ray = require("ray", extra="ray")
+    started = False
+    if not ray.is_initialized():
+        address = os.environ.get("RAY_ADDRESS") or None
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=workers * threads, include_dashboard=False, log_to_driver=False)
+        started = True
+    try:
+        gpus = 1.0 if float(ray.cluster_resources().get("GPU", 0)) and device != "cpu" else 0.0
+        remote = ray.remote(num_cpus=threads, num_gpus=gpus, max_calls=0)(_run_job)
+        refs = [remote.remote(job, *args) for job in jobs]
+        try:
+            return [row for part in ray.get(refs) for row in part]
+        except BaseException:
+            for ref in refs:
+                ray.cancel(ref, force=False)
+            raise
+    finally:
+        if started:
+            ray.shutdown()

@@ -1,0 +1,96 @@
+"""CLI: ``natsbench search-ws ALGO|all ...`` -- weight-sharing search on the tss space.
+
+Examples::
+
+    natsbench search-ws gdas --dataset digits --config digits --out gdas.parquet
+    natsbench search-ws all --dataset cifar10 --config nats --data-root ~/data \
+        --bench NATS-tss --device cuda --out ws.parquet
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from search_algorithms.weight_sharing import CONFIGS, available_ws_algorithms
+
+    names = available_ws_algorithms()
+    p = sub.add_parser(
+        "search-ws", help="weight-sharing search (DARTS, GDAS, SETN, ENAS, RSPS) on tss",
+        description="Train a tss supernet with a weight-sharing NAS algorithm (or 'all' of "
+                    f"them: {', '.join(names)}) for each seed; after every search epoch the "
+                    "derived architecture is looked up in the benchmark (hp 200, seed mean; "
+                    "another dataset's longest hp) and one row is written to Parquet. "
+                    "See docs/ALGORITHMS.md.")
+    p.add_argument("algorithm", choices=[*names, "all"], help="algorithm, or 'all'")
+    p.add_argument("--space", choices=("tss",), default="tss", help="search space (tss)")
+    p.add_argument("--dataset", default="digits",
+                   help="cifar10, cifar100, ImageNet16-120 (need --data-root) or a dataset of "
+                        "the benchmark with x-valid/x-test sets (default: digits)")
+    p.add_argument("--config", choices=tuple(CONFIGS), default="digits",
+                   help="named settings: nats (the official runs) or digits (the bundled "
+                        "tss-digits scale; default)")
+    p.add_argument("--epochs", type=int, default=None, help="override the config's epochs")
+    p.add_argument("--seeds", default="777,888,999", help="comma-separated seeds")
+    p.add_argument("--bench", default=None,
+                   help="tss benchmark directory answering the derived archs (default: the "
+                        "bundled tss-digits)")
+    p.add_argument("--data-root", default=None, help="folder of the CIFAR/ImageNet16 files")
+    p.add_argument("--split-file", default=None,
+                   help="the dataset's official split file (cifar-split.txt, "
+                        "cifar100-test-split.txt, imagenet-16-120-test-split.txt); default: a "
+                        "generated stratified split")
+    p.add_argument("--out", required=True, help="output Parquet file (one row per epoch)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="searches run in parallel processes (default: all CPUs, at most one "
+                        "per search; results do not depend on it)")
+    p.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="local process pool (default) or Ray tasks (one GPU per search where "
+                        "the cluster has GPUs and --device is not cpu; $RAY_ADDRESS attaches "
+                        "to a cluster); the same rows either way")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads per search (default: 1; CPU results are "
+                        "bit-identical for one thread count)")
+    p.add_argument("--checkpoint-dir", default=None,
+                   help="checkpoint after every epoch here; a rerun resumes killed searches")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=_search_ws)
+
+
+def _search_ws(args: argparse.Namespace) -> int:
+    from natsbench.errors import QueryError
+    from natsbench.resources import BUNDLED_TSS, bundled_path
+    from search_algorithms.runner import write_parquet
+    from search_algorithms.weight_sharing import available_ws_algorithms, get_config
+    from search_algorithms.weight_sharing.grid import WSJob, run_grid
+
+    try:
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    except ValueError:
+        raise QueryError(f"--seeds must be comma-separated integers; got {args.seeds!r}") from None
+    if not seeds:
+        raise QueryError("--seeds names no seed")
+    if args.epochs is not None and args.epochs < 1:
+        raise QueryError(f"--epochs must be >= 1; got {args.epochs}")
+    config = get_config(args.config, **({} if args.epochs is None else {"epochs": args.epochs}))
+    bench = args.bench or str(bundled_path(*BUNDLED_TSS))
+    algorithms = available_ws_algorithms() if args.algorithm == "all" else (args.algorithm,)
+    jobs = [WSJob(a, args.dataset, s) for a in algorithms for s in seeds]
+    workers = args.workers or max(1, min(len(jobs), os.cpu_count() or 1))
+    start = time.perf_counter()
+    frame = run_grid(jobs, config, bench, data_root=args.data_root,
+                     split_file=args.split_file, device=args.device,
+                     checkpoint_dir=args.checkpoint_dir, workers=workers, threads=args.threads,
+                     executor=args.executor,
+                     progress=not args.no_progress)
+    elapsed = time.perf_counter() - start
+    write_parquet(frame, args.out)
+    last = frame.groupby(["algorithm", "seed"]).tail(1)
+    summary = last.groupby("algorithm").agg(final=("reported", "mean"), std=("reported", "std"),
+                                            time=("search_time", "mean"))
+    print(f"{len(jobs)} searches, {len(frame)} rows in {elapsed:.1f} s -> {args.out}")
+    print(summary.to_string(float_format=lambda v: f"{v:.2f}"))
+    return 0

@@ -1,0 +1,240 @@
+"""The weight-sharing search engine: every algorithm end to end on a tiny digits search,
+determinism, resume after a kill, the sets steps read, the rows, the CLI."""
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from natsbench.datasets import load_dataset  # noqa: E402
+from natsbench.datasets.core import ImageSet, LoadedDataset  # noqa: E402
+from natsbench.errors import QueryError  # noqa: E402
+from natsbench.resources import BUNDLED_TSS, bundled_path  # noqa: E402
+from natsbench.spaces import tss  # noqa: E402
+from search_algorithms.weight_sharing import (  # noqa: E402
+    available_ws_algorithms, get_config, get_ws_algorithm, run_search,
+)
+from search_algorithms.weight_sharing.engine import ROW_COLUMNS  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+ALGOS = available_ws_algorithms()
+BENCH = bundled_path(*BUNDLED_TSS)
+#: a tiny search: 4 channels, 1 cell per stage, 8x8 images, 2 epochs of 3 steps
+TINY = dict(epochs=2, C=4, N=1, batch_size=16, eval_batch_size=16, num_candidates=4,
+            controller_steps=2, controller_aggregate=3)
+TIME_COLS = ("search_time",)
+
+
+@pytest.fixture(scope="module")
+def tiny_data() -> LoadedDataset:
+    """digits at 8x8 cut to 48 train / 32 x-valid images; the test sets carry labels no
+    classifier has (99), so a test image reaching a loss would raise."""
+    full = load_dataset("digits", image_size=8)
+    valid = full.eval_sets["x-valid"]
+    poison = {name: ImageSet(s.images, np.full_like(s.labels, 99))
+              for name, s in full.eval_sets.items() if name != "x-valid"}
+    return LoadedDataset(spec=full.spec, train=full.train.take(np.arange(48)),
+                         eval_sets={"x-valid": valid.take(np.arange(32)), **poison},
+                         mean=full.mean, std=full.std, provenance=full.provenance)
+
+
+def _search(algo, data, seed=777, **kw):
+    cfg = get_config("digits", **TINY)
+    engines: list = []
+    rows = run_search(algo, "digits", cfg, seed, BENCH, data=data, engine_out=engines, **kw)
+    return rows, engines[0] if engines else None
+
+
+def _strip(rows):
+    """Rows without the wall-time column, NaN as None (so equal rows compare equal)."""
+    return [{k: (None if isinstance(v, float) and math.isnan(v) else v)
+             for k, v in r.items() if k not in TIME_COLS} for r in rows]
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_each_algorithm_finishes_a_two_epoch_search(algo, tiny_data):
+    rows, engine = _search(algo, tiny_data)
+    assert [r["epoch"] for r in rows] == [1, 2]
+    for r in rows:
+        assert set(ROW_COLUMNS) <= set(r)
+        assert tss.parse(r["arch"])            # a valid tss string (raises otherwise)
+        assert r["algorithm"] == algo and r["space"] == "tss" and r["dataset"] == "digits"
+        assert 0 < r["reported"] <= 100 and 0 < r["valid"] <= 100   # answered by tss-digits
+        ops = tss.parse(r["arch"])
+        assert r["num_skip"] == ops.count("skip_connect") and r["num_none"] == ops.count("none")
+    assert rows[0]["search_time"] < rows[1]["search_time"]
+    # no test-set image reached a step: only train and x-valid were read
+    assert set(engine.used) <= {"train", "x-valid"}
+    assert engine.used["train"] == set(range(48))      # every train image, one epoch
+    assert engine.used["x-valid"] <= set(range(32))
+    if get_ws_algorithm(algo).has_arch_step or algo in ("rsps", "setn", "enas"):
+        assert engine.used["x-valid"]            # arch steps / candidate scoring read x-valid
+
+
+def test_arch_parameters_move_only_for_methods_that_train_them(tiny_data):
+    torch.manual_seed(0)
+    for algo in ("rsps", "enas"):
+        _, engine = _search(algo, tiny_data)
+        init = _search(algo, tiny_data, stop_after=0)[1].net.arch_logits
+        assert torch.equal(engine.net.arch_logits, init), algo
+    for algo in ("darts-v1", "darts-v2", "gdas", "setn"):
+        _, engine = _search(algo, tiny_data)
+        init = _search(algo, tiny_data, stop_after=0)[1].net.arch_logits
+        assert not torch.equal(engine.net.arch_logits, init), algo
+
+
+def test_darts_and_gdas_derive_the_argmax_of_their_logits(tiny_data):
+    for algo in ("darts-v1", "gdas"):
+        rows, engine = _search(algo, tiny_data)
+        argmax = engine.net.arch_logits.argmax(dim=-1).tolist()
+        assert rows[-1]["arch"] == tss.from_op_indices(argmax)
+
+
+@pytest.mark.parametrize("algo", ["gdas", "enas", "darts-v2"])
+def test_one_seed_gives_identical_rows_on_cpu(algo, tiny_data):
+    a, _ = _search(algo, tiny_data, seed=5)
+    b, _ = _search(algo, tiny_data, seed=5)
+    assert _strip(a) == _strip(b)
+    # the trained weights are the same tensor values; another seed trains other ones
+    wa = _search(algo, tiny_data, seed=5)[1].net.state_dict()
+    wb = _search(algo, tiny_data, seed=5)[1].net.state_dict()
+    wc = _search(algo, tiny_data, seed=6)[1].net.state_dict()
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert not all(torch.equal(wa[k], wc[k]) for k in wa)
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_a_killed_search_resumes_with_the_same_rows(algo, tiny_data, tmp_path):
+    full, e_full = _search(algo, tiny_data)
+    first, _ = _search(algo, tiny_data, checkpoint_dir=tmp_path, stop_after=1)   # "killed"
+    assert len(first) == 1 and len(list(tmp_path.iterdir())) == 1
+    resumed, e_res = _search(algo, tiny_data, checkpoint_dir=tmp_path)
+    assert _strip(resumed) == _strip(full)
+    sa, sb = e_full.net.state_dict(), e_res.net.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert e_res.used == e_full.used
+    # other settings never resume from this checkpoint
+    other = run_search(algo, "digits", get_config("digits", **{**TINY, "lr": 0.05}), 777, BENCH,
+                       data=tiny_data, checkpoint_dir=tmp_path, stop_after=1)
+    assert len(other) == 1 and len(list(tmp_path.iterdir())) == 2
+
+
+def test_schedules():
+    from search_algorithms.weight_sharing.engine import Engine
+
+    class _E:
+        config = get_config("nats")
+        steps_per_epoch = 10
+
+    e = _E()
+    assert Engine.lr_at(e, 0) == pytest.approx(0.025)
+    assert Engine.lr_at(e, 500) == pytest.approx((0.025 + 0.001) / 2)
+    assert Engine.lr_at(e, 1000) == pytest.approx(0.001)
+    assert Engine.tau_at(e, 0) == pytest.approx(10.0)
+    assert Engine.tau_at(e, 99) == pytest.approx(0.1)
+
+
+def test_gdas_rows_report_the_linear_temperature(tiny_data):
+    rows, _ = _search("gdas", tiny_data)
+    assert [r["tau"] for r in rows] == pytest.approx([10.0, 0.1])
+    assert all(math.isnan(r["tau"]) for r in _search("darts-v1", tiny_data)[0])
+
+
+def test_digits_config_takes_the_benchmarks_scale():
+    from search_algorithms.weight_sharing.engine import BenchOracle, _resolve_scale
+
+    oracle = BenchOracle(BENCH, "digits")
+    assert oracle.test == ("digits", "x-test", "12") and oracle.valid == ("digits", "x-valid", "12")
+    C, N, size, pad, flip = _resolve_scale(get_config("digits"), oracle, "digits")
+    assert (C, N, size, pad, flip) == (8, 1, 8, 1, 0.0)
+    nats = get_config("nats")
+    assert (nats.epochs, nats.C, nats.N, nats.batch_size, nats.lr, nats.arch_lr) == (
+        100, 16, 5, 64, 0.025, 3e-4)
+
+
+def test_bad_inputs_name_the_valid_values(tiny_data):
+    with pytest.raises(QueryError, match="darts-v1"):
+        get_ws_algorithm("dartz")
+    with pytest.raises(QueryError, match="nats, digits"):
+        get_config("cifar")
+    with pytest.raises(QueryError, match="epochs"):
+        get_config("digits", epoch=3)
+    with pytest.raises(QueryError, match="digits"):
+        run_search("gdas", "mnist", get_config("digits", **TINY), 1, BENCH, data=tiny_data)
+
+
+def test_cli_writes_parquet_rows(tmp_path):
+    pd = pytest.importorskip("pandas")
+    out = tmp_path / "ws.parquet"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "natsbench.cli", "search-ws", "gdas", "--dataset", "digits",
+         "--config", "digits", "--epochs", "1", "--seeds", "1,2", "--out", str(out),
+         "--no-progress"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    frame = pd.read_parquet(out)
+    assert list(frame.columns[:len(ROW_COLUMNS)]) == list(ROW_COLUMNS)
+    assert sorted(frame["seed"]) == [1, 2] and set(frame["epoch"]) == {1}
+    assert frame["reported"].between(0, 100).all()
+    bad = subprocess.run(
+        [sys.executable, "-m", "natsbench.cli", "search-ws", "gdas", "--seeds", "a",
+         "--out", str(tmp_path / "x.parquet")], capture_output=True, text=True, env=env,
+        cwd=ROOT, timeout=120)
+    assert bad.returncode != 0 and "--seeds" in bad.stderr
+    assert not (tmp_path / "x.parquet").exists()
+
+
+@pytest.mark.slow
+def test_the_grid_gives_the_same_rows_with_one_or_two_workers(tmp_path):
+    from search_algorithms.weight_sharing.grid import WSJob, run_grid
+
+    cfg = get_config("digits", epochs=1, C=4, batch_size=128, eval_batch_size=32,
+                     num_candidates=3, controller_steps=1, controller_aggregate=2)
+    jobs = [WSJob(a, "digits", s) for a in ("gdas", "enas") for s in (1, 2)]
+    one = run_grid(jobs, cfg, BENCH, workers=1).drop(columns=list(TIME_COLS))
+    two = run_grid(jobs, cfg, BENCH, workers=2).drop(columns=list(TIME_COLS))
+    assert len(one) == 4
+    assert one.equals(two)
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="needs the ray extra")
+def test_ray_executor_gives_the_local_rows(tmp_path):
+    """The Ray grid runs in a fresh interpreter: Ray caches its auth settings per process."""
+    from search_algorithms.weight_sharing.grid import WSJob, run_grid
+
+    cfg = dict(epochs=1, C=4, batch_size=128, eval_batch_size=32, num_candidates=3)
+    jobs = [WSJob("gdas", "digits", s) for s in (1, 2)]
+    local = run_grid(jobs, get_config("digits", **cfg), BENCH, workers=1)
+    out = tmp_path / "ray.parquet"
+    code = (
+        "from search_algorithms.weight_sharing import get_config\n"
+        "from search_algorithms.weight_sharing.grid import WSJob, run_grid\n"
+        f"jobs = [WSJob('gdas', 'digits', s) for s in (1, 2)]\n"
+        f"frame = run_grid(jobs, get_config('digits', **{cfg!r}), {str(BENCH)!r}, workers=2, "
+        f"executor='ray')\n"
+        f"frame.to_parquet({str(out)!r})\n")
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+           "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32),
+           "RAY_USAGE_STATS_ENABLED": "0"}
+    for name in ("RAY_ADDRESS", "RAY_AUTH_TOKEN_PATH"):
+        env.pop(name, None)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, cwd=ROOT, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    import pandas as pd
+
+    remote = pd.read_parquet(out)
+    assert local.drop(columns=list(TIME_COLS)).equals(remote.drop(columns=list(TIME_COLS)))
+    with pytest.raises(QueryError, match="local, ray"):
+        run_grid(jobs, get_config("digits", **cfg), BENCH, executor="dask")
