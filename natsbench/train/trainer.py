@@ -82,7 +82,7 @@ class EpochMetrics:
 
 
 @contextlib.contextmanager
-def _torch_settings(device: torch.device, deterministic: bool,
+def torch_settings(device: torch.device, deterministic: bool,
                     num_threads: int | None) -> Iterator[None]:
     """Set determinism/cuDNN/thread flags for one run and restore them afterwards."""
     old_det = torch.are_deterministic_algorithms_enabled()
@@ -379,7 +379,7 @@ def train_arch(space: str, arch: str, dataset: str | LoadedDataset,
     identity = {"space": space, "arch": arch, "dataset": data.name, "seed": seed,
                 "protocol": prot.to_dict()}
     wall_start = time.perf_counter()
-    with _torch_settings(dev, det, num_threads), torch.random.fork_rng(
+    with torch_settings(dev, det, num_threads), torch.random.fork_rng(
             devices=[dev] if dev.type == "cuda" else []):
         torch.manual_seed(seed)
         net = _build_model(space, arch, data.num_classes, model_kwargs)

@@ -45,7 +45,7 @@ from natsbench.models.tss_supernet import TssSupernet
 from natsbench.spaces import tss
 from natsbench.store.records import atomic_write_bytes
 from natsbench.train.batches import DeviceSet, Normalizer, augment
-from natsbench.train.trainer import _torch_settings, resolve_device
+from natsbench.train.trainer import torch_settings, resolve_device
 from search_algorithms.weight_sharing.config import SearchConfig
 
 __all__ = ["Engine", "BenchOracle", "run_search", "ROW_COLUMNS", "arch_summary"]
@@ -348,7 +348,7 @@ def run_search(algorithm: str, dataset: str, config: SearchConfig, seed: int, be
     flip = 0.5 if flip is None else float(flip)
     dev = resolve_device(device)
     deterministic = dev.type == "cpu"
-    with _torch_settings(dev, deterministic, num_threads):
+    with torch_settings(dev, deterministic, num_threads):
         engine = Engine(algo_cls(), data, config, int(seed), dev, C, N, pad, flip)
         if engine_out is not None:
             engine_out.append(engine)
