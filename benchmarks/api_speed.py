@@ -45,9 +45,12 @@ def ensure_official_archive(workdir: Path, n_archs: int) -> Path:
 
 def ensure_full_bench(workdir: Path) -> Path:
     """A whole tss benchmark: 15,625 archs x {12, 200} x 4 datasets x 3 seeds, float64."""
-    from natsbench.store.manifest import NATS_EVAL_SETS, NATS_NUM_CLASSES
+    from natsbench.datasets.specs import DATASETS, NATS_DATASETS
     from natsbench.store.writer import DenseGroup, write_bench
     from natsbench.store.manifest import GroupInfo
+
+    NATS_EVAL_SETS = {d: DATASETS[d].eval_sets for d in NATS_DATASETS}
+    NATS_NUM_CLASSES = {d: DATASETS[d].num_classes for d in NATS_DATASETS}
     from natsbench.testing.official_archive import all_arch_strings
 
     path = workdir / "full-tss"

@@ -43,7 +43,7 @@ from typing import Any, Callable, Mapping
 
 from natsbench.errors import ArchiveError, DatasetError, NatsBenchError
 
-__all__ = ["AllowList", "OFFICIAL_ARCHIVE", "DATASET_BATCH", "RestrictedUnpickler",
+__all__ = ["AllowList", "OFFICIAL_ARCHIVE", "TORCH_ARCHIVE", "DATASET_BATCH", "RestrictedUnpickler", "PICKLE_ERRORS",
            "restricted_loads", "load_archive_file", "load_dataset_pickle"]
 
 
@@ -141,6 +141,16 @@ def _latin1_encode(obj: str, encoding: str = "utf-8", errors: str = "strict") ->
     return obj.encode("latin-1", errors)
 
 
+#: torch-saved archives (NAS-Bench-201 ``.pth``): the official-archive list plus
+#: ``_codecs.encode(str, "latin1")``, how pickle protocol 2 (torch's default) writes bytes
+TORCH_ARCHIVE = AllowList(
+    what="torch-saved archive",
+    contents="a torch-saved archive may only contain plain containers and numbers (no tensors)",
+    globals={**OFFICIAL_ARCHIVE.globals, ("_codecs", "encode"): _latin1_encode},
+    error=ArchiveError,
+)
+
+
 def _numpy_globals() -> dict[tuple[str, str], Any]:
     import numpy as np
 
@@ -190,7 +200,7 @@ DATASET_BATCH = AllowList(
 # -- the core ----------------------------------------------------------------------------------
 
 #: what a malformed pickle raises inside :meth:`pickle.Unpickler.load`
-_PICKLE_ERRORS = (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError,
+PICKLE_ERRORS = (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError,
                   AttributeError, KeyError, struct.error, UnicodeError, OverflowError,
                   MemoryError, RecursionError)
 
@@ -235,7 +245,7 @@ def restricted_loads(payload: bytes, source: str = "<pickle>", *,
             allow.check(obj)
     except allow.error:
         raise
-    except _PICKLE_ERRORS as exc:
+    except PICKLE_ERRORS as exc:
         raise allow.error(f"{source}: not a valid {allow.what}, corrupt or truncated "
                           f"({type(exc).__name__}: {exc})") from exc
     return obj

@@ -162,7 +162,7 @@ def _search(args: argparse.Namespace) -> int:
         runs=("run", "size"), evals=("step", "mean"), final=("reported", "mean"),
         std=("reported", "std"))
     print(f"{len(frame)} evaluations of {len(jobs) * args.runs} runs in {elapsed:.1f} s "
-          f"({args.workers or os.cpu_count()} workers) -> {args.out}")
+          f"({workers or os.cpu_count()} workers) -> {args.out}")
     counts = frame["source"].value_counts()
     if counts.get("surrogate", 0) or counts.get("trained", 0):
         print("evaluation sources: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v)

@@ -61,22 +61,38 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _search_ws(args: argparse.Namespace) -> int:
-    from natsbench.errors import QueryError
+    from natsbench.errors import (ConfigError, check_output, check_range, require_dir,
+                                  require_file)
     from natsbench.resources import BUNDLED_TSS, bundled_path
     from search_algorithms.runner import write_parquet
     from search_algorithms.weight_sharing import available_ws_algorithms, get_config
+    from search_algorithms.weight_sharing.engine import BenchOracle
     from search_algorithms.weight_sharing.grid import WSJob, run_grid
 
+    # everything is checked here, before any search starts (a grid can run for hours)
+    check_output(args.out, "--out", directory=False)
     try:
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     except ValueError:
-        raise QueryError(f"--seeds must be comma-separated integers; got {args.seeds!r}") from None
+        raise ConfigError(f"--seeds must be comma-separated integers; got {args.seeds!r}") from None
     if not seeds:
-        raise QueryError("--seeds names no seed")
-    if args.epochs is not None and args.epochs < 1:
-        raise QueryError(f"--epochs must be >= 1; got {args.epochs}")
+        raise ConfigError(f"--seeds {args.seeds!r} names no seed")
+    for seed in seeds:
+        check_range("--seeds", seed, 0, 2**32 - 1)
+    if args.epochs is not None:
+        check_range("--epochs", args.epochs, 1, 10**5)
+    if args.workers is not None:
+        check_range("--workers", args.workers, 1, 4096)
+    check_range("--threads", args.threads, 1, 4096)
+    if args.data_root is not None:
+        require_dir(args.data_root, "--data-root")
+    if args.split_file is not None:
+        require_file(args.split_file, "--split-file")
+    if args.checkpoint_dir is not None:
+        check_output(args.checkpoint_dir, "--checkpoint-dir", directory=True)
     config = get_config(args.config, **({} if args.epochs is None else {"epochs": args.epochs}))
-    bench = args.bench or str(bundled_path(*BUNDLED_TSS))
+    bench = str(require_dir(args.bench, "--bench")) if args.bench else str(bundled_path(*BUNDLED_TSS))
+    BenchOracle(bench, args.dataset)  # the benchmark answers this dataset (else a clear error)
     algorithms = available_ws_algorithms() if args.algorithm == "all" else (args.algorithm,)
     jobs = [WSJob(a, args.dataset, s) for a in algorithms for s in seeds]
     workers = args.workers or max(1, min(len(jobs), os.cpu_count() or 1))

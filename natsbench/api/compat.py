@@ -33,8 +33,8 @@ from natsbench.api.results import ArchResultsView, MissingValue, RunData
 from natsbench.datasets.specs import NATS_DATASETS, NATS_SET_SOURCES, nats_set_source
 from natsbench.errors import QueryError, StoreError
 from natsbench.store.manifest import MANIFEST_FILE
-from natsbench.store.official import META_FILE, import_official, normalize_space
 from natsbench.store.records import normalize_hp
+from natsbench.spaces import NATS_SPACES, canonical_space
 
 log = logging.getLogger(__name__)
 
@@ -585,7 +585,14 @@ def _archive_fingerprint(src: Path) -> str:
 
 
 def open_as_bench(source: str | os.PathLike, space: str | None = None, progress: bool = False) -> Bench:
-    """Open a natsbench benchmark, or import an official archive (cached) and open that."""
+    """Open a natsbench benchmark, or import an official archive (cached) and open that.
+
+    The import runs in this process (``workers=1``): a process pool would re-run the caller's
+    script in every spawned worker (``natsbench.create`` is often called at a script's top level,
+    without a ``__main__`` guard). ``natsbench import-official`` uses the pool.
+    """
+    from natsbench.store.official import META_FILE, import_official
+
     src = Path(source)
     if (src / MANIFEST_FILE).is_file():
         return Bench(src)
@@ -597,14 +604,14 @@ def open_as_bench(source: str | os.PathLike, space: str | None = None, progress:
     target = cache_root() / "imports" / _archive_fingerprint(src)
     if not (target / MANIFEST_FILE).is_file():
         log.info("importing official archive %s into %s", src, target)
-        import_official(src, target, space=space, overwrite=True, progress=progress)
+        import_official(src, target, space=space, overwrite=True, progress=progress, workers=1)
     return Bench(target)
 
 
 def create(file_path_or_dict: Any, search_space: str, fast_mode: bool = False,
            verbose: bool = True, seed: int | None = None) -> _NATSBase:
     """Drop-in for ``nats_bench.create``; see :func:`natsbench.create`."""
-    space = normalize_space(search_space)
+    space = canonical_space(search_space, NATS_SPACES)
     cls = NATStopology if space == "tss" else NATSsize
     if file_path_or_dict is None:
         home = Path(os.environ.get("TORCH_HOME", Path.home() / ".torch"))

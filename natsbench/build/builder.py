@@ -53,9 +53,10 @@ def dataset_entry(dataset: str) -> dict[str, Any]:
 
 def _check_settings(space: str, selection: ArchSelection, datasets: Sequence[str],
                     seeds: Sequence[int], store: str | os.PathLike, device: str | None,
-                    data_root: str | None, model_kwargs: dict[str, Any]) -> None:
+                    data_root: str | None, model_kwargs: dict[str, Any], *, local: bool) -> None:
     """Everything a build can check before it writes or trains: a NatsBenchError naming the
-    bad setting (the store is not created when one is wrong)."""
+    bad setting (the store is not created when one is wrong). With ``local`` False (Ray) the
+    data root and the device belong to the cluster's machines: only the device name is checked."""
     from natsbench.train.trainer import _build_model, resolve_device
 
     check_output(store, "store", directory=True)
@@ -66,9 +67,9 @@ def _check_settings(space: str, selection: ArchSelection, datasets: Sequence[str
     for seed in seeds:
         check_range("seed", seed, 0, 2**63 - 1)
     entries = {d: dataset_entry(d) for d in datasets}  # unknown names raise, listing the valid
-    if data_root is not None:
+    if data_root is not None and local:
         require_dir(data_root, "data root")
-    resolve_device(device)
+    resolve_device(device, check_available=local)
     if selection.archs:
         try:
             _build_model(space, selection.archs[0], next(iter(entries.values()))["num_classes"],
@@ -140,7 +141,8 @@ def build(*, space: str, datasets: Sequence[str], protocol: str, seeds: Sequence
     selection = archs if isinstance(archs, ArchSelection) else select_archs(
         space, archs, space_options=space_options)
     model_kwargs = dict(model_kwargs or {})
-    _check_settings(space, selection, datasets, seeds, store, device, data_root, model_kwargs)
+    _check_settings(space, selection, datasets, seeds, store, device, data_root, model_kwargs,
+                    local=executor != "ray")
     store = Path(store)
     net_config: dict[str, Any] = {"model_kwargs": model_kwargs}
     if space_options:

@@ -22,41 +22,18 @@ from __future__ import annotations
 
 import io
 import os
-import pickle
-import struct
 import zipfile
 from pathlib import Path
 from typing import Any
 
 from natsbench.errors import ArchiveError
-from natsbench.store.restricted_pickle import RestrictedUnpickler
+from natsbench.safe_unpickle import PICKLE_ERRORS, TORCH_ARCHIVE, RestrictedUnpickler
 
 #: first object of a legacy ``torch.save`` stream
 TORCH_MAGIC = 0x1950A86A20F9469CFC6C
 #: second object of a legacy stream
 TORCH_PROTOCOL_VERSION = 1001
 _MAGIC_LONG1 = b"\x8a\x0a" + TORCH_MAGIC.to_bytes(10, "little")   # pickle LONG1 opcode
-_PICKLE_ERRORS = (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError,
-                  AttributeError, struct.error, KeyError, RecursionError)
-
-
-def _latin1_bytes(text: Any, encoding: str = "latin1") -> bytes:
-    """Stand-in for ``_codecs.encode``, which pickle protocol 2 names to rebuild ``bytes``
-    (e.g. the raw data of a numpy scalar): only ``str`` to latin-1 is admitted."""
-    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
-        raise ArchiveError(f"_codecs.encode({type(text).__name__}, {encoding!r}) is not allowed in "
-                           f"an archive; only str -> latin1 bytes (pickle protocol 2)")
-    return text.encode("latin1")
-
-
-class TorchArchiveUnpickler(RestrictedUnpickler):
-    """:class:`~natsbench.store.restricted_pickle.RestrictedUnpickler` that also admits
-    ``_codecs.encode(str, "latin1")``, the way pickle protocol 2 (torch's default) writes bytes."""
-
-    def find_class(self, module: str, name: str) -> Any:  # noqa: D102
-        if (module, name) == ("_codecs", "encode"):
-            return _latin1_bytes
-        return super().find_class(module, name)
 
 
 def _head(path: Path, n: int = 32) -> bytes:
@@ -101,10 +78,10 @@ def _load_zip(path: Path) -> Any:
     except (zipfile.BadZipFile, OSError, EOFError, zipfile.LargeZipFile) as exc:
         raise ArchiveError(f"{path}: truncated or corrupt torch zip archive ({exc})") from exc
     try:
-        return TorchArchiveUnpickler(io.BytesIO(payload), source=str(path)).load()
+        return RestrictedUnpickler(io.BytesIO(payload), source=str(path), allow=TORCH_ARCHIVE).load()
     except ArchiveError:
         raise
-    except _PICKLE_ERRORS as exc:
+    except PICKLE_ERRORS as exc:
         raise ArchiveError(f"{path}: corrupt or truncated torch archive ({type(exc).__name__}: {exc})") from exc
 
 
@@ -115,7 +92,7 @@ def _load_legacy(path: Path) -> Any:
             stream = io.BufferedReader(f, buffer_size=1 << 20)
 
             def load() -> Any:
-                return TorchArchiveUnpickler(stream, source=source).load()
+                return RestrictedUnpickler(stream, source=source, allow=TORCH_ARCHIVE).load()
 
             magic, version, sys_info = load(), load(), load()
             if magic != TORCH_MAGIC or version != TORCH_PROTOCOL_VERSION or not isinstance(sys_info, dict):
@@ -127,7 +104,7 @@ def _load_legacy(path: Path) -> Any:
         raise
     except OSError as exc:
         raise ArchiveError(f"{path}: cannot read archive file ({exc})") from exc
-    except _PICKLE_ERRORS as exc:
+    except PICKLE_ERRORS as exc:
         raise ArchiveError(f"{path}: corrupt or truncated torch archive ({type(exc).__name__}: {exc})") from exc
     if storage_keys != []:
         raise ArchiveError(f"{path}: the archive holds tensor storages {storage_keys!r:.80}; only "

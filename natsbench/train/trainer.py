@@ -52,15 +52,18 @@ __all__ = ["train_arch", "resolve_device", "EpochMetrics"]
 logger = logging.getLogger(__name__)
 
 
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``None`` -> CUDA when available, else CPU; otherwise the named device (checked)."""
+def resolve_device(device: str | torch.device | None, *, check_available: bool = True) -> torch.device:
+    """``None`` -> CUDA when available, else CPU; otherwise the named device (checked).
+
+    ``check_available=False`` checks only the name (for a device of another machine, e.g. the
+    workers of a Ray cluster)."""
     if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError):
         raise ConfigError(f"unknown device {str(device)!r}; valid: 'cpu', 'cuda', 'cuda:N'") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
+    if check_available and dev.type == "cuda" and not torch.cuda.is_available():
         raise QueryError(f"device {str(device)!r} requested but CUDA is not available; valid: 'cpu'")
     if dev.type not in ("cpu", "cuda"):
         raise QueryError(f"unsupported device {str(device)!r}; valid: 'cpu', 'cuda', 'cuda:N'")
