@@ -115,7 +115,9 @@ def test_ray_instance_started_by_the_caller_matches_local_and_stops_gracefully(
         # the same resources as above: the warm worker runs them, the next starting at once
         results = run_ray(jobs, settings, workers=1, gpus_per_job=0.5)  # one runs, one waits
         first = next(results)
-        time.sleep(0.3)  # the second job is running now
+        # the generator is suspended at its yield, so nothing else is submitted meanwhile:
+        # give Ray ample time (a loaded machine) to start the second job on the warm worker
+        time.sleep(3.0)
         results.close()
         done = {r.arch: r for r in iter_records(tmp_path / "stopped")}
         assert first.job.arch in done and jobs[1].arch in done  # finished before close returned

@@ -6,6 +6,7 @@ the same seeds whichever executor ran them, and a killed build loses only jobs i
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import traceback
@@ -160,29 +161,12 @@ def run_ray(jobs: Iterable[Job], settings: RunSettings, workers: int | None = No
     when the caller stops consuming) tasks that have not started are cancelled and running
     ones finish their records first, as with the local pool.
     """
-    try:
-        import ray
-    except ImportError as exc:  # pragma: no cover - depends on the extra
-        raise BuildError("--executor ray needs Ray: pip install 'natsbench[ray]'") from exc
     threads = int(settings.threads_per_job or 1)
     if workers is not None and workers < 1:
         raise BuildError(f"workers must be >= 1 (or None: what the cluster fits), got {workers}")
     if gpus_per_job is not None and not gpus_per_job >= 0:
         raise BuildError(f"gpus_per_job must be >= 0 (fractions share a GPU), got {gpus_per_job}")
-    address = address or os.environ.get("RAY_ADDRESS") or None
-    started = False
-    if ray.is_initialized() and address:
-        log.warning("Ray is already initialised in this process: using that instance, not %s", address)
-    if not ray.is_initialized():
-        handlers = _stop_handlers()
-        if address:  # an existing cluster: its resources are its own (num_cpus is refused)
-            ray.init(address=address, log_to_driver=False)
-        else:
-            ray.init(num_cpus=workers * threads if workers else None, include_dashboard=False,
-                     log_to_driver=False)
-        started = True
-        _stop_handlers(handlers)
-    try:
+    with ray_session(address, num_cpus=workers * threads if workers else None) as ray:
         resources = ray.cluster_resources()
         cluster_gpus = float(resources.get("GPU", 0))
         if gpus_per_job is None:
@@ -204,7 +188,39 @@ def run_ray(jobs: Iterable[Job], settings: RunSettings, workers: int | None = No
         # runs job after job, GPU ones too (Ray's default for GPU tasks is a new process per
         # task), so each worker imports torch and loads a dataset once
         remote = ray.remote(num_cpus=threads, num_gpus=gpus_per_job, max_calls=0)(_ray_job)
-        yield from _ray_results(ray, remote, iter(jobs), settings, 2 * workers)
+        for job, result in ray_results(lambda job: remote.remote(job, settings), iter(jobs),
+                                       2 * workers):
+            if isinstance(result, BaseException):  # its worker/node died, retries spent
+                log.warning("job lost on the cluster: %s on %s seed %d: %s", job.arch,
+                            job.dataset, job.seed, result)
+                result = JobResult(job, "failed", 0.0, f"Ray: {result}")
+            yield result
+
+
+@contextlib.contextmanager
+def ray_session(address: str | None = None, *, num_cpus: int | None = None) -> Iterator[Any]:
+    """The ``ray`` module with a Ray instance: the one this process initialised, else the cluster
+    at ``address`` (or ``$RAY_ADDRESS``), else a local instance with ``num_cpus`` CPUs (None:
+    all), shut down on exit if started here. The caller's SIGINT/SIGTERM handlers survive
+    ``ray.init`` (see :func:`_stop_handlers`)."""
+    try:
+        import ray
+    except ImportError as exc:  # pragma: no cover - depends on the extra
+        raise BuildError("--executor ray needs Ray: pip install 'natsbench[ray]'") from exc
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    started = False
+    if ray.is_initialized() and address:
+        log.warning("Ray is already initialised in this process: using that instance, not %s", address)
+    if not ray.is_initialized():
+        handlers = _stop_handlers()
+        if address:  # an existing cluster: its resources are its own (num_cpus is refused)
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
+        started = True
+        _stop_handlers(handlers)
+    try:
+        yield ray
     finally:
         if started:
             ray.shutdown()
@@ -231,31 +247,34 @@ def _stop_handlers(restore: dict | None = None) -> dict:
     return restore
 
 
-def _ray_results(ray: Any, remote: Any, queue: Iterator[Job], settings: RunSettings,
-                 in_flight: int) -> Iterator[JobResult]:
-    """Keep ``in_flight`` tasks submitted; yield results as they come."""
-    pending: dict[Any, Job] = {}
-    for job in queue:
-        pending[remote.remote(job, settings)] = job
+def ray_results(submit: Callable[[Any], Any], items: Iterator[Any],
+                in_flight: int) -> Iterator[tuple[Any, Any]]:
+    """Keep ``in_flight`` Ray tasks submitted (``submit(item)`` -> object ref); yield
+    ``(item, result)`` as they finish, ``result`` being the ``RayError`` of a task whose worker
+    or node died (retries spent). On an interrupt (or when the caller stops consuming), tasks
+    that have not started are cancelled and running ones are waited for."""
+    import ray
+
+    pending: dict[Any, Any] = {}
+    for item in items:
+        pending[submit(item)] = item
         if len(pending) >= in_flight:
             break
     try:
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
             for ref in done:
-                job = pending.pop(ref)
+                item = pending.pop(ref)
                 try:
                     result = ray.get(ref)
-                except ray.exceptions.RayError as exc:  # its worker/node died, retries spent
-                    log.warning("job lost on the cluster: %s on %s seed %d: %s", job.arch,
-                                job.dataset, job.seed, exc)
-                    result = JobResult(job, "failed", 0.0, f"Ray: {exc}")
-                yield result
-                nxt = next(queue, None)
+                except ray.exceptions.RayError as exc:
+                    result = exc
+                yield item, result
+                nxt = next(items, None)
                 if nxt is not None:
-                    pending[remote.remote(nxt, settings)] = nxt
+                    pending[submit(nxt)] = nxt
     except BaseException:  # interrupted (or closed early): cancel what has not started and
-        # wait for the running tasks, which finish their records (see _ray_job)
+        # wait for the running tasks, which finish what they write (see _ray_job)
         for ref in pending:
             ray.cancel(ref, force=False)
         for ref in pending:

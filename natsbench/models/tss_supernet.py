@@ -45,16 +45,11 @@ from natsbench.errors import InvalidArchError
 from natsbench.models.ops import ResidualBlock, Zero, make_op
 from natsbench.spaces import tss
 
-__all__ = ["TssSupernet", "SearchCell", "gumbel_hard", "MODES", "arch_string"]
+__all__ = ["TssSupernet", "SearchCell", "gumbel_hard", "MODES"]
 
 #: forward modes (see the module docstring)
 MODES: tuple[str, ...] = ("soft", "hard", "path")
 NUM_EDGES, NUM_OPS = len(tss.EDGES), len(tss.OPS)
-
-
-def arch_string(index: Sequence[int]) -> str:
-    """The tss string of 6 op positions (``tss.EDGES`` order, ``tss.OPS`` positions)."""
-    return tss.from_op_indices([int(i) for i in index])
 
 
 def gumbel_hard(logits: torch.Tensor, tau: float, generator: torch.Generator | None = None

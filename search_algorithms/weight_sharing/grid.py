@@ -107,28 +107,26 @@ def run_grid(jobs: list[WSJob], config: SearchConfig, bench: str | os.PathLike, 
 
 def _run_ray(jobs: list[WSJob], args: tuple, workers: int, threads: int,
              device: str | None) -> list[dict[str, Any]]:
-    """Every job as a Ray task (see the module docstring); returns all rows."""
+    """Every job as a Ray task (see the module docstring), at most ``2 * workers`` in flight
+    (:func:`natsbench.build.executors.ray_results`); returns all rows. A job that failed is
+    raised once the others have finished (their checkpoints are kept)."""
     from natsbench._optional import require
+    from natsbench.build.executors import ray_results, ray_session
 
-    ray = require("ray", extra="ray")
-    started = False
-    if not ray.is_initialized():
-        address = os.environ.get("RAY_ADDRESS") or None
-        if address:
-            ray.init(address=address, log_to_driver=False)
-        else:
-            ray.init(num_cpus=workers * threads, include_dashboard=False, log_to_driver=False)
-        started = True
-    try:
+    require("ray", extra="ray")
+    rows: list[dict[str, Any]] = []
+    failed: list[tuple[WSJob, BaseException]] = []
+    with ray_session(num_cpus=workers * threads) as ray:
         gpus = 1.0 if float(ray.cluster_resources().get("GPU", 0)) and device != "cpu" else 0.0
         remote = ray.remote(num_cpus=threads, num_gpus=gpus, max_calls=0)(_run_job)
-        refs = [remote.remote(job, *args) for job in jobs]
-        try:
-            return [row for part in ray.get(refs) for row in part]
-        except BaseException:
-            for ref in refs:
-                ray.cancel(ref, force=False)
-            raise
-    finally:
-        if started:
-            ray.shutdown()
+        for job, result in ray_results(lambda job: remote.remote(job, *args), iter(jobs),
+                                       2 * workers):
+            if isinstance(result, BaseException):
+                failed.append((job, result))
+            else:
+                rows += result
+    if failed:
+        job, exc = failed[0]
+        raise RuntimeError(f"{len(failed)} of {len(jobs)} searches failed; first: {job.algorithm} "
+                           f"seed {job.seed}: {exc}") from exc
+    return rows
