@@ -65,14 +65,9 @@ def _search_ws(args: argparse.Namespace) -> int:
     from natsbench.resources import BUNDLED_TSS, bundled_path
     from search_algorithms.runner import write_parquet
     from search_algorithms.weight_sharing import available_ws_algorithms, get_config
-    from search_algorithms.weight_sharing.grid import WSJob, run_grid
+    from search_algorithms.weight_sharing.grid import WSJob, parse_seeds, run_grid
 
-    try:
-        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    except ValueError:
-        raise QueryError(f"--seeds must be comma-separated integers; got {args.seeds!r}") from None
-    if not seeds:
-        raise QueryError("--seeds names no seed")
+    seeds = parse_seeds(args.seeds)
     if args.epochs is not None and args.epochs < 1:
         raise QueryError(f"--epochs must be >= 1; got {args.epochs}")
     config = get_config(args.config, **({} if args.epochs is None else {"epochs": args.epochs}))

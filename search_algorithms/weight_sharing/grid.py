@@ -24,7 +24,7 @@ from typing import Any
 from natsbench.errors import QueryError
 from search_algorithms.weight_sharing.config import SearchConfig
 
-__all__ = ["WSJob", "run_grid", "rows_to_frame", "EXECUTORS"]
+__all__ = ["WSJob", "run_grid", "rows_to_frame", "parse_seeds", "EXECUTORS"]
 
 #: accepted ``executor`` values
 EXECUTORS: tuple[str, ...] = ("local", "ray")
@@ -37,6 +37,19 @@ class WSJob:
     algorithm: str
     dataset: str
     seed: int
+
+
+def parse_seeds(text: str, option: str = "--seeds") -> list[int]:
+    """Comma-separated integer seeds (``"777,888,999"``); QueryError naming ``text`` otherwise."""
+    try:
+        seeds = [int(s) for s in str(text).split(",") if s.strip()]
+    except ValueError:
+        raise QueryError(f"{option} must be comma-separated integers; got {text!r}") from None
+    if not seeds:
+        raise QueryError(f"{option} names no seed; got {text!r}")
+    if len(set(seeds)) != len(seeds):
+        raise QueryError(f"{option} repeats a seed; got {text!r}")
+    return seeds
 
 
 def _run_job(job: WSJob, config: SearchConfig, bench: str, data_root: str | None,
