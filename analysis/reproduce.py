@@ -548,7 +548,9 @@ def _ws_run(args: argparse.Namespace, out: Path) -> Result:
     rows = run_grid(jobs, config, bundled_path(*BUNDLED_TSS), device="cpu",
                     checkpoint_dir=final_out / "checkpoints", workers=workers, threads=1)
     write_parquet(rows, out / "rows.parquet")
-    return nats_weightsharing(rows, out, band=args.band)
+    result = nats_weightsharing(rows, out, band=args.band)
+    result.files.append(out / "rows.parquet")
+    return result
 
 
 # --------------------------------------------------------------------------------------------

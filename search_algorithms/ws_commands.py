@@ -70,6 +70,8 @@ def _search_ws(args: argparse.Namespace) -> int:
     seeds = parse_seeds(args.seeds)
     if args.epochs is not None and args.epochs < 1:
         raise QueryError(f"--epochs must be >= 1; got {args.epochs}")
+    if args.workers is not None and args.workers < 1:   # 0 would silently mean "all CPUs"
+        raise QueryError(f"--workers must be >= 1; got {args.workers}")
     config = get_config(args.config, **({} if args.epochs is None else {"epochs": args.epochs}))
     bench = args.bench or str(bundled_path(*BUNDLED_TSS))
     algorithms = available_ws_algorithms() if args.algorithm == "all" else (args.algorithm,)
