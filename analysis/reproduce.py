@@ -499,12 +499,12 @@ def _ws_args(parser: argparse.ArgumentParser) -> None:
                              "dataset, seed, epoch, arch, reported, num_skip, num_none. Without it, "
                              "the search-ws grid runs first (digits config, bundled tss-digits "
                              "benchmark; checkpoints in OUT/checkpoints, so a rerun resumes)")
-    parser.add_argument("--algorithms", default="all",
+    parser.add_argument("--algorithms", default=None,
                         help="comma-separated search-ws algorithms to run without --rows "
                              "(default: all)")
     parser.add_argument("--epochs", type=int, default=None,
                         help="search epochs without --rows (default: the digits config's)")
-    parser.add_argument("--seeds", default=WS_DEFAULT_SEEDS,
+    parser.add_argument("--seeds", default=None,
                         help=f"comma-separated seeds without --rows (default {WS_DEFAULT_SEEDS})")
     parser.add_argument("--workers", type=int, default=None,
                         help="parallel searches without --rows (default: CPUs, at most one per "
@@ -517,7 +517,12 @@ def _ws_args(parser: argparse.ArgumentParser) -> None:
 def _ws_run(args: argparse.Namespace, out: Path) -> Result:
     from analysis.weight_sharing import WS_COLUMNS
 
+    grid_options = [f"--{k}" for k in ("algorithms", "seeds", "epochs", "workers")
+                    if getattr(args, k) is not None]
     if args.rows is not None:
+        if grid_options:
+            raise ConfigError(f"{', '.join(grid_options)} only apply without --rows (they set "
+                              f"up the searches); --rows {args.rows} already holds their rows")
         rows = _read_input_table(args.rows, "--rows", WS_COLUMNS)
         return nats_weightsharing(rows, out, band=args.band)
     # no rows: run the search-ws grid on the bundled digits configuration first
@@ -528,13 +533,14 @@ def _ws_run(args: argparse.Namespace, out: Path) -> Result:
     from search_algorithms.weight_sharing.grid import WSJob, parse_seeds, run_grid
 
     valid = available_ws_algorithms()
-    names = list(valid) if args.algorithms == "all" else [a.strip() for a in args.algorithms.split(",")
-                                                          if a.strip()]
+    algorithms = "all" if args.algorithms is None else args.algorithms
+    names = list(valid) if algorithms == "all" else [a.strip() for a in algorithms.split(",")
+                                                     if a.strip()]
     unknown = [a for a in names if a not in valid]
     if unknown or not names:
-        raise QueryError(f"--algorithms {args.algorithms!r}: unknown {unknown}; valid: "
+        raise QueryError(f"--algorithms {algorithms!r}: unknown {unknown}; valid: "
                          f"{', '.join(valid)} or all")
-    seeds = parse_seeds(args.seeds)
+    seeds = parse_seeds(WS_DEFAULT_SEEDS if args.seeds is None else args.seeds)
     if args.epochs is not None:
         check_range("--epochs", args.epochs, 1, 10**6)
     if args.workers is not None:
@@ -546,7 +552,8 @@ def _ws_run(args: argparse.Namespace, out: Path) -> Result:
     # run leaves them there and the same command resumes every search after its last epoch
     final_out = Path(args.out) if getattr(args, "out", None) is not None else out
     rows = run_grid(jobs, config, bundled_path(*BUNDLED_TSS), device="cpu",
-                    checkpoint_dir=final_out / "checkpoints", workers=workers, threads=1)
+                    checkpoint_dir=final_out / "checkpoints", workers=workers, threads=1,
+                    progress=True)
     write_parquet(rows, out / "rows.parquet")
     result = nats_weightsharing(rows, out, band=args.band)
     result.files.append(out / "rows.parquet")
