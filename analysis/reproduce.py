@@ -463,7 +463,7 @@ def nats_weightsharing(rows: pd.DataFrame, out_dir: str | Path, *, band: str = "
     curves = ws.epoch_curves(rows, band=band)
     result.files += plots.plot_anytime(
         curves, out / "fig5_7a_weightsharing", xlabel="search epoch", ylabel="test accuracy (%)",
-        title=f"Weight-sharing search: accuracy of the derived arch (band: {band})")
+        title=f"Fig. 5.7a: arch derived per search epoch (band: {band})")
     final = ws.final_table(rows)
     _write_csv(final, out / "final.csv", result)
     fractions = ws.edge_fractions(rows, band=band)
@@ -482,7 +482,7 @@ def nats_weightsharing(rows: pd.DataFrame, out_dir: str | Path, *, band: str = "
         result.files += plots.plot_anytime(
             dfrac, out / "fig5_7a_darts_edges", xlabel="search epoch",
             ylabel="fraction of the cell's edges",
-            title="DARTS: skip_connect and none edges of the derived arch")
+            title="DARTS: skip_connect / none edges of the derived arch")
         lines += ["## Fraction of skip_connect / none edges, DARTS-V1/V2", "",
                   "Mean over seeds of (edges of that op) / (edges of the cell, 6 in tss).", "",
                   md_table(ws.edge_fraction_table(dfrac), index=False, floatfmt=".3f"), ""]

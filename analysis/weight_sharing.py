@@ -98,7 +98,8 @@ def edge_fractions(rows: pd.DataFrame, *, algorithms: Sequence[str] | None = Non
 
     Returns:
         DataFrame ``algorithm, space, dataset, edge ("skip_connect" | "none"), x (epoch),
-        mean, lo, hi, n_runs``; ``algorithm`` is ``"<algorithm> <edge>"`` so the frame plots
+        mean, lo, hi, n_runs`` (the band clipped to [0, 1], the range of a fraction);
+        ``algorithm`` is ``"<algorithm> <edge>"`` so the frame plots
         with :func:`analysis.plots.plot_anytime` (one line per algorithm and edge kind).
     """
     check_ws_rows(rows)
@@ -117,6 +118,7 @@ def edge_fractions(rows: pd.DataFrame, *, algorithms: Sequence[str] | None = Non
         frac = rows[column].astype(np.float64) / edges
         labelled = rows.assign(algorithm=rows["algorithm"].astype(str) + f" {edge}")
         part = summarize(_trajectories(labelled, frac), band=band)
+        part["lo"], part["hi"] = part["lo"].clip(lower=0.0), part["hi"].clip(upper=1.0)
         part.insert(3, "edge", edge)
         parts.append(part)
     return pd.concat(parts, ignore_index=True)

@@ -95,6 +95,8 @@ def test_edge_fractions_by_hand() -> None:
     np.testing.assert_allclose([_at(none, "darts-v1 none", e)["mean"] for e in (1, 2, 3)],
                                [1 / 6, 1 / 9, 0.0])
     assert _at(skip, "gdas skip_connect", 1)["mean"] == pytest.approx(2 / 6)
+    e2 = _at(skip, "darts-v1 skip_connect", 2)           # 1/3 -/+ std 0.577 -> clipped to [0, 1]
+    assert (e2["lo"], e2["hi"]) == (0.0, pytest.approx(1 / 3 + np.std([1, 0, 0], ddof=1)))
     assert _at(none, "gdas none", 3)["mean"] == pytest.approx(2 / 6)
     table = ws.edge_fraction_table(fr[fr["dataset"] == "digits"]).set_index("algorithm")
     assert table.loc["darts-v1 skip_connect", "first_epoch"] == 0.0
