@@ -489,6 +489,8 @@ def nats_weightsharing(rows: pd.DataFrame, out_dir: str | Path, *, band: str = "
     else:
         lines += ["No DARTS-V1/V2 rows: no skip/none figure (edge_fractions.csv has every "
                   "algorithm).", ""]
+    lines += ["## Fraction of skip_connect / none edges, every algorithm", "",
+              md_table(ws.edge_fraction_table(fractions), index=False, floatfmt=".3f"), ""]
     result.data.update(curves=curves, final=final, edge_fractions=fractions)
     return _finish(result, lines)
 

@@ -137,7 +137,8 @@ def test_cli_writes_figures_tables_summary_and_report(tmp_path: Path, capsys) ->
     final = pd.read_csv(out / "final.csv")
     assert len(final) == 3 and set(pd.read_csv(out / "edge_fractions.csv")["edge"]) == {"skip_connect", "none"}
     summary = (out / "summary.md").read_text()
-    assert "Fraction of skip_connect / none edges" in summary and "| 1.000 |" in summary
+    assert "skip_connect / none edges, DARTS-V1/V2" in summary and "| 1.000 |" in summary
+    assert "| gdas skip_connect |" in summary.split("every algorithm")[1]
     assert not list(tmp_path.glob(".out.tmp-*"))              # the staging folder is gone
     page = build_report(tmp_path, tmp_path / "report").read_text()   # `natsbench report`
     assert "fig5_7a_weightsharing" in page and "20.00 ± 10.00" in page
