@@ -12,9 +12,11 @@ The x-axis is either the simulated time (``x="sim_time"``, seconds; Fig. 5.6 rep
 100 s up to 2e4 s) or the search step/epoch (``x="step"``; Fig. 5.7, weight-sharing
 algorithms evaluated after each search epoch).
 
-Summary across runs at each grid point: the mean over runs with a value, and a 95% band that
-is either the t-distribution confidence interval of that mean (``band="ci"``) or the
-2.5-97.5 percentiles of the runs (``band="percentile"``).
+Summary across runs at each grid point: the mean over runs with a value, and a band that is
+the 95% t-distribution confidence interval of that mean (``band="ci"``), the 2.5-97.5
+percentiles of the runs (``band="percentile"``), mean -/+ one standard deviation of the runs
+(``band="std"``) or their minimum and maximum (``band="minmax"``; the two suit a handful of
+seeds, e.g. the 3 of the weight-sharing runs of Fig. 5.7).
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ SEARCH_COLUMNS: tuple[str, ...] = ("algorithm", "space", "dataset", "run", "step
 GROUP_COLUMNS: tuple[str, ...] = ("algorithm", "space", "dataset")
 X_AXES: tuple[str, ...] = ("sim_time", "step")
 VALUES: tuple[str, ...] = ("reported", "feedback")
-BANDS: tuple[str, ...] = ("ci", "percentile")
+BANDS: tuple[str, ...] = ("ci", "percentile", "std", "minmax")
 
 
 def check_search_rows(rows: pd.DataFrame) -> None:
@@ -92,7 +94,8 @@ def run_trajectories(rows: pd.DataFrame, grid: np.ndarray, *, x: str = "sim_time
     return pd.concat(parts, ignore_index=True)
 
 
-def summarize(trajectories: pd.DataFrame, *, band: Literal["ci", "percentile"] = "ci",
+def summarize(trajectories: pd.DataFrame, *,
+              band: Literal["ci", "percentile", "std", "minmax"] = "ci",
               level: float = 0.95) -> pd.DataFrame:
     """Mean and band across runs per ``(algorithm, space, dataset, x)``.
 
@@ -101,7 +104,8 @@ def summarize(trajectories: pd.DataFrame, *, band: Literal["ci", "percentile"] =
         with a value at ``x``; mean/lo/hi are NaN where it is 0). With ``band="ci"``
         ``lo/hi = mean -/+ t_{(1+level)/2, n-1} * std / sqrt(n)`` (std with ddof=1; equal to
         the mean when n = 1); with ``"percentile"`` the ``(1-level)/2`` and ``(1+level)/2``
-        quantiles of the runs' values.
+        quantiles of the runs' values; with ``"std"`` ``mean -/+ std`` (ddof=1, 0 when n = 1);
+        with ``"minmax"`` the smallest and largest value of the runs.
     """
     from scipy import stats
 
@@ -117,6 +121,12 @@ def summarize(trajectories: pd.DataFrame, *, band: Literal["ci", "percentile"] =
             half = stats.t.ppf((1.0 + level) / 2.0, n - 1) * out["std"].to_numpy() / np.sqrt(n)
         half = np.where(n > 1, half, 0.0)
         out["lo"], out["hi"] = out["mean"] - half, out["mean"] + half
+    elif band == "std":
+        std = out["std"].fillna(0.0).where(out["n_runs"] > 0)
+        out["lo"], out["hi"] = out["mean"] - std, out["mean"] + std
+    elif band == "minmax":
+        out["lo"] = grouped.min().to_numpy()
+        out["hi"] = grouped.max().to_numpy()
     else:
         alpha = (1.0 - level) / 2.0
         out["lo"] = grouped.quantile(alpha).to_numpy()
@@ -127,7 +137,8 @@ def summarize(trajectories: pd.DataFrame, *, band: Literal["ci", "percentile"] =
 def anytime_curves(rows: pd.DataFrame, *, x: str = "sim_time", grid: np.ndarray | None = None,
                    step: float | None = None, num: int = 101, max_x: float | None = None,
                    value: Literal["reported", "feedback"] = "reported",
-                   band: Literal["ci", "percentile"] = "ci", level: float = 0.95) -> pd.DataFrame:
+                   band: Literal["ci", "percentile", "std", "minmax"] = "ci",
+                   level: float = 0.95) -> pd.DataFrame:
     """:func:`run_trajectories` on a common grid followed by :func:`summarize`."""
     check_search_rows(rows)
     if grid is None:

@@ -55,6 +55,7 @@ def _reproduce(args: argparse.Namespace) -> int:
 
     entry = get_reproduction(args.reproduction)
     out = args.out if args.out is not None else DEFAULT_RESULTS / entry.name
+    args.out = out   # the final folder; entry.run writes into a staging folder (see _staged)
     result = _staged(entry, args, out)
     print(result.summary)
     print(f"{entry.name}: wrote {len(result.files)} files to {result.out_dir}")
@@ -65,7 +66,9 @@ def _reproduce(args: argparse.Namespace) -> int:
 
 def _staged(entry, args: argparse.Namespace, out: Path):
     """Run a reproduction into a temporary folder beside ``out`` and move its files into
-    ``out`` only when it succeeds: a failed run leaves nothing (not even an empty ``out``)."""
+    ``out`` only when it succeeds: a failed run leaves nothing (not even an empty ``out``).
+    ``args.out`` stays the final folder, for state meant to outlive a failed run (the
+    checkpoints of nats-weightsharing's searches, written only once a search epoch ended)."""
     import shutil
     import tempfile
 

@@ -433,6 +433,136 @@ def _multitrial_run(args: argparse.Namespace, out: Path) -> Result:
 
 
 # --------------------------------------------------------------------------------------------
+# nats-weightsharing: NATS-Bench Fig. 5.7a
+WS_DEFAULT_SEEDS = "777,888,999"
+
+
+def nats_weightsharing(rows: pd.DataFrame, out_dir: str | Path, *, band: str = "std") -> Result:
+    """NATS-Bench Fig. 5.7a from ``natsbench search-ws`` rows (see :mod:`analysis.weight_sharing`).
+
+    Writes ``fig5_7a_weightsharing`` (reported test accuracy of the arch derived after each
+    search epoch: mean over seeds and a ``band`` -- ``std`` = mean -/+ one standard deviation
+    (default), ``minmax`` = the seeds' range, ``ci``/``percentile`` = 95% bands; one line per
+    algorithm, one panel per dataset), ``final.csv`` (each seed's last epoch: mean, std, min,
+    max per algorithm), ``edge_fractions.csv`` (share of skip_connect/none edges per epoch, every
+    algorithm) and ``fig5_7a_darts_edges`` (that share for DARTS-V1/V2, when present).
+    """
+    import numpy as np
+
+    from analysis import plots, weight_sharing as ws
+
+    ws.check_ws_rows(rows)
+    if band not in ws.BANDS:
+        raise QueryError(f"unknown band {band!r}; valid: {ws.BANDS}")
+    out = Path(out_dir)
+    result = Result("nats-weightsharing", out)
+    band_words = {"std": "mean -/+ one standard deviation over seeds (ddof=1)",
+                  "minmax": "minimum to maximum over seeds",
+                  "ci": "95% t confidence interval of the mean over seeds",
+                  "percentile": "2.5-97.5 percentiles over seeds"}[band]
+    curves = ws.epoch_curves(rows, band=band)
+    result.files += plots.plot_anytime(
+        curves, out / "fig5_7a_weightsharing", xlabel="search epoch", ylabel="test accuracy (%)",
+        title=f"Fig. 5.7a: arch derived per search epoch (band: {band})")
+    final = ws.final_table(rows)
+    _write_csv(final, out / "final.csv", result)
+    fractions = ws.edge_fractions(rows, band=band)
+    _write_csv(fractions, out / "edge_fractions.csv", result)
+    darts = [a for a in ws.DARTS_ALGORITHMS if a in set(rows["algorithm"])]
+    shown = final.assign(**{"final (mean ± std)": [
+        f"{m:.2f} ± {s:.2f}" if np.isfinite(s) else f"{m:.2f}" for m, s in zip(final["mean"], final["std"])]})
+    lines = ["# nats-weightsharing (NATS-Bench Fig. 5.7a)", "",
+             f"Reported test accuracy (%) of the architecture derived after each search epoch; "
+             f"band: {band_words}. {rows['seed'].nunique()} seed(s), "
+             f"{int(rows['epoch'].max())} epoch(s), {len(rows)} rows.", "",
+             "## Final reported accuracy (last epoch of each seed)", "",
+             md_table(shown, index=False, floatfmt=".4g"), ""]
+    if darts:
+        dfrac = ws.edge_fractions(rows, algorithms=darts, band=band)
+        result.files += plots.plot_anytime(
+            dfrac, out / "fig5_7a_darts_edges", xlabel="search epoch",
+            ylabel="fraction of the cell's edges",
+            title="DARTS: skip_connect / none edges of the derived arch")
+        lines += ["## Fraction of skip_connect / none edges, DARTS-V1/V2", "",
+                  "Mean over seeds of (edges of that op) / (edges of the cell, 6 in tss).", "",
+                  md_table(ws.edge_fraction_table(dfrac), index=False, floatfmt=".3f"), ""]
+    else:
+        lines += ["No DARTS-V1/V2 rows: no skip/none figure (edge_fractions.csv has every "
+                  "algorithm).", ""]
+    lines += ["## Fraction of skip_connect / none edges, every algorithm", "",
+              md_table(ws.edge_fraction_table(fractions), index=False, floatfmt=".3f"), ""]
+    result.data.update(curves=curves, final=final, edge_fractions=fractions)
+    return _finish(result, lines)
+
+
+def _ws_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--rows", type=Path, default=None,
+                        help="Parquet (or CSV) of `natsbench search-ws` rows: algorithm, space, "
+                             "dataset, seed, epoch, arch, reported, num_skip, num_none. Without it, "
+                             "the search-ws grid runs first (digits config, bundled tss-digits "
+                             "benchmark; checkpoints in OUT/checkpoints, so a rerun resumes)")
+    parser.add_argument("--algorithms", default=None,
+                        help="comma-separated search-ws algorithms to run without --rows "
+                             "(default: all)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="search epochs without --rows (default: the digits config's)")
+    parser.add_argument("--seeds", default=None,
+                        help=f"comma-separated seeds without --rows (default {WS_DEFAULT_SEEDS})")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="parallel searches without --rows (default: CPUs, at most one per "
+                             "search; the rows do not depend on it)")
+    parser.add_argument("--band", choices=["std", "minmax", "ci", "percentile"], default="std",
+                        help="band around the mean over seeds: one standard deviation (default), "
+                             "min-max, 95%% CI of the mean or 2.5-97.5 percentiles")
+
+
+def _ws_run(args: argparse.Namespace, out: Path) -> Result:
+    from analysis.weight_sharing import WS_COLUMNS
+
+    grid_options = [f"--{k}" for k in ("algorithms", "seeds", "epochs", "workers")
+                    if getattr(args, k) is not None]
+    if args.rows is not None:
+        if grid_options:
+            raise ConfigError(f"{', '.join(grid_options)} only apply without --rows (they set "
+                              f"up the searches); --rows {args.rows} already holds their rows")
+        rows = _read_input_table(args.rows, "--rows", WS_COLUMNS)
+        return nats_weightsharing(rows, out, band=args.band)
+    # no rows: run the search-ws grid on the bundled digits configuration first
+    import os
+
+    from search_algorithms.runner import write_parquet
+    from search_algorithms.weight_sharing import available_ws_algorithms, get_config
+    from search_algorithms.weight_sharing.grid import WSJob, parse_seeds, run_grid
+
+    valid = available_ws_algorithms()
+    algorithms = "all" if args.algorithms is None else args.algorithms
+    names = list(valid) if algorithms == "all" else [a.strip() for a in algorithms.split(",")
+                                                     if a.strip()]
+    unknown = [a for a in names if a not in valid]
+    if unknown or not names:
+        raise QueryError(f"--algorithms {algorithms!r}: unknown {unknown}; valid: "
+                         f"{', '.join(valid)} or all")
+    seeds = parse_seeds(WS_DEFAULT_SEEDS if args.seeds is None else args.seeds)
+    if args.epochs is not None:
+        check_range("--epochs", args.epochs, 1, 10**6)
+    if args.workers is not None:
+        check_range("--workers", args.workers, 1, 4096)
+    config = get_config("digits", **({} if args.epochs is None else {"epochs": args.epochs}))
+    jobs = [WSJob(a, "digits", s) for a in dict.fromkeys(names) for s in seeds]
+    workers = args.workers or max(1, min(len(jobs), os.cpu_count() or 1))
+    # checkpoints go to the final folder (args.out), not the staging one: a killed or failed
+    # run leaves them there and the same command resumes every search after its last epoch
+    final_out = Path(args.out) if getattr(args, "out", None) is not None else out
+    rows = run_grid(jobs, config, bundled_path(*BUNDLED_TSS), device="cpu",
+                    checkpoint_dir=final_out / "checkpoints", workers=workers, threads=1,
+                    progress=True)
+    write_parquet(rows, out / "rows.parquet")
+    result = nats_weightsharing(rows, out, band=args.band)
+    result.files.append(out / "rows.parquet")
+    return result
+
+
+# --------------------------------------------------------------------------------------------
 # extcell-edf: Na (2022) Fig. 4.2
 EXTCELL_COLUMNS: tuple[str, ...] = ("group", "error", "params")
 
@@ -531,6 +661,11 @@ REGISTRY: dict[str, Reproduction] = {r.name: r for r in (
     Reproduction("nats-multitrial", "NATS-Bench Fig. 5.6 (Fig. 5.7 with --x step)",
                  "anytime test accuracy of search algorithms from tidy search rows",
                  _multitrial_args, _multitrial_run),
+    Reproduction("nats-weightsharing", "NATS-Bench (Dong et al., TPAMI 2021; Dong 2021 thesis) "
+                 "Fig. 5.7a, ch. 5.4.3",
+                 "test accuracy of the arch derived after each weight-sharing search epoch "
+                 "(DARTS-V1/V2, GDAS, SETN, ENAS, RSPS) from search-ws rows",
+                 _ws_args, _ws_run),
     Reproduction("extcell-edf", "Na (PhD thesis 2022) Fig. 4.2 (method of Radosavovic et al., ICCV 2019)",
                  "box plots and error EDFs of DARTS vs k-ExtCell random samples",
                  _extcell_args, _extcell_run),

@@ -61,22 +61,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _search_ws(args: argparse.Namespace) -> int:
-    from natsbench.errors import (ConfigError, check_output, check_range, require_dir,
-                                  require_file)
+    from natsbench.errors import check_output, check_range, require_dir, require_file
     from natsbench.resources import BUNDLED_TSS, bundled_path
     from search_algorithms.runner import write_parquet
     from search_algorithms.weight_sharing import available_ws_algorithms, get_config
     from search_algorithms.weight_sharing.engine import BenchOracle
-    from search_algorithms.weight_sharing.grid import WSJob, run_grid
+    from search_algorithms.weight_sharing.grid import WSJob, parse_seeds, run_grid
 
     # everything is checked here, before any search starts (a grid can run for hours)
     check_output(args.out, "--out", directory=False)
-    try:
-        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    except ValueError:
-        raise ConfigError(f"--seeds must be comma-separated integers; got {args.seeds!r}") from None
-    if not seeds:
-        raise ConfigError(f"--seeds {args.seeds!r} names no seed")
+    seeds = parse_seeds(args.seeds)
     for seed in seeds:
         check_range("--seeds", seed, 0, 2**32 - 1)
     if args.epochs is not None:

@@ -47,6 +47,13 @@ def test_summary_mean_and_bands() -> None:
     pct = anytime.summarize(traj, band="percentile").set_index("x")
     # linear-interpolated 2.5/97.5 percentiles of {40, 50}
     assert pct.loc[10.0, "lo"] == pytest.approx(40.25) and pct.loc[10.0, "hi"] == pytest.approx(49.75)
+    std = anytime.summarize(traj, band="std").set_index("x")
+    assert std.loc[10.0, "lo"] == pytest.approx(45 - sd) and std.loc[10.0, "hi"] == pytest.approx(45 + sd)
+    assert np.isnan(std.loc[0.0, "lo"])                   # no run has a value yet
+    mm = anytime.summarize(traj, band="minmax").set_index("x")
+    assert (mm.loc[30.0, "lo"], mm.loc[30.0, "hi"]) == (60.0, 70.0)
+    one = anytime.summarize(traj[traj["run"] == 0], band="std").set_index("x")
+    assert one.loc[10.0, "lo"] == one.loc[10.0, "hi"] == 50.0   # one run: no spread
 
 
 def test_grids_and_step_axis() -> None:

@@ -21,10 +21,10 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from natsbench.errors import QueryError
+from natsbench.errors import ConfigError, QueryError
 from search_algorithms.weight_sharing.config import SearchConfig
 
-__all__ = ["WSJob", "run_grid", "rows_to_frame", "EXECUTORS"]
+__all__ = ["WSJob", "run_grid", "rows_to_frame", "parse_seeds", "EXECUTORS"]
 
 #: accepted ``executor`` values
 EXECUTORS: tuple[str, ...] = ("local", "ray")
@@ -37,6 +37,19 @@ class WSJob:
     algorithm: str
     dataset: str
     seed: int
+
+
+def parse_seeds(text: str, option: str = "--seeds") -> list[int]:
+    """Comma-separated integer seeds (``"777,888,999"``); ConfigError naming ``text`` otherwise."""
+    try:
+        seeds = [int(s) for s in str(text).split(",") if s.strip()]
+    except ValueError:
+        raise ConfigError(f"{option} must be comma-separated integers; got {text!r}") from None
+    if not seeds:
+        raise ConfigError(f"{option} names no seed; got {text!r}")
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"{option} repeats a seed; got {text!r}")
+    return seeds
 
 
 def _run_job(job: WSJob, config: SearchConfig, bench: str, data_root: str | None,
