@@ -238,3 +238,31 @@ def test_ray_executor_gives_the_local_rows(tmp_path):
     assert local.drop(columns=list(TIME_COLS)).equals(remote.drop(columns=list(TIME_COLS)))
     with pytest.raises(QueryError, match="local, ray"):
         run_grid(jobs, get_config("digits", **cfg), BENCH, executor="dask")
+
+
+def test_nats_config_searches_generated_cifar10_files_and_reads_hp_200(tmp_path):
+    """The CIFAR path end to end: the `nats` settings (scaled down) on CIFAR-10 files written in
+    the official on-disk format, derived archs answered at hp 200 by an official-format bench."""
+    import natsbench
+    from natsbench.store.official import import_official
+    from natsbench.testing.official_archive import make_official_archive
+    from search_algorithms.weight_sharing.engine import BenchOracle
+    from tests.test_datasets_formats import write_cifar10
+
+    write_cifar10(tmp_path / "data", per_batch=16, test=20)
+    archive = make_official_archive(tmp_path / "archive", space="tss", n_archs=40, seed=1,
+                                    hp_epochs={"12": 2, "200": 3})
+    bench = natsbench.open_bench(import_official(archive, tmp_path / "bench", progress=False,
+                                                 workers=1))
+    oracle = BenchOracle(bench, "cifar10")
+    assert oracle.valid == ("cifar10-valid", "x-valid", "200")     # never a test set for search
+    assert oracle.test == ("cifar10", "ori-test", "200")
+    cfg = get_config("nats", epochs=1, C=4, N=1, batch_size=8, eval_batch_size=8,
+                     num_candidates=3)
+    rows = run_search("gdas", "cifar10", cfg, 777, bench, data_root=tmp_path / "data")
+    assert len(rows) == 1 and rows[0]["dataset"] == "cifar10" and rows[0]["config"] == "nats"
+    arch = rows[0]["arch"]
+    assert tss.validate(arch) == arch
+    want = bench.metric("cifar10", "200", "ori-test_acc1", archs=arch)[0]
+    got = rows[0]["reported"]
+    assert (math.isnan(want) and math.isnan(got)) or got == pytest.approx(want)
