@@ -29,10 +29,10 @@ import argparse
 import contextlib
 import copy
 import sys
-import time
 
 import torch
 from torch import nn
+from _timing import images_per_second  # noqa: E402  (benchmarks/_timing.py)
 
 #: the best tss cell on CIFAR (NATS-Bench), heavy on 3x3 convolutions
 DEFAULT_ARCH = ("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+"
@@ -85,15 +85,7 @@ class Trainer:
                           ) -> tuple[float, float]:
         """(images per wall-clock second, images per CPU second of this process)."""
         self.net.train()
-        sync = torch.cuda.synchronize if self.device.type == "cuda" else (lambda: None)
-        sync()
-        start, cpu_start = time.perf_counter(), time.process_time()
-        for x, y in batches:
-            self.step(x, y)
-        sync()
-        images = sum(len(y) for _, y in batches)
-        return (images / (time.perf_counter() - start),
-                images / max(time.process_time() - cpu_start, 1e-9))
+        return images_per_second(self.step, batches, self.device)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 
 import torch
 from torch import nn
 
 from natsbench.models.tss_supernet import TssSupernet, gumbel_hard
 from natsbench.spaces import tss
+from _timing import images_per_second  # noqa: E402  (benchmarks/_timing.py)
 
 PATH_ARCH = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 OFFICIAL_MODE = {"darts": ("darts-v1", "joint"), "gdas": ("gdas", "gdas"), "path": ("setn", "dynamic")}
@@ -87,15 +87,7 @@ class Stepper:
 
     def images_per_second(self, batches: list) -> tuple[float, float]:
         self.net.train()
-        sync = torch.cuda.synchronize if self.device.type == "cuda" else (lambda: None)
-        sync()
-        start, cpu_start = time.perf_counter(), time.process_time()
-        for x, y in batches:
-            self.step(x, y)
-        sync()
-        images = sum(len(y) for _, y in batches)
-        return (images / (time.perf_counter() - start),
-                images / max(time.process_time() - cpu_start, 1e-9))
+        return images_per_second(self.step, batches, self.device)
 
 
 def _copy_weights(ours: TssSupernet, ref: nn.Module) -> None:
