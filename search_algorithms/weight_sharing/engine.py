@@ -304,10 +304,13 @@ class Engine:
 
 
 def _checkpoint_path(directory: Path, algorithm: str, dataset: str, config: SearchConfig,
-                     seed: int) -> Path:
-    """One file per search: the name carries a hash of every setting, so a search with other
-    settings (same config name) never resumes from it."""
-    digest = zlib.crc32(repr(sorted(config.as_dict().items())).encode())
+                     seed: int, on_missing: str = "error") -> Path:
+    """One file per search: the name carries a hash of every setting (and of a non-default
+    ``on_missing``), so a search with other settings (same config name) never resumes from it."""
+    key = repr(sorted(config.as_dict().items()))
+    if on_missing != "error":
+        key += f"|on_missing={on_missing}"
+    digest = zlib.crc32(key.encode())
     return Path(directory) / f"ws-{algorithm}-{dataset}-{config.name}-{digest:08x}-s{seed}.pt"
 
 
@@ -391,7 +394,8 @@ def run_search(algorithm: str, dataset: str, config: SearchConfig, seed: int, be
         rows: list[dict[str, Any]] = []
         start_epoch, elapsed = 0, 0.0
         ckpt = (None if checkpoint_dir is None
-                else _checkpoint_path(Path(checkpoint_dir), algorithm, dataset, config, int(seed)))
+                else _checkpoint_path(Path(checkpoint_dir), algorithm, dataset, config, int(seed),
+                                        on_missing))
         if ckpt is not None and ckpt.exists():
             payload = torch.load(ckpt, map_location=dev, weights_only=True)
             engine.load_state(payload["engine"])
