@@ -56,6 +56,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "bit-identical for one thread count)")
     p.add_argument("--checkpoint-dir", default=None,
                    help="checkpoint after every epoch here; a rerun resumes killed searches")
+    p.add_argument("--on-missing", choices=("error", "surrogate", "train"), default="error",
+                   help="a derived architecture the benchmark did not train (after the user "
+                        "cache store): NaN (error, default), a seed-mean surrogate prediction "
+                        "(surrogate) or trained now with the benchmark's protocol and cached "
+                        "(train); the rows' source column says which (as `natsbench query`)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=_search_ws)
 
@@ -86,7 +91,7 @@ def _search_ws(args: argparse.Namespace) -> int:
         check_output(args.checkpoint_dir, "--checkpoint-dir", directory=True)
     config = get_config(args.config, **({} if args.epochs is None else {"epochs": args.epochs}))
     bench = str(require_dir(args.bench, "--bench")) if args.bench else str(bundled_path(*BUNDLED_TSS))
-    BenchOracle(bench, args.dataset)  # the benchmark answers this dataset (else a clear error)
+    BenchOracle(bench, args.dataset, args.on_missing)  # the benchmark answers this dataset (else a clear error)
     algorithms = available_ws_algorithms() if args.algorithm == "all" else (args.algorithm,)
     jobs = [WSJob(a, args.dataset, s) for a in algorithms for s in seeds]
     workers = args.workers or max(1, min(len(jobs), os.cpu_count() or 1))
@@ -94,7 +99,7 @@ def _search_ws(args: argparse.Namespace) -> int:
     frame = run_grid(jobs, config, bench, data_root=args.data_root,
                      split_file=args.split_file, device=args.device,
                      checkpoint_dir=args.checkpoint_dir, workers=workers, threads=args.threads,
-                     executor=args.executor,
+                     executor=args.executor, on_missing=args.on_missing,
                      progress=not args.no_progress)
     elapsed = time.perf_counter() - start
     write_parquet(frame, args.out)

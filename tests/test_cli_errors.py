@@ -312,6 +312,7 @@ CASES: dict[str, list[Case]] = {
         C("search-ws", "gdas", "--out", "{dir}", expect="dir"),
         C("search-ws", "gdas", "--out", "", expect="''"),
         C("search-ws", "gdas", "--out", "{out}", "--space", "sss", expect="sss"),
+        C("search-ws", "gdas", "--out", "{out}", "--on-missing", "guess", expect="guess"),
         C("search-ws", "rsps", "--config", "noconfig", "--out", "{out}", expect="noconfig"),
         C("search-ws", "rsps", "--seeds", "x", "--out", "{out}", expect="'x'"),
         C("search-ws", "rsps", "--seeds", ",", "--out", "{out}", expect="--seeds"),

@@ -266,3 +266,75 @@ def test_nats_config_searches_generated_cifar10_files_and_reads_hp_200(tmp_path)
     want = bench.metric("cifar10", "200", "ori-test_acc1", archs=arch)[0]
     got = rows[0]["reported"]
     assert (math.isnan(want) and math.isnan(got)) or got == pytest.approx(want)
+
+
+# -- evaluation sources of the per-epoch lookup ---------------------------------------------
+@pytest.fixture(scope="module")
+def partial_tss_bench(tmp_path_factory):
+    """A tss digits benchmark with x-valid/x-test accuracies of 400 of the 15625 archs
+    (a linear signal of the ops plus noise), so most archs are untrained."""
+    import natsbench
+    from natsbench.spaces import get_space
+    from natsbench.store.writer import GroupBuffer, write_bench
+
+    rng = np.random.default_rng(3)
+    archs = get_space("tss").all_archs()
+    w = rng.uniform(0, 8, size=(6, len(tss.OPS)))
+    measured = np.sort(rng.choice(len(archs), size=400, replace=False))
+    group = GroupBuffer("digits", "12")
+    for i in measured.tolist():
+        ops = tss.parse(archs[i])
+        acc = 30.0 + sum(w[d, tss.OPS.index(o)] for d, o in enumerate(ops)) + rng.normal()
+        group.add_run(i, 777, 2, {"train_loss": [2.0, 1.0], "x-valid_acc1": [acc / 2, acc],
+                                  "x-test_acc1": [acc / 2, acc - 1.0]},
+                      {"params": 0.1, "flops": 1.0, "latency": 0.01})
+    path = write_bench(tmp_path_factory.mktemp("ws-src") / "tss", space="tss", arch_strs=archs,
+                       groups=[group], arch_order="canonical",
+                       datasets={"digits": {"num_classes": 10,
+                                            "eval_sets": ["x-valid", "x-test"]}})
+    bench = natsbench.open_bench(path)
+    return bench, [archs[i] for i in measured], next(
+        a for i, a in enumerate(archs) if i not in set(measured.tolist()))
+
+
+def test_oracle_answers_by_the_evaluation_sources(partial_tss_bench, tmp_path, monkeypatch):
+    from search_algorithms.weight_sharing.engine import BenchOracle
+
+    monkeypatch.setenv("NATSBENCH_CACHE", str(tmp_path / "cache"))   # an empty cache store
+    bench, trained, missing = partial_tss_bench
+    error = BenchOracle(bench, "digits")
+    reported, valid = error(trained[0])
+    assert error.last_source == "table"
+    assert reported == pytest.approx(float(bench.metric("digits", "12", "x-test_acc1",
+                                                        archs=trained[0])[0]))
+    assert valid == pytest.approx(float(bench.metric("digits", "12", "x-valid_acc1",
+                                                     archs=trained[0])[0]))
+    reported, valid = error(missing)                      # today's behaviour: NaN, "none"
+    assert math.isnan(reported) and math.isnan(valid) and error.last_source == "none"
+    sur = BenchOracle(bench, "digits", on_missing="surrogate")
+    reported, valid, r_src, v_src = sur.answer(missing)
+    assert (r_src, v_src) == ("surrogate", "surrogate")
+    assert 0 < reported < 100 and 0 < valid < 100
+    assert sur(trained[0]) == error(trained[0]) and sur.last_source == "table"
+    with pytest.raises(QueryError, match="error, surrogate, train"):
+        BenchOracle(bench, "digits", on_missing="guess")
+
+
+def test_query_and_oracle_share_one_answer(partial_tss_bench, tmp_path, monkeypatch):
+    """`natsbench query --on-missing surrogate` and the oracle give one source and value."""
+    import json
+
+    from natsbench.api.evaluation import answer_arch
+
+    monkeypatch.setenv("NATSBENCH_CACHE", str(tmp_path / "cache"))
+    bench, _, missing = partial_tss_bench
+    a = answer_arch(bench, missing, bench.index_of(missing), "digits", "12", ["x-test_acc1"],
+                    on_missing="surrogate")
+    assert a.source == "surrogate" and a.predicted == ["x-test_acc1"] and not a.measured
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NATSBENCH_CACHE": str(tmp_path / "cache")}
+    out = subprocess.run([sys.executable, "-m", "natsbench.cli", "query", str(bench.path),
+                          missing, "--dataset", "digits", "--hp", "12", "--json"],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    answer = json.loads(out.stdout)
+    assert answer["source"] == "none" and answer["values"]["x-test_acc1"] is None

@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from natsbench.errors import QueryError, StoredPredictionsError
+from natsbench.errors import QueryError
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,7 @@ def _seed(text: str) -> int | str:
 
 def _query(args: argparse.Namespace) -> int:
     from natsbench.api.compat import open_as_bench
+    from natsbench.api.evaluation import answer_arch
     from natsbench.store.records import COST_NAMES
 
     bench = open_as_bench(args.bench)
@@ -76,46 +77,14 @@ def _query(args: argparse.Namespace) -> int:
     names = list(bench.metric_names(args.dataset, args.hp)) + list(COST_NAMES)
     present = bench.present(args.dataset, args.hp, archs=[index])[0] if index is not None \
         else np.zeros(len(bench.seeds(args.dataset, args.hp)), dtype=bool)
-    measured = bool(present.any())
-    predicted: list[str] = []
     policy = args.on_missing or ("surrogate" if args.surrogate else "error")
-    unanswered: dict[str, str] = {}
     if args.refit and policy != "surrogate":
         raise QueryError("--refit applies to surrogate answers: add --surrogate (or --on-missing surrogate)")
-    source = "table" if measured else "none"
-    record = None
-    if not measured:
-        record = _cached_or_trained(bench, arch_str, args.dataset, args.hp,
-                                    train=policy == "train")
-        if record is not None:
-            source = "table" if record[1] else "trained"
-            record = record[0]
-    if record is not None:
-        values = {}
-        for name in names:
-            if name in COST_NAMES:
-                values[name] = float(record.costs.get(name, math.nan))
-            else:
-                series = record.metrics.get(name, [])
-                e = len(series) - 1 if args.epoch is None else args.epoch
-                values[name] = float(series[e]) if series and -len(series) <= e < len(series) \
-                    else math.nan
-        measured = True
-    elif policy == "surrogate" and not measured:
-        if seed != "mean":
-            raise QueryError(f"surrogate answers are seed means: drop --seed {seed} or use --seed mean")
-        values, predicted, unanswered = _predict(bench, index if index is not None else arch_str,
-                                                 names, args.dataset, args.hp, args.epoch,
-                                                 refit=args.refit)
-        source = "surrogate" if predicted else "none"
-    elif index is None:                      # not in the table, nothing cached, not asked for
-        values = {name: math.nan for name in names}
-    else:
-        values = {}
-        for name in names:
-            epoch = None if name in COST_NAMES else args.epoch
-            values[name] = float(bench.metric(args.dataset, args.hp, name, archs=[index], seed=seed,
-                                              epoch=epoch)[0])
+    answer = answer_arch(bench, arch_str, index, args.dataset, args.hp, names, on_missing=policy,
+                         epoch=args.epoch, seed=seed, refit=args.refit,
+                         trainer=_trainer() if policy == "train" else None, progress=True)
+    values, source, measured = answer.values, answer.source, answer.measured
+    predicted, unanswered, record = answer.predicted, answer.unanswered, answer.record
     out = {"index": index, "arch": arch_str, "dataset": args.dataset,
            "hp": args.hp, "seed": args.seed,
            "epoch": args.epoch if args.epoch is not None else bench.epochs(args.dataset, args.hp) - 1,
@@ -140,45 +109,8 @@ def _query(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cached_or_trained(bench, arch: str, dataset: str, hp: str, *, train: bool):
-    """(record, was_cached) of an architecture the benchmark lacks: a run trained earlier
-    (user cache store), or, with ``train``, one trained now; None if neither."""
-    from natsbench.api.evaluation import cached_records
+def _trainer():
+    """:func:`natsbench.build.on_demand.train_missing` (the build layer trains)."""
     from natsbench.build.on_demand import train_missing
 
-    if train:
-        return train_missing(bench, arch, dataset, hp, progress=True)
-    found = [r for r in cached_records(bench, dataset, hp) if r.arch == arch]
-    return (found[0], True) if found else None
-
-
-def _predict(bench, index: int | str, names: list[str], dataset: str, hp: str,
-             epoch: int | None, refit: bool = False
-             ) -> tuple[dict[str, float], list[str], dict[str, str]]:
-    """Surrogate answers of one untrained architecture: (values, names predicted, unanswered).
-
-    A metric no surrogate can answer (e.g. too few measured values) is NaN, and its reason is
-    in ``unanswered`` (printed next to it and logged as a warning), never dropped silently.
-    """
-    from natsbench.api.surrogate import SurrogateBench
-    from natsbench.store.records import COST_NAMES
-
-    surrogates = SurrogateBench(bench, use_stored=not refit)
-    values: dict[str, float] = {}
-    predicted: list[str] = []
-    unanswered: dict[str, str] = {}
-    for name in names:
-        try:
-            value, was_measured = surrogates.query(dataset, hp, name, archs=[index],
-                                                   epoch=None if name in COST_NAMES else epoch)
-        except StoredPredictionsError:
-            raise  # stored predictions that cannot answer: the user decides (--refit)
-        except QueryError as exc:
-            log.warning("no surrogate answer for %s: %s", name, exc)
-            values[name] = math.nan
-            unanswered[name] = str(exc)
-            continue
-        values[name] = float(value[0])
-        if not was_measured[0] and math.isfinite(values[name]):
-            predicted.append(name)
-    return values, predicted, unanswered
+    return train_missing

@@ -290,3 +290,132 @@ def surrogate_curves(bench: "Bench", dataset: str, hp: int | str, eval_set: str,
     stored_ok = use_stored and all(a in in_bench for a in archs)
     return fit_search_surrogate(bench, dataset, hp, eval_set, report=report, model=model,
                                 seed=seed, use_stored=stored_ok).curves(archs)
+
+
+# -- one architecture's answer (``natsbench query``, the weight-sharing engine) ---------------
+@dataclass
+class ArchAnswer:
+    """The answer of one architecture for (dataset, hp): values and where they came from.
+
+    Attributes:
+        values: metric or cost name -> value (NaN where nothing answers it).
+        source: ``"table"`` (the benchmark's runs, or a run of the user cache store),
+            ``"trained"`` (trained now, policy ``train``), ``"surrogate"`` (predicted, policy
+            ``surrogate``) or ``"none"`` (nothing answered it).
+        measured: the values come from runs (table, cache or trained now).
+        predicted: names whose value is a surrogate prediction (flagged in output).
+        unanswered: name -> why no surrogate could answer it.
+        record: the run of the user cache store (or trained now) that answered, if any.
+    """
+
+    values: dict[str, float]
+    source: str
+    measured: bool = False
+    predicted: list[str] = field(default_factory=list)
+    unanswered: dict[str, str] = field(default_factory=dict)
+    record: Any = None
+
+
+def answer_arch(bench: "Bench", arch: str, index: int | None, dataset: str, hp: int | str,
+                names: Sequence[str], *, on_missing: str = "error", epoch: int | None = None,
+                seed: int | str = "mean", surrogates: Any = None, refit: bool = False,
+                trainer: Any = None, progress: bool = False) -> ArchAnswer:
+    """One architecture's ``names`` (metrics at ``epoch``, default last; costs) for
+    (dataset, hp), by the evaluation-source rules: table -> user cache store -> ``on_missing``.
+
+    Args:
+        bench: the benchmark.
+        arch: the (validated) arch string; ``index`` its bench index, or None if the
+            benchmark's table lacks it.
+        names: metric and cost names.
+        on_missing: ``error`` (NaN, source ``none``), ``surrogate`` (seed-mean predictions,
+            flagged) or ``train`` (``trainer``, i.e.
+            :func:`natsbench.build.on_demand.train_missing`, which caches the record).
+        seed: a seed or ``"mean"`` (table answers; surrogate answers are seed means).
+        surrogates: a :class:`~natsbench.api.surrogate.SurrogateBench` to reuse (its fitted
+            models are kept between calls); default: one made now (stored predictions unless
+            ``refit``).
+        trainer: callable ``(bench, arch, dataset, hp, progress=...) -> (record, was_cached)``
+            or None; needed by ``on_missing="train"`` (the api layer does not import the build
+            layer).
+    """
+    from natsbench.store.records import COST_NAMES
+
+    check_on_missing(on_missing)
+    hp = normalize_hp(hp)
+    present = (bench.present(dataset, hp, archs=[index])[0] if index is not None
+               else np.zeros(len(bench.seeds(dataset, hp)), dtype=bool))
+    if bool(present.any()):
+        values = {}
+        for name in names:
+            e = None if name in COST_NAMES else epoch
+            values[name] = float(bench.metric(dataset, hp, name, archs=[index], seed=seed,
+                                              epoch=e)[0])
+        return ArchAnswer(values, "table", measured=True)
+    record, source = None, "none"
+    if on_missing == "train":
+        if trainer is None:
+            raise QueryError("on_missing 'train' needs a trainer "
+                             "(natsbench.build.on_demand.train_missing)")
+        found = trainer(bench, arch, dataset, hp, progress=progress)
+        if found is not None:
+            record, source = found[0], ("table" if found[1] else "trained")
+    else:
+        cached = [r for r in cached_records(bench, dataset, hp) if r.arch == arch]
+        if cached:
+            record, source = cached[0], "table"
+    if record is not None:
+        values = {}
+        for name in names:
+            if name in COST_NAMES:
+                values[name] = float(record.costs.get(name, np.nan))
+            else:
+                series = record.metrics.get(name, [])
+                e = len(series) - 1 if epoch is None else epoch
+                values[name] = (float(series[e]) if series and -len(series) <= e < len(series)
+                                else float("nan"))
+        return ArchAnswer(values, source, measured=True, record=record)
+    if on_missing == "surrogate":
+        if seed != "mean":
+            raise QueryError(f"surrogate answers are seed means: drop --seed {seed} or use "
+                             f"--seed mean")
+        values, predicted, unanswered = _predict_arch(
+            bench, index if index is not None else arch, names, dataset, hp, epoch,
+            surrogates=surrogates, refit=refit)
+        return ArchAnswer(values, "surrogate" if predicted else "none", predicted=predicted,
+                          unanswered=unanswered)
+    return ArchAnswer({name: float("nan") for name in names}, "none")
+
+
+def _predict_arch(bench: "Bench", index: int | str, names: Sequence[str], dataset: str, hp: str,
+                  epoch: int | None, *, surrogates: Any = None, refit: bool = False
+                  ) -> tuple[dict[str, float], list[str], dict[str, str]]:
+    """Surrogate answers of one untrained architecture: (values, names predicted, unanswered).
+
+    A metric no surrogate can answer (e.g. too few measured values) is NaN, and its reason is
+    in ``unanswered`` (logged as a warning), never dropped silently; stored predictions that
+    cannot answer raise (:class:`StoredPredictionsError`: the user decides, ``--refit``).
+    """
+    from natsbench.api.surrogate import SurrogateBench
+    from natsbench.errors import StoredPredictionsError
+    from natsbench.store.records import COST_NAMES
+
+    sb = surrogates if surrogates is not None else SurrogateBench(bench, use_stored=not refit)
+    values: dict[str, float] = {}
+    predicted: list[str] = []
+    unanswered: dict[str, str] = {}
+    for name in names:
+        try:
+            value, was_measured = sb.query(dataset, hp, name, archs=[index],
+                                           epoch=None if name in COST_NAMES else epoch)
+        except StoredPredictionsError:
+            raise
+        except QueryError as exc:
+            log.warning("no surrogate answer for %s: %s", name, exc)
+            values[name] = float("nan")
+            unanswered[name] = str(exc)
+            continue
+        values[name] = float(value[0])
+        if not was_measured[0] and np.isfinite(values[name]):
+            predicted.append(name)
+    return values, predicted, unanswered

@@ -55,7 +55,7 @@ logger = logging.getLogger(__name__)
 #: columns of the per-epoch rows, in order
 ROW_COLUMNS: tuple[str, ...] = (
     "algorithm", "space", "dataset", "config", "seed", "epoch", "arch", "reported", "valid",
-    "search_time", "entropy", "num_skip", "num_none", "tau", "lr")
+    "source", "search_time", "entropy", "num_skip", "num_none", "tau", "lr")
 #: the weight-step / architecture-step sets (the only sets a step ever reads)
 WEIGHT_SET, ARCH_SET = "train", "x-valid"
 
@@ -73,9 +73,21 @@ class BenchOracle:
     (``NATS_SET_SOURCES``) at hp 200, seed mean (``is_random=False``); on another dataset
     (e.g. ``digits`` of the bundled benchmark) its own ``x-valid`` and ``x-test`` (or
     ``ori-test``) at the dataset's longest hp.
+
+    An architecture the benchmark did not train is answered by the evaluation-source rules of
+    ``natsbench query`` and the tabular runner
+    (:func:`natsbench.api.evaluation.answer_arch`): the user cache store, then ``on_missing``:
+    ``error`` (NaN, source ``none``), ``surrogate`` (seed-mean predictions, source
+    ``surrogate``) or ``train`` (trained now with the benchmark's protocol and cached, source
+    ``trained``). :attr:`last_source` is the source of the last reported accuracy.
     """
 
-    def __init__(self, bench: Any, dataset: str) -> None:
+    def __init__(self, bench: Any, dataset: str, on_missing: str = "error") -> None:
+        from natsbench.api.evaluation import check_on_missing
+
+        self.on_missing = check_on_missing(on_missing)
+        self._surrogates: Any = None
+        self.last_source = "none"
         if isinstance(bench, (str, Path)):
             from natsbench.api.bench import open_bench
 
@@ -101,12 +113,33 @@ class BenchOracle:
             if ds not in bench.datasets or hp not in bench.hps(ds):
                 raise QueryError(f"the benchmark has no {ds} hp {hp} (has {bench.datasets})")
 
-    def __call__(self, arch: str) -> tuple[float, float]:
-        """(reported test accuracy %, validation accuracy %) of ``arch``; NaN if not trained."""
+    def answer(self, arch: str) -> tuple[float, float, str, str]:
+        """(reported %, validation %, source of reported, source of validation) of ``arch``."""
+        from natsbench.api.evaluation import answer_arch
+
+        trainer = None
+        if self.on_missing == "train":
+            from natsbench.build.on_demand import train_missing as trainer
+        if self.on_missing == "surrogate" and self._surrogates is None:
+            from natsbench.api.surrogate import SurrogateBench
+
+            # fitted models answer any architecture of the space (stored predictions cover
+            # only the benchmark's); kept, so each metric is fitted once per search
+            self._surrogates = SurrogateBench(self.bench, use_stored=False)
+        index = self.bench.reader.arch_index.get(arch)
         out = []
         for ds, sset, hp in (self.test, self.valid):
-            out.append(float(self.bench.metric(ds, hp, f"{sset}_acc1", archs=arch)[0]))
-        return out[0], out[1]
+            name = f"{sset}_acc1"
+            a = answer_arch(self.bench, arch, index, ds, hp, [name], on_missing=self.on_missing,
+                            surrogates=self._surrogates, trainer=trainer)
+            out.append((a.values[name], a.source if name not in a.unanswered else "none"))
+        return out[0][0], out[1][0], out[0][1], out[1][1]
+
+    def __call__(self, arch: str) -> tuple[float, float]:
+        """(reported test accuracy %, validation accuracy %) of ``arch``; NaN if nothing
+        answers it (policy ``error`` and not trained). Sets :attr:`last_source`."""
+        reported, valid, self.last_source, _ = self.answer(arch)
+        return reported, valid
 
 
 def _search_dataset(dataset: str) -> str:
@@ -271,10 +304,13 @@ class Engine:
 
 
 def _checkpoint_path(directory: Path, algorithm: str, dataset: str, config: SearchConfig,
-                     seed: int) -> Path:
-    """One file per search: the name carries a hash of every setting, so a search with other
-    settings (same config name) never resumes from it."""
-    digest = zlib.crc32(repr(sorted(config.as_dict().items())).encode())
+                     seed: int, on_missing: str = "error") -> Path:
+    """One file per search: the name carries a hash of every setting (and of a non-default
+    ``on_missing``), so a search with other settings (same config name) never resumes from it."""
+    key = repr(sorted(config.as_dict().items()))
+    if on_missing != "error":
+        key += f"|on_missing={on_missing}"
+    digest = zlib.crc32(key.encode())
     return Path(directory) / f"ws-{algorithm}-{dataset}-{config.name}-{digest:08x}-s{seed}.pt"
 
 
@@ -305,8 +341,8 @@ def run_search(algorithm: str, dataset: str, config: SearchConfig, seed: int, be
                data: LoadedDataset | None = None, data_root: str | Path | None = None,
                split_file: str | Path | None = None, device: str | None = "cpu", checkpoint_dir: str | Path | None = None,
                stop_after: int | None = None, progress: bool = False,
-               num_threads: int | None = None, engine_out: list | None = None
-               ) -> list[dict[str, Any]]:
+               num_threads: int | None = None, engine_out: list | None = None,
+               on_missing: str = "error") -> list[dict[str, Any]]:
     """Run one weight-sharing search and return its per-epoch rows (columns :data:`ROW_COLUMNS`).
 
     Args:
@@ -328,6 +364,9 @@ def run_search(algorithm: str, dataset: str, config: SearchConfig, seed: int, be
         progress: show a tqdm bar.
         num_threads: torch CPU threads for this search (default: unchanged).
         engine_out: if given, the :class:`Engine` is appended (tests inspect ``used``).
+        on_missing: how a derived architecture the benchmark did not train is answered
+            (:class:`BenchOracle`): ``error`` (NaN), ``surrogate`` or ``train``; the row's
+            ``source`` column says where the reported accuracy came from.
     """
     from search_algorithms.weight_sharing import get_ws_algorithm
 
@@ -336,7 +375,7 @@ def run_search(algorithm: str, dataset: str, config: SearchConfig, seed: int, be
         raise QueryError(f"seed must be an int; got {seed!r}")
     if config.epochs < 1:
         raise QueryError(f"epochs must be >= 1; got {config.epochs}")
-    oracle = BenchOracle(bench, dataset)
+    oracle = BenchOracle(bench, dataset, on_missing=on_missing)
     data_name = _search_dataset(dataset)
     C, N, size, pad, flip = _resolve_scale(config, oracle, data_name)
     if data is None:
@@ -355,7 +394,8 @@ def run_search(algorithm: str, dataset: str, config: SearchConfig, seed: int, be
         rows: list[dict[str, Any]] = []
         start_epoch, elapsed = 0, 0.0
         ckpt = (None if checkpoint_dir is None
-                else _checkpoint_path(Path(checkpoint_dir), algorithm, dataset, config, int(seed)))
+                else _checkpoint_path(Path(checkpoint_dir), algorithm, dataset, config, int(seed),
+                                        on_missing))
         if ckpt is not None and ckpt.exists():
             payload = torch.load(ckpt, map_location=dev, weights_only=True)
             engine.load_state(payload["engine"])
@@ -380,7 +420,8 @@ def run_search(algorithm: str, dataset: str, config: SearchConfig, seed: int, be
                 reported, valid = oracle(arch)
                 row = {"algorithm": algorithm, "space": "tss", "dataset": dataset,
                        "config": config.name, "seed": int(seed), "epoch": epoch + 1, "arch": arch,
-                       "reported": reported, "valid": valid, "search_time": elapsed,
+                       "reported": reported, "valid": valid, "source": oracle.last_source,
+                       "search_time": elapsed,
                        "entropy": float(summary.get("entropy", math.nan)), **arch_summary(arch),
                        "tau": float(summary.get("tau", math.nan)), "lr": engine.lr}
                 row.update({k: v for k, v in metrics.items()})

@@ -54,12 +54,13 @@ def parse_seeds(text: str, option: str = "--seeds") -> list[int]:
 
 def _run_job(job: WSJob, config: SearchConfig, bench: str, data_root: str | None,
              split_file: str | None, device: str | None, checkpoint_dir: str | None,
-             threads: int | None, progress: bool) -> list[dict[str, Any]]:
+             threads: int | None, progress: bool, on_missing: str = "error"
+             ) -> list[dict[str, Any]]:
     from search_algorithms.weight_sharing.engine import run_search
 
     return run_search(job.algorithm, job.dataset, config, job.seed, bench, data_root=data_root,
                       split_file=split_file, device=device, checkpoint_dir=checkpoint_dir,
-                      num_threads=threads, progress=progress)
+                      num_threads=threads, progress=progress, on_missing=on_missing)
 
 
 def rows_to_frame(rows: list[dict[str, Any]]) -> Any:
@@ -78,8 +79,11 @@ def run_grid(jobs: list[WSJob], config: SearchConfig, bench: str | os.PathLike, 
              data_root: str | None = None, split_file: str | None = None,
              device: str | None = "cpu",
              checkpoint_dir: str | os.PathLike | None = None, workers: int = 1,
-             threads: int = 1, executor: str = "local", progress: bool = False) -> Any:
-    """Run ``jobs`` and return all rows as one DataFrame (see :func:`rows_to_frame`)."""
+             threads: int = 1, executor: str = "local", progress: bool = False,
+             on_missing: str = "error") -> Any:
+    """Run ``jobs`` and return all rows as one DataFrame (see :func:`rows_to_frame`);
+    ``on_missing``: how an architecture the benchmark did not train is answered
+    (:class:`~search_algorithms.weight_sharing.engine.BenchOracle`)."""
     if workers < 1 or threads < 1:
         raise QueryError(f"workers and threads must be >= 1; got workers={workers}, "
                          f"threads={threads}")
@@ -88,16 +92,16 @@ def run_grid(jobs: list[WSJob], config: SearchConfig, bench: str | os.PathLike, 
     bench, ckpt = str(Path(bench)), None if checkpoint_dir is None else str(checkpoint_dir)
     rows: list[dict[str, Any]] = []
     if executor == "ray":
-        args = (config, bench, data_root, split_file, device, ckpt, threads, False)
+        args = (config, bench, data_root, split_file, device, ckpt, threads, False, on_missing)
         return rows_to_frame(_run_ray(jobs, args, workers, threads, device))
     if workers == 1 or len(jobs) <= 1:
         for job in jobs:
             rows += _run_job(job, config, bench, data_root, split_file, device, ckpt, threads,
-                             progress)
+                             progress, on_missing)
         return rows_to_frame(rows)
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
         futures = [pool.submit(_run_job, job, config, bench, data_root, split_file, device, ckpt,
-                               threads, False) for job in jobs]
+                               threads, False, on_missing) for job in jobs]
         bar = None
         if progress:
             from tqdm.auto import tqdm
