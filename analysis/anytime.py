@@ -25,7 +25,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from natsbench.errors import ArchiveError, QueryError
+from analysis.tables import require_columns
+from natsbench.errors import QueryError
 
 SEARCH_COLUMNS: tuple[str, ...] = ("algorithm", "space", "dataset", "run", "step", "sim_time",
                                    "arch", "feedback", "reported")
@@ -37,10 +38,7 @@ BANDS: tuple[str, ...] = ("ci", "percentile", "std", "minmax")
 
 def check_search_rows(rows: pd.DataFrame) -> None:
     """Raise :class:`ArchiveError` if ``rows`` lacks any of :data:`SEARCH_COLUMNS`."""
-    missing = [c for c in SEARCH_COLUMNS if c not in rows.columns]
-    if missing:
-        raise ArchiveError(f"search rows lack columns {missing}; required: {list(SEARCH_COLUMNS)}, "
-                           f"found: {list(rows.columns)}")
+    require_columns(rows, SEARCH_COLUMNS, "the search rows")
 
 
 def time_grid(rows: pd.DataFrame, *, x: str = "sim_time", step: float | None = None,

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import edf as edf_mod
+from analysis.tables import require_columns
 from natsbench.errors import QueryError
 
 __all__ = ["REQUIRED_COLUMNS", "DEFAULT_GRID", "ExtCellEDF", "edf_curves", "extcell_edf_statistics"]
@@ -32,10 +33,7 @@ DEFAULT_GRID: np.ndarray = np.linspace(0.0, 100.0, 1001)
 
 
 def _check_samples(samples: pd.DataFrame) -> pd.DataFrame:
-    missing = [c for c in REQUIRED_COLUMNS if c not in samples.columns]
-    if missing:
-        raise QueryError(f"the samples table lacks columns {missing}; required "
-                         f"{list(REQUIRED_COLUMNS)}, found {list(samples.columns)}")
+    require_columns(samples, REQUIRED_COLUMNS, "the samples table", error=QueryError)
     if samples.empty:
         raise QueryError("the samples table has no rows")
     return samples.reset_index(drop=True)

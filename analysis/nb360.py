@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import profiles
+from analysis.tables import require_columns
 from natsbench.errors import ArchiveError, QueryError
 from natsbench.resources import PUBLISHED, bundled_path
 
@@ -39,10 +40,7 @@ def load_errors(path: str | Path | None = None) -> pd.DataFrame:
     if not path.is_file():
         raise ArchiveError(f"published NAS-Bench-360 table not found at {path}")
     frame = pd.read_csv(path)
-    need = ["method", "task", "mean"]
-    missing = [c for c in need if c not in frame.columns]
-    if missing:
-        raise ArchiveError(f"{path} lacks columns {missing}; has {list(frame.columns)}")
+    require_columns(frame, ["method", "task", "mean"], str(path))
     if frame.duplicated(["method", "task"]).any():
         dups = frame.loc[frame.duplicated(["method", "task"]), ["method", "task"]].values.tolist()
         raise ArchiveError(f"{path} has duplicated (method, task) rows: {dups}")

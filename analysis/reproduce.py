@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
+from analysis.tables import require_columns
 from natsbench.datasets.specs import TEST_SET_PREFERENCE
 from natsbench.errors import ArchiveError, ConfigError, QueryError, check_range, require_file
 from natsbench.resources import BUNDLED_TSS, EXTCELL_SAMPLES, bundled_path
@@ -88,11 +89,7 @@ def _read_input_table(path: str | Path, what: str, columns: Sequence[str]) -> pd
     except Exception as exc:  # a parser's own error on a file that is no table
         raise ArchiveError(f"{what} {path} is not a readable CSV/Parquet table "
                            f"({type(exc).__name__}: {exc})") from exc
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ArchiveError(f"{what} {path} lacks columns {missing}; required {list(columns)}, "
-                           f"found {list(frame.columns)}")
-    return frame
+    return require_columns(frame, columns, f"{what} {path}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -585,10 +582,7 @@ def extcell_edf(samples: pd.DataFrame, out_dir: str | Path, *, reference_group: 
     check_range("n_boot", n_boot, 0, 10**6)
     check_range("seed", seed, 0)
     check_range("level", level, 1e-9, 1 - 1e-9)
-    missing = [c for c in EXTCELL_COLUMNS if c not in samples.columns]
-    if missing:
-        raise ArchiveError(f"samples lack columns {missing}; required {list(EXTCELL_COLUMNS)}, "
-                           f"found {list(samples.columns)}")
+    require_columns(samples, EXTCELL_COLUMNS, "the samples")
     out = Path(out_dir)
     result = Result("extcell-edf", out)
     frame = samples[list(EXTCELL_COLUMNS)].dropna().reset_index(drop=True)

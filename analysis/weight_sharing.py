@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.anytime import BANDS, GROUP_COLUMNS, summarize
+from analysis.tables import require_columns
 from natsbench.errors import ArchiveError, QueryError
 
 WS_COLUMNS: tuple[str, ...] = ("algorithm", "space", "dataset", "seed", "epoch", "arch",
@@ -33,10 +34,7 @@ _KEY = [*GROUP_COLUMNS, "seed", "epoch"]
 def check_ws_rows(rows: pd.DataFrame) -> None:
     """ArchiveError if ``rows`` lacks a column of :data:`WS_COLUMNS` or has two rows for one
     (algorithm, space, dataset, seed, epoch); QueryError if it has no row."""
-    missing = [c for c in WS_COLUMNS if c not in rows.columns]
-    if missing:
-        raise ArchiveError(f"weight-sharing rows lack columns {missing}; required: "
-                           f"{list(WS_COLUMNS)}, found: {list(rows.columns)}")
+    require_columns(rows, WS_COLUMNS, "the weight-sharing rows")
     if rows.empty:
         raise QueryError("no weight-sharing rows to summarize (the table is empty)")
     dup = rows.duplicated(_KEY, keep=False)

@@ -42,7 +42,7 @@ def init_bench(bench_dir: str | os.PathLike, *, space: str, arch_strs: Sequence[
     """
     path = Path(bench_dir)
     _check_empty_or_records(path)  # before the lock creates anything in a foreign directory
-    with store_lock(path, exclusive=True):  # two builds starting at once create it once
+    with store_lock(path, exclusive=True, create=True):  # two builds starting at once: created once
         if (path / MANIFEST_FILE).is_file():
             reader = StoreReader(path, overlay_records=False)
             if reader.manifest.space != space or reader._table_arch_strs != list(arch_strs):
@@ -77,7 +77,7 @@ def compact(bench_dir: str | os.PathLike, *, dtype: str | None = None,
     """
     path = Path(bench_dir)
     if not (path / MANIFEST_FILE).is_file():
-        StoreReader(path)  # raises the reader's error naming what is missing; the lock would create it
+        StoreReader(path)  # its error names what is missing, before the lock writes its file there
     with store_lock(path, exclusive=True):
         reader = StoreReader(path)
         merged_paths = list(reader.overlaid_paths)  # exactly what the reader merged

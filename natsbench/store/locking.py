@@ -42,8 +42,9 @@ log = logging.getLogger(__name__)
 _warned = False
 
 
-def _ensure_dir(path: Path) -> None:
-    """Create the benchmark directory if needed, but never while a rewrite has moved it
+def _ensure_dir(path: Path, create: bool = True) -> None:
+    """Create the benchmark directory if needed (``create``; else a missing one is a
+    :class:`StoreError` naming it), but never while a rewrite has moved it
     aside: where the OS cannot exchange directories atomically (NFS, macOS) a rewrite moves
     the old directory into a ``.<name>.old-*`` sibling and then the new one into place, and
     a directory created in between would block that second rename. The sibling exists from
@@ -52,6 +53,8 @@ def _ensure_dir(path: Path) -> None:
     deadline = time.monotonic() + _MISSING_TIMEOUT_S
     while not path.is_dir():
         if not any(path.parent.glob(trash)):
+            if not create:
+                raise StoreError(f"benchmark directory {path} does not exist")
             path.mkdir(parents=True, exist_ok=True)
             return
         if time.monotonic() > deadline:
@@ -61,10 +64,12 @@ def _ensure_dir(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def store_lock(bench_dir: str | os.PathLike, *, exclusive: bool) -> Iterator[None]:
+def store_lock(bench_dir: str | os.PathLike, *, exclusive: bool,
+               create: bool = False) -> Iterator[None]:
     """Hold the benchmark's lock, shared (record writers) or exclusive (directory rewriters).
 
-    Creates ``bench_dir`` (and the lock file) if needed. Blocks until the lock is free.
+    Creates the lock file, and with ``create`` (record writers, a build creating its store)
+    ``bench_dir`` too; without it a missing ``bench_dir`` is a :class:`StoreError`. Blocks until the lock is free.
     Not re-entrant: a thread holding it must not ask for it again.
     """
     global _warned
@@ -79,7 +84,7 @@ def store_lock(bench_dir: str | os.PathLike, *, exclusive: bool) -> Iterator[Non
     lock_path = path / LOCK_FILE
     mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
     while True:
-        _ensure_dir(path)
+        _ensure_dir(path, create)
         try:
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
         except FileNotFoundError:  # replaced just now, where the OS cannot exchange directories

@@ -240,7 +240,7 @@ def write_record(store_dir: str | os.PathLike, record: RunRecord) -> Path:
     """Write one run record atomically under ``store_dir`` and return its path."""
     path = record_path(store_dir, record.space, record.arch, record.dataset, record.hp, record.seed)
     payload = json.dumps(record.to_json(), allow_nan=False, separators=(",", ":")).encode("utf-8")
-    with store_lock(store_dir, exclusive=False):  # a compaction never runs while we write
+    with store_lock(store_dir, exclusive=False, create=True):  # no compaction while we write
         atomic_write_bytes(path, payload)
     return path
 
