@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 from analysis.tables import require_columns
 from natsbench.datasets.specs import TEST_SET_PREFERENCE
 from natsbench.errors import ArchiveError, ConfigError, QueryError, check_range, require_file
-from natsbench.resources import BUNDLED_TSS, EXTCELL_SAMPLES, bundled_path
+from natsbench.resources import EXTCELL_SAMPLES, bundled_path
 
 if TYPE_CHECKING:  # numpy/pandas are imported inside the functions: `natsbench --help` stays fast
     import pandas as pd
@@ -430,21 +430,27 @@ def _multitrial_run(args: argparse.Namespace, out: Path) -> Result:
 
 
 # --------------------------------------------------------------------------------------------
-# nats-weightsharing: NATS-Bench Fig. 5.7a
+# nats-weightsharing: NATS-Bench Fig. 5.7a (tss), 5.7b (sss), 5.7c (sss with warm-up)
 WS_DEFAULT_SEEDS = "777,888,999"
+#: warm-up ratio of the Fig. 5.7c searches (the official runs' 0.3)
+WS_DEFAULT_WARMUP = 0.3
 
 
 def nats_weightsharing(rows: pd.DataFrame, out_dir: str | Path, *, band: str = "std") -> Result:
-    """NATS-Bench Fig. 5.7a from ``natsbench search-ws`` rows (see :mod:`analysis.weight_sharing`).
+    """NATS-Bench Fig. 5.7a/b/c from ``natsbench search-ws`` rows (see
+    :mod:`analysis.weight_sharing`; each figure drawn when the rows have its searches).
 
-    Writes ``fig5_7a_weightsharing`` (reported test accuracy of the arch derived after each
-    search epoch: mean over seeds and a ``band`` -- ``std`` = mean -/+ one standard deviation
-    (default), ``minmax`` = the seeds' range, ``ci``/``percentile`` = 95% bands; one line per
-    algorithm, one panel per dataset), ``final.csv`` (each seed's last epoch: mean, std, min,
-    max per algorithm), ``edge_fractions.csv`` (share of skip_connect/none edges per epoch, every
-    algorithm) and ``fig5_7a_darts_edges`` (that share for DARTS-V1/V2, when present).
+    Writes ``fig5_7a_weightsharing`` (tss), ``fig5_7b_weightsharing`` (sss) and
+    ``fig5_7c_weightsharing`` (sss with warm-up): reported test accuracy of the arch derived
+    after each search epoch: mean over seeds and a ``band`` -- ``std`` = mean -/+ one standard
+    deviation (default), ``minmax`` = the seeds' range, ``ci``/``percentile`` = 95% bands; one
+    line per algorithm, one panel per dataset; ``final.csv`` (each seed's last epoch: mean, std,
+    min, max per algorithm, with its ``figure``), and for tss ``edge_fractions.csv`` (share of
+    skip_connect/none edges per epoch, every algorithm) and ``fig5_7a_darts_edges`` (that share
+    for DARTS-V1/V2, when present).
     """
     import numpy as np
+    import pandas as pd
 
     from analysis import plots, weight_sharing as ws
 
@@ -457,23 +463,48 @@ def nats_weightsharing(rows: pd.DataFrame, out_dir: str | Path, *, band: str = "
                   "minmax": "minimum to maximum over seeds",
                   "ci": "95% t confidence interval of the mean over seeds",
                   "percentile": "2.5-97.5 percentiles over seeds"}[band]
-    curves = ws.epoch_curves(rows, band=band)
-    result.files += plots.plot_anytime(
-        curves, out / "fig5_7a_weightsharing", xlabel="search epoch", ylabel="test accuracy (%)",
-        title=f"Fig. 5.7a: arch derived per search epoch (band: {band})")
-    final = ws.final_table(rows)
+    panels = ws.split_panels(rows)
+    if not panels:
+        raise QueryError(f"no tss or sss rows to draw (spaces: {sorted(set(rows['space']))})")
+    titles = {"5.7a": "tss", "5.7b": "sss", "5.7c": "sss, warm-up"}
+    curves, finals = [], []
+    lines = [f"# nats-weightsharing (NATS-Bench Fig. {', '.join(panels)})", "",
+             f"Reported test accuracy (%) of the architecture derived after each search epoch; "
+             f"band: {band_words}. {rows['seed'].nunique()} seed(s), "
+             f"{int(rows['epoch'].max())} epoch(s), {len(rows)} rows.", ""]
+    for fig, part in panels.items():
+        curve = ws.epoch_curves(part, band=band)
+        stem = "fig" + fig.replace(".", "_")
+        result.files += plots.plot_anytime(
+            curve, out / f"{stem}_weightsharing", xlabel="search epoch",
+            ylabel="test accuracy (%)",
+            title=f"Fig. {fig} ({titles[fig]}): arch derived per search epoch (band: {band})")
+        curves.append(curve.assign(figure=fig))
+        final = ws.final_table(part).assign(figure=fig)
+        finals.append(final)
+        shown = final.drop(columns=["figure"]).assign(**{"final (mean ± std)": [
+            f"{m:.2f} ± {s:.2f}" if np.isfinite(s) else f"{m:.2f}"
+            for m, s in zip(final["mean"], final["std"])]})
+        warm = sorted(set(ws.warmup_of(part)))
+        lines += [f"## Fig. {fig} ({titles[fig]}): final reported accuracy (last epoch of each "
+                  "seed)", ""]
+        if fig == "5.7c":
+            lines += [f"Warm-up ratio {', '.join(f'{w:g}' for w in warm)}.", ""]
+        if "source" in part.columns:
+            counts = part["source"].value_counts().to_dict()
+            lines += ["Answers of the derived architectures (rows): " + ", ".join(
+                f"{k} {v}" for k, v in sorted(counts.items())) + ".", ""]
+        lines += [md_table(shown, index=False, floatfmt=".4g"), ""]
+    final = pd.concat(finals, ignore_index=True)
     _write_csv(final, out / "final.csv", result)
+    curves = pd.concat(curves, ignore_index=True)
+    result.data.update(curves=curves, final=final)
+    if "5.7a" not in panels:
+        return _finish(result, lines)
+    rows = panels["5.7a"]
     fractions = ws.edge_fractions(rows, band=band)
     _write_csv(fractions, out / "edge_fractions.csv", result)
     darts = [a for a in ws.DARTS_ALGORITHMS if a in set(rows["algorithm"])]
-    shown = final.assign(**{"final (mean ± std)": [
-        f"{m:.2f} ± {s:.2f}" if np.isfinite(s) else f"{m:.2f}" for m, s in zip(final["mean"], final["std"])]})
-    lines = ["# nats-weightsharing (NATS-Bench Fig. 5.7a)", "",
-             f"Reported test accuracy (%) of the architecture derived after each search epoch; "
-             f"band: {band_words}. {rows['seed'].nunique()} seed(s), "
-             f"{int(rows['epoch'].max())} epoch(s), {len(rows)} rows.", "",
-             "## Final reported accuracy (last epoch of each seed)", "",
-             md_table(shown, index=False, floatfmt=".4g"), ""]
     if darts:
         dfrac = ws.edge_fractions(rows, algorithms=darts, band=band)
         result.files += plots.plot_anytime(
@@ -488,16 +519,19 @@ def nats_weightsharing(rows: pd.DataFrame, out_dir: str | Path, *, band: str = "
                   "algorithm).", ""]
     lines += ["## Fraction of skip_connect / none edges, every algorithm", "",
               md_table(ws.edge_fraction_table(fractions), index=False, floatfmt=".3f"), ""]
-    result.data.update(curves=curves, final=final, edge_fractions=fractions)
+    result.data.update(edge_fractions=fractions)
     return _finish(result, lines)
 
 
 def _ws_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rows", type=Path, default=None,
                         help="Parquet (or CSV) of `natsbench search-ws` rows: algorithm, space, "
-                             "dataset, seed, epoch, arch, reported, num_skip, num_none. Without it, "
-                             "the search-ws grid runs first (digits config, bundled tss-digits "
-                             "benchmark; checkpoints in OUT/checkpoints, so a rerun resumes)")
+                             "dataset, seed, epoch, arch, reported (tss: num_skip, num_none; "
+                             "warm-up searches: warmup_ratio). Without it, the search-ws grid runs "
+                             "first (digits config; tss algorithms on the bundled tss-digits, sss "
+                             "ones on sss-digits with and without warm-up, untrained configurations "
+                             "answered by its stored surrogate; checkpoints in OUT/checkpoints, so "
+                             "a rerun resumes)")
     parser.add_argument("--algorithms", default=None,
                         help="comma-separated search-ws algorithms to run without --rows "
                              "(default: all)")
@@ -508,6 +542,12 @@ def _ws_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=None,
                         help="parallel searches without --rows (default: CPUs, at most one per "
                              "search; the rows do not depend on it)")
+    parser.add_argument("--warmup-ratio", type=float, default=None,
+                        help=f"warm-up ratio of the Fig. 5.7c sss searches without --rows "
+                             f"(default {WS_DEFAULT_WARMUP})")
+    parser.add_argument("--on-missing", choices=("error", "surrogate", "train"), default=None,
+                        help="how an sss configuration sss-digits did not train is answered "
+                             "without --rows (default: surrogate)")
     parser.add_argument("--band", choices=["std", "minmax", "ci", "percentile"], default="std",
                         help="band around the mean over seeds: one standard deviation (default), "
                              "min-max, 95%% CI of the mean or 2.5-97.5 percentiles")
@@ -516,7 +556,8 @@ def _ws_args(parser: argparse.ArgumentParser) -> None:
 def _ws_run(args: argparse.Namespace, out: Path) -> Result:
     from analysis.weight_sharing import WS_COLUMNS
 
-    grid_options = [f"--{k}" for k in ("algorithms", "seeds", "epochs", "workers")
+    grid_options = [f"--{k.replace('_', '-')}" for k in ("algorithms", "seeds", "epochs",
+                                                           "workers", "warmup_ratio", "on_missing")
                     if getattr(args, k) is not None]
     if args.rows is not None:
         if grid_options:
@@ -527,9 +568,13 @@ def _ws_run(args: argparse.Namespace, out: Path) -> Result:
     # no rows: run the search-ws grid on the bundled digits configuration first
     import os
 
+    import pandas as pd
+
     from search_algorithms.runner import write_parquet
     from search_algorithms.weight_sharing import available_ws_algorithms, get_config
-    from search_algorithms.weight_sharing.grid import WSJob, parse_seeds, run_grid
+    from search_algorithms.weight_sharing import grid
+    from search_algorithms.weight_sharing.engine import algorithms_for_space, check_warmup
+    from search_algorithms.weight_sharing.spaces import get_space_adapter
 
     valid = available_ws_algorithms()
     algorithms = "all" if args.algorithms is None else args.algorithms
@@ -539,20 +584,36 @@ def _ws_run(args: argparse.Namespace, out: Path) -> Result:
     if unknown or not names:
         raise QueryError(f"--algorithms {algorithms!r}: unknown {unknown}; valid: "
                          f"{', '.join(valid)} or all")
-    seeds = parse_seeds(WS_DEFAULT_SEEDS if args.seeds is None else args.seeds)
+    seeds = grid.parse_seeds(WS_DEFAULT_SEEDS if args.seeds is None else args.seeds)
+    warmup = WS_DEFAULT_WARMUP if args.warmup_ratio is None else args.warmup_ratio
+    on_missing = "surrogate" if args.on_missing is None else args.on_missing
     if args.epochs is not None:
         check_range("--epochs", args.epochs, 1, 10**6)
     if args.workers is not None:
         check_range("--workers", args.workers, 1, 4096)
     config = get_config("digits", **({} if args.epochs is None else {"epochs": args.epochs}))
-    jobs = [WSJob(a, "digits", s) for a in dict.fromkeys(names) for s in seeds]
-    workers = args.workers or max(1, min(len(jobs), os.cpu_count() or 1))
+    names = list(dict.fromkeys(names))
+    # one grid per (space, warm-up): tss searches; sss searches without and with warm-up
+    groups = []
+    for space in ("tss", "sss"):
+        algos = [a for a in names if a in algorithms_for_space(space)]
+        if not algos:
+            continue
+        ratios = (0.0,) if space == "tss" else (0.0, warmup)
+        for ratio in ratios:
+            for a in algos:
+                check_warmup(a, ratio)
+            groups.append((space, config.replace(warmup_ratio=ratio),
+                           [grid.WSJob(a, "digits", s, space) for a in algos for s in seeds]))
+    workers = args.workers or max(1, min(max(len(g[2]) for g in groups), os.cpu_count() or 1))
     # checkpoints go to the final folder (args.out), not the staging one: a killed or failed
     # run leaves them there and the same command resumes every search after its last epoch
     final_out = Path(args.out) if getattr(args, "out", None) is not None else out
-    rows = run_grid(jobs, config, bundled_path(*BUNDLED_TSS), device="cpu",
-                    checkpoint_dir=final_out / "checkpoints", workers=workers, threads=1,
-                    progress=True)
+    frames = [grid.run_grid(jobs, cfg, bundled_path(*get_space_adapter(space).bundled),
+                            device="cpu", checkpoint_dir=final_out / "checkpoints",
+                            workers=workers, threads=1, progress=True, on_missing=on_missing)
+              for space, cfg, jobs in groups]
+    rows = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     write_parquet(rows, out / "rows.parquet")
     result = nats_weightsharing(rows, out, band=args.band)
     result.files.append(out / "rows.parquet")

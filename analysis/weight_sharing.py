@@ -1,12 +1,15 @@
-"""Weight-sharing search rows: NATS-Bench Fig. 5.7a (accuracy of the derived arch per search
-epoch), the final-accuracy table and the share of skip/none edges (Dong 2021, ch. 5.4.3).
+"""Weight-sharing search rows: NATS-Bench Fig. 5.7a/b/c (accuracy of the derived arch per
+search epoch on tss, on sss, and on sss with warm-up), the final-accuracy table and the share
+of skip/none edges (Dong 2021, ch. 5.4.3).
 
 Input: the tidy rows of ``natsbench search-ws`` (one per algorithm, dataset, seed and search
 epoch), with at least the columns :data:`WS_COLUMNS`: ``algorithm, space, dataset, seed,
-epoch, arch, reported, num_skip, num_none``. ``reported`` is the benchmark's test accuracy (%)
-of the architecture derived after that epoch (not a best-so-far value: a weight-sharing search
-may move to a worse arch), ``num_skip``/``num_none`` its numbers of ``skip_connect``/``none``
-edges. The number of edges of an arch is read from its string (one ``~`` per edge: 6 in tss).
+epoch, arch, reported``; tss rows also ``num_skip, num_none`` for :func:`edge_fractions`, and
+rows of warm-up searches ``warmup_ratio`` (absent: 0). ``reported`` is the benchmark's test
+accuracy (%) of the architecture derived after that epoch (not a best-so-far value: a
+weight-sharing search may move to a worse arch), ``num_skip``/``num_none`` its numbers of
+``skip_connect``/``none`` edges. The number of edges of an arch is read from its string (one
+``~`` per edge: 6 in tss). :func:`split_panels` splits rows into the three figures.
 
 Each seed is one run; a seed's value at epoch ``e`` is its row of epoch ``e`` (no carrying
 forward: a seed that stopped earlier is left out of later means). Means and bands across seeds
@@ -25,19 +28,45 @@ from analysis.tables import require_columns
 from natsbench.errors import ArchiveError, QueryError
 
 WS_COLUMNS: tuple[str, ...] = ("algorithm", "space", "dataset", "seed", "epoch", "arch",
-                               "reported", "num_skip", "num_none")
+                               "reported")
+#: the columns :func:`edge_fractions` reads (tss rows)
+EDGE_COLUMNS: tuple[str, ...] = ("num_skip", "num_none")
+#: figure -> (space, warm-up searches): NATS-Bench Fig. 5.7a (tss), 5.7b (sss), 5.7c (sss with
+#: the filter warm-up)
+PANELS: dict[str, tuple[str, bool]] = {"5.7a": ("tss", False), "5.7b": ("sss", False),
+                                       "5.7c": ("sss", True)}
 #: the algorithms whose edge fractions Fig. 5.7a's discussion is about (collapse to skip)
 DARTS_ALGORITHMS: tuple[str, ...] = ("darts-v1", "darts-v2")
 _KEY = [*GROUP_COLUMNS, "seed", "epoch"]
 
 
+def warmup_of(rows: pd.DataFrame) -> pd.Series:
+    """The rows' warm-up ratio (0 where the column is absent or NaN)."""
+    if "warmup_ratio" not in rows.columns:
+        return pd.Series(0.0, index=rows.index)
+    return rows["warmup_ratio"].astype(np.float64).fillna(0.0)
+
+
+def split_panels(rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The rows of each figure of :data:`PANELS` that has any (tss; sss without warm-up; sss
+    with warm-up), in that order."""
+    warm = warmup_of(rows) > 0
+    out = {}
+    for fig, (space, with_warmup) in PANELS.items():
+        part = rows[(rows["space"] == space) & (warm == with_warmup)]
+        if not part.empty:
+            out[fig] = part
+    return out
+
+
 def check_ws_rows(rows: pd.DataFrame) -> None:
     """ArchiveError if ``rows`` lacks a column of :data:`WS_COLUMNS` or has two rows for one
-    (algorithm, space, dataset, seed, epoch); QueryError if it has no row."""
+    (algorithm, space, dataset, seed, epoch, warm-up ratio); QueryError if it has no row."""
     require_columns(rows, WS_COLUMNS, "the weight-sharing rows")
     if rows.empty:
         raise QueryError("no weight-sharing rows to summarize (the table is empty)")
-    dup = rows.duplicated(_KEY, keep=False)
+    keyed = rows.assign(warmup_ratio=warmup_of(rows))
+    dup = keyed.duplicated([*_KEY, "warmup_ratio"], keep=False)
     if dup.any():
         first = rows.loc[dup, _KEY].iloc[0].to_dict()
         raise ArchiveError(f"{int(dup.sum())} weight-sharing rows share their "
@@ -101,6 +130,7 @@ def edge_fractions(rows: pd.DataFrame, *, algorithms: Sequence[str] | None = Non
         with :func:`analysis.plots.plot_anytime` (one line per algorithm and edge kind).
     """
     check_ws_rows(rows)
+    require_columns(rows, EDGE_COLUMNS, "the weight-sharing rows (tss edge counts)")
     if algorithms is not None:
         unknown = sorted(set(algorithms) - set(rows["algorithm"]))
         if unknown:

@@ -4,6 +4,7 @@
 Examples::
 
     natsbench search-ws gdas --dataset digits --config digits --out gdas.parquet
+    natsbench search-ws all --space sss --warmup-ratio 0.3 --on-missing surrogate --out sss.parquet
     natsbench search-ws all --dataset cifar10 --config nats --data-root ~/data \
         --bench NATS-tss --device cuda --out ws.parquet
 """
@@ -21,12 +22,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     names = available_ws_algorithms()
     spaces = available_ws_spaces()
     p = sub.add_parser(
-        "search-ws", help="weight-sharing search (DARTS, GDAS, SETN, ENAS, RSPS) on tss",
-        description="Train a tss supernet with a weight-sharing NAS algorithm (or 'all' of "
-                    f"them: {', '.join(names)}) for each seed; after every search epoch the "
-                    "derived architecture is looked up in the benchmark (hp 200, seed mean; "
-                    "another dataset's longest hp) and one row is written to Parquet. "
-                    "See docs/ALGORITHMS.md.")
+        "search-ws", help="weight-sharing search: tss (DARTS, GDAS, SETN, ENAS, RSPS), sss "
+                          "(TAS, FBNet-V2, TuNAS)",
+        description="Train a supernet of --space with a weight-sharing NAS algorithm (or 'all' "
+                    f"of the space's: {', '.join(names)}) for each seed; after every search "
+                    "epoch the derived architecture is looked up in the benchmark (hp 200 on "
+                    "tss, 90 on sss, seed mean; another dataset's longest hp) and one row is "
+                    "written to Parquet. See docs/ALGORITHMS.md.")
     p.add_argument("algorithm", choices=[*names, "all"], help="algorithm, or 'all'")
     p.add_argument("--space", choices=spaces, default="tss",
                    help=f"search space ({', '.join(spaces)}; default tss); an algorithm that "
@@ -62,6 +64,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "bit-identical for one thread count)")
     p.add_argument("--checkpoint-dir", default=None,
                    help="checkpoint after every epoch here; a rerun resumes killed searches")
+    p.add_argument("--warmup-ratio", type=float, default=0.0,
+                   help="sss methods: no architecture steps and mostly full-width paths while "
+                        "epoch < RATIO x epochs (NATS-Bench Fig. 5.7c: 0.3; default 0: none)")
+    p.add_argument("--flops-target", type=float, default=None,
+                   help="TAS only: the expected-FLOPs cost term toward this many MFLOPs (thesis "
+                        "eq. 3.15; default: none, as NATS-Bench Fig. 5.7b)")
+    p.add_argument("--flops-tolerance", type=float, default=0.05,
+                   help="TAS cost term: no penalty within (1 -/+ t) x target (default 0.05)")
     p.add_argument("--on-missing", choices=("error", "surrogate", "train"), default="error",
                    help="a derived architecture the benchmark did not train (after the user "
                         "cache store): NaN (error, default), a seed-mean surrogate prediction "
@@ -77,7 +87,7 @@ def _search_ws(args: argparse.Namespace) -> int:
     from search_algorithms.runner import write_parquet
     from search_algorithms.weight_sharing import get_config
     from search_algorithms.weight_sharing.engine import (BenchOracle, algorithms_for_space,
-                                                         check_algorithm_space)
+                                                         check_algorithm_space, check_warmup)
     from search_algorithms.weight_sharing.grid import WSJob, parse_seeds, run_grid
     from search_algorithms.weight_sharing.spaces import get_space_adapter
 
@@ -97,7 +107,15 @@ def _search_ws(args: argparse.Namespace) -> int:
         require_file(args.split_file, "--split-file")
     if args.checkpoint_dir is not None:
         check_output(args.checkpoint_dir, "--checkpoint-dir", directory=True)
-    config = get_config(args.config, **({} if args.epochs is None else {"epochs": args.epochs}))
+    check_range("--warmup-ratio", args.warmup_ratio, 0.0, 0.999999)
+    changes: dict = {"warmup_ratio": args.warmup_ratio}
+    if args.epochs is not None:
+        changes["epochs"] = args.epochs
+    if args.flops_target is not None:
+        check_range("--flops-target", args.flops_target, 1e-9, 1e12)
+        check_range("--flops-tolerance", args.flops_tolerance, 0.0, 1.0)
+        changes.update(flops_target=args.flops_target, flops_tolerance=args.flops_tolerance)
+    config = get_config(args.config, **changes)
     adapter = get_space_adapter(args.space)
     if args.bench:
         bench = str(require_dir(args.bench, "--bench"))
@@ -112,6 +130,11 @@ def _search_ws(args: argparse.Namespace) -> int:
     else:
         check_algorithm_space(args.algorithm, args.space)
         algorithms = (args.algorithm,)
+    for a in algorithms:
+        check_warmup(a, args.warmup_ratio)
+    if args.flops_target is not None and set(algorithms) != {"tas"}:
+        raise QueryError(f"--flops-target is TAS's cost term; got algorithm(s) "
+                         f"{', '.join(algorithms)} (use: tas)")
     jobs = [WSJob(a, args.dataset, s, args.space) for a in algorithms for s in seeds]
     workers = args.workers or max(1, min(len(jobs), os.cpu_count() or 1))
     start = time.perf_counter()

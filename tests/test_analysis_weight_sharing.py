@@ -110,7 +110,9 @@ def test_bad_rows_are_named() -> None:
     from natsbench.errors import ArchiveError, QueryError
 
     with pytest.raises(ArchiveError, match="num_skip"):
-        ws.epoch_curves(ws_rows().drop(columns=["num_skip"]))
+        ws.edge_fractions(ws_rows().drop(columns=["num_skip"]))
+    with pytest.raises(ArchiveError, match="arch"):
+        ws.epoch_curves(ws_rows().drop(columns=["arch"]))
     with pytest.raises(QueryError, match="empty"):
         ws.final_table(ws_rows().iloc[:0])
     with pytest.raises(ArchiveError, match="share"):

@@ -19,7 +19,7 @@ handled).  All networks return logits only; they differ from the official code i
 
 Importing this package does not import torch; building a model does.  Submodules:
 ``ops`` (primitive operations), ``tss_net``, ``sss_net``, ``cell_net`` (networks),
-``tss_supernet`` (the weight-sharing tss supernet of ``natsbench search-ws``),
+``tss_supernet``/``sss_supernet`` (the weight-sharing supernets of ``natsbench search-ws``),
 ``costs`` (params / FLOPs / latency), ``wrn`` (DASH's WRN backbones, loaded on first access).
 """
 from __future__ import annotations
@@ -46,7 +46,8 @@ MODEL_BUILDERS = MappingProxyType(
     }
 )
 
-_LAZY_SUBMODULES = ("ops", "tss_net", "tss_supernet", "sss_net", "cell_net", "costs", "wrn")
+_LAZY_SUBMODULES = ("ops", "tss_net", "tss_supernet", "sss_net", "sss_supernet", "cell_net",
+                    "costs", "wrn")
 
 
 def available_spaces() -> tuple[str, ...]:

@@ -50,9 +50,12 @@ class TopologyCell(nn.Module):
             list ``layers`` follows their order.  A node whose incoming edges are all ``none``
             outputs zeros of shape ``[B, c_out, H, W]``.
         c_in, c_out: widths of the cell input (node 0) and of every other node.
+        affine, track_running_stats: of the BNs inside the operations (supernets use
+            ``False, False``).
     """
 
-    def __init__(self, edges: Sequence[Edge], c_in: int, c_out: int) -> None:
+    def __init__(self, edges: Sequence[Edge], c_in: int, c_out: int, affine: bool = True,
+                 track_running_stats: bool = True) -> None:
         super().__init__()
         if not edges:
             raise InvalidArchError("a cell needs at least one edge; got none")
@@ -64,7 +67,8 @@ class TopologyCell(nn.Module):
                 )
         self.edges = tuple((int(t), int(f), str(o)) for t, f, o in edges)
         self.layers = nn.ModuleList(
-            make_op(op, c_in if frm == 0 else c_out, c_out, 1) for _, frm, op in self.edges
+            make_op(op, c_in if frm == 0 else c_out, c_out, 1, affine, track_running_stats)
+            for _, frm, op in self.edges
         )
         self.in_dim, self.out_dim = c_in, c_out
         # Per target node, the (layer index, source node) pairs that contribute (zero ops are

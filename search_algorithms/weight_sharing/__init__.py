@@ -7,9 +7,9 @@ Quick start::
 
 :mod:`.engine` owns the epoch loop (weight step on a ``train`` batch, architecture step on an
 ``x-valid`` batch), optimisers, schedules, seeds, checkpoints and the per-epoch benchmark
-rows; each algorithm module (:mod:`.darts`, :mod:`.gdas`, :mod:`.rsps`, :mod:`.setn`,
-:mod:`.enas`) says only what differs and declares the spaces it supports; each search space
-(tss, ...) is an adapter of :mod:`.spaces` (supernet, arch strings, row columns).  Importing
+rows; each algorithm module (tss: :mod:`.darts`, :mod:`.gdas`, :mod:`.rsps`, :mod:`.setn`,
+:mod:`.enas`; sss: :mod:`.tas`, :mod:`.fbnetv2`, :mod:`.tunas`) says only what differs and
+declares the spaces it supports; each search space (tss, sss, ...) is an adapter of :mod:`.spaces` (supernet, arch strings, row columns).  Importing
 this package does not import torch.
 See docs/ALGORITHMS.md ("Weight-sharing search").
 """
@@ -33,6 +33,9 @@ WS_ALGORITHMS = MappingProxyType({
     "rsps": "search_algorithms.weight_sharing.rsps:RSPS",
     "setn": "search_algorithms.weight_sharing.setn:SETN",
     "enas": "search_algorithms.weight_sharing.enas:ENAS",
+    "tas": "search_algorithms.weight_sharing.tas:TAS",
+    "fbnetv2": "search_algorithms.weight_sharing.fbnetv2:FBNetV2",
+    "tunas": "search_algorithms.weight_sharing.tunas:TuNAS",
 })
 
 

@@ -4,11 +4,16 @@
 sources): 100 epochs, C=16, N=5, batch 64, shared-weight SGD (lr 0.025, momentum 0.9,
 Nesterov, weight decay 5e-4, cosine per iteration to 0.001), architecture Adam (lr 3e-4,
 betas (0.5, 0.999), weight decay 1e-3), GDAS tau 10 -> 0.1, ENAS controller settings,
-random crop + flip on both batches, 100 candidates scored on 512-image x-valid batches.
+random crop + flip on both batches, 100 candidates scored on 512-image x-valid batches; on
+sss (TAS, FBNet-V2, TuNAS) the same weight/architecture settings, tau 10 -> 0.1 for TAS and
+FBNet-V2, TuNAS's baseline momentum 0.95 and architecture weight decay 0, no warm-up unless
+``warmup_ratio`` (0.3 in Fig. 5.7c) and no cost target unless ``flops_target``.
 
-``digits``: the same algorithms at the scale of the bundled tss-digits benchmark: the
-skeleton width/cells and image size are read from the benchmark's manifest (``net_config``)
-and the augmentation from its training protocol, so every derived architecture has a row.
+``digits``: the same algorithms at the scale of the bundled tss-digits (or sss-digits)
+benchmark: the skeleton width/cells and image size are read from the benchmark's manifest
+(``net_config``) and the augmentation from its training protocol (on tss-digits every derived
+architecture has a row; sss-digits trained 2,048 of the 32,768 size configurations, so a search
+there needs ``on_missing``).
 """
 from __future__ import annotations
 
@@ -62,6 +67,17 @@ class SearchConfig:
     controller_grad_clip: float = 5.0
     # DARTS-V2: finite-difference radius r = unroll_eps / ||v||
     unroll_eps: float = 0.01
+    # warm-up (sss methods; NATS-Bench Fig. 5.7c uses 0.3): no architecture steps and mostly
+    # full-width paths while epoch < warmup_ratio * epochs
+    warmup_ratio: float = 0.0
+    # TAS's optional cost target (off: None): flops_weight x piecewise log loss around
+    # flops_target MFLOPs with tolerance flops_tolerance (thesis eq. 3.15; lambda_cost = 2)
+    flops_target: float | None = None
+    flops_tolerance: float = 0.05
+    flops_weight: float = 2.0
+    # TuNAS: reward baseline momentum; architecture weight decay (the official runs: 0)
+    tunas_baseline_decay: float = 0.95
+    tunas_arch_weight_decay: float = 0.0
 
     def replace(self, **changes: Any) -> "SearchConfig":
         """A copy with ``changes``; unknown names raise QueryError naming the valid ones."""

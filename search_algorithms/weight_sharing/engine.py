@@ -52,7 +52,7 @@ from search_algorithms.weight_sharing.spaces import (SpaceAdapter, get_space_ada
                                                      manifest_net_config)
 
 __all__ = ["Engine", "BenchOracle", "run_search", "ROW_COLUMNS", "row_columns",
-           "arch_summary", "algorithms_for_space", "check_algorithm_space"]
+           "arch_summary", "algorithms_for_space", "check_algorithm_space", "check_warmup"]
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ logger = logging.getLogger(__name__)
 #: algorithm's epoch metrics (``train_loss``)
 ROW_COLUMNS: tuple[str, ...] = (
     "algorithm", "space", "dataset", "config", "seed", "epoch", "arch", "reported", "valid",
-    "source", "search_time", "entropy", "tau", "lr")
+    "source", "search_time", "entropy", "tau", "lr", "warmup_ratio")
 #: the weight-step / architecture-step sets (the only sets a step ever reads)
 WEIGHT_SET, ARCH_SET = "train", "x-valid"
 
@@ -85,6 +85,20 @@ def algorithms_for_space(space: str) -> tuple[str, ...]:
     get_space_adapter(space)  # an unknown space names the valid ones
     return tuple(a for a in available_ws_algorithms()
                  if space in getattr(get_ws_algorithm(a), "spaces", ()))
+
+
+def check_warmup(algorithm: str, ratio: float) -> None:
+    """QueryError unless ``ratio`` is in [0, 1) and, when positive, ``algorithm`` has warm-up
+    paths (``supports_warmup``; naming the algorithms that do)."""
+    from search_algorithms.weight_sharing import available_ws_algorithms, get_ws_algorithm
+
+    if isinstance(ratio, bool) or not 0.0 <= float(ratio) < 1.0:
+        raise QueryError(f"warmup_ratio must be in [0, 1); got {ratio!r}")
+    if ratio > 0 and not getattr(get_ws_algorithm(algorithm), "supports_warmup", False):
+        valid = [a for a in available_ws_algorithms()
+                 if getattr(get_ws_algorithm(a), "supports_warmup", False)]
+        raise QueryError(f"weight-sharing algorithm {algorithm!r} has no warm-up; "
+                         f"--warmup-ratio works with: {', '.join(valid)}")
 
 
 def check_algorithm_space(algorithm: str, space: str) -> None:
@@ -159,10 +173,14 @@ class BenchOracle:
             from natsbench.build.on_demand import train_missing as trainer
         if self.on_missing == "surrogate" and self._surrogates is None:
             from natsbench.api.surrogate import SurrogateBench
+            from natsbench.spaces import get_space
 
-            # fitted models answer any architecture of the space (stored predictions cover
-            # only the benchmark's); kept, so each metric is fitted once per search
-            self._surrogates = SurrogateBench(self.bench, use_stored=False)
+            # stored predictions cover only the benchmark's architectures: they answer when it
+            # lists the whole space (sss-digits: 32,768 archs, 2,048 trained), as they do for
+            # `natsbench query --on-missing surrogate`; else fitted models answer any
+            # architecture (kept, so each metric is fitted once per search)
+            complete = len(self.bench) == get_space(self.space).size
+            self._surrogates = SurrogateBench(self.bench, use_stored=complete)
         index = self.bench.reader.arch_index.get(arch)
         out = []
         for ds, sset, hp in (self.test, self.valid):
@@ -277,6 +295,18 @@ class Engine:
         total = c.epochs * self.steps_per_epoch
         return c.lr_min + 0.5 * (c.lr - c.lr_min) * (1 + math.cos(math.pi * step / total))
 
+    def in_warmup(self, epoch: int) -> bool:
+        """Whether ``epoch`` (0-based) is a warm-up epoch: ``epoch < warmup_ratio * epochs``
+        (no architecture steps; the official ``warmup_ratio > epoch / epochs``)."""
+        c = self.config
+        return epoch < c.warmup_ratio * c.epochs
+
+    def warmup_full_prob(self, epoch: int) -> float | None:
+        """During warm-up, the probability that a position keeps its full width in a weight
+        step, ``1 - epoch / (warmup_ratio * epochs)``; ``None`` after warm-up."""
+        c = self.config
+        return 1.0 - epoch / (c.warmup_ratio * c.epochs) if self.in_warmup(epoch) else None
+
     def tau_at(self, epoch: int) -> float:
         """GDAS temperature at the start of ``epoch`` (0-based): linear ``tau_max -> tau_min``."""
         c = self.config
@@ -300,7 +330,7 @@ class Engine:
             self.w_optimizer.step()
             w_loss += float(loss.detach()) * len(y)
             n += len(y)
-            if algo.has_arch_step:
+            if algo.has_arch_step and not self.in_warmup(epoch):
                 xv, yv = self.valid_batch()
                 algo.arch_step(self, x, y, xv, yv)
             if bar is not None:
@@ -415,6 +445,7 @@ def run_search(algorithm: str, dataset: str, config: SearchConfig, seed: int, be
         raise QueryError(f"seed must be an int; got {seed!r}")
     if config.epochs < 1:
         raise QueryError(f"epochs must be >= 1; got {config.epochs}")
+    check_warmup(algorithm, config.warmup_ratio)
     oracle = BenchOracle(bench, dataset, on_missing=on_missing, space=space)
     space = oracle.space
     check_algorithm_space(algorithm, space)
@@ -467,7 +498,7 @@ def run_search(algorithm: str, dataset: str, config: SearchConfig, seed: int, be
                        "search_time": elapsed,
                        "entropy": float(summary.get("entropy", math.nan)),
                        "tau": float(summary.get("tau", math.nan)), "lr": engine.lr,
-                       **adapter.summary(arch)}
+                       "warmup_ratio": float(config.warmup_ratio), **adapter.summary(arch)}
                 row.update({k: v for k, v in metrics.items()})
                 rows.append(row)
                 logger.info("%s seed %d epoch %d: %s reported %.2f", algorithm, seed, epoch + 1,

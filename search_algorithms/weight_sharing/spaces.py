@@ -38,17 +38,18 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from natsbench.errors import QueryError
-from natsbench.resources import BUNDLED_TSS
+from natsbench.resources import BUNDLED_SSS, BUNDLED_TSS
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-__all__ = ["SpaceAdapter", "TssAdapter", "WS_SPACES", "register_space", "get_space_adapter",
+__all__ = ["SpaceAdapter", "TssAdapter", "SssAdapter", "WS_SPACES", "register_space", "get_space_adapter",
            "available_ws_spaces", "manifest_net_config"]
 
 #: space name -> "module:attribute" of its adapter (a class or an instance; loaded on use)
 WS_SPACES: dict[str, str] = {
     "tss": "search_algorithms.weight_sharing.spaces:TssAdapter",
+    "sss": "search_algorithms.weight_sharing.spaces:SssAdapter",
 }
 
 
@@ -158,3 +159,43 @@ class TssAdapter(SpaceAdapter):
         return {"num_skip": sum(o == "skip_connect" for o in ops),
                 "num_none": sum(o == "none" for o in ops)}
 
+
+class SssAdapter(SpaceAdapter):
+    """sss: :class:`natsbench.models.sss_supernet.SssSupernet` over the candidate widths
+    ``sss.CHANNELS``; derived encoding = candidate positions ``[5]`` (``C1..C5``); columns
+    ``mean_width`` (mean of the five widths) and ``num_max_width`` (positions at the largest
+    width).  NATS-Bench reports hp 90."""
+
+    name = "sss"
+    nats_hp = "90"
+    bundled = BUNDLED_SSS
+    summary_columns = ("mean_width", "num_max_width")
+
+    def net_settings(self, config: Any, net_config: dict[str, Any]) -> dict[str, Any]:
+        from natsbench.spaces import sss
+
+        return {"candidates": tuple(sss.CHANNELS)}
+
+    def build_supernet(self, num_classes: int, settings: dict[str, Any]) -> "torch.nn.Module":
+        from natsbench.models.sss_supernet import SssSupernet
+
+        return SssSupernet(num_classes, **settings)
+
+    def to_arch(self, derived: Any) -> str:
+        from natsbench.spaces import sss
+
+        return sss.to_str([sss.CHANNELS[int(k)] for k in derived])
+
+    def sample(self, generator: "torch.Generator") -> list[int]:
+        import torch
+
+        from natsbench.spaces import sss
+
+        return torch.randint(0, len(sss.CHANNELS), (sss.NUM_LAYERS,), generator=generator).tolist()
+
+    def summary(self, arch: str) -> dict[str, int | float]:
+        from natsbench.spaces import sss
+
+        widths = sss.parse(arch)
+        return {"mean_width": sum(widths) / len(widths),
+                "num_max_width": sum(w == max(sss.CHANNELS) for w in widths)}
