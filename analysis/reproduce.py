@@ -490,8 +490,8 @@ def nats_weightsharing(rows: pd.DataFrame, out_dir: str | Path, *, band: str = "
                   "seed)", ""]
         if fig == "5.7c":
             lines += [f"Warm-up ratio {', '.join(f'{w:g}' for w in warm)}.", ""]
-        if "source" in part.columns:
-            counts = part["source"].value_counts().to_dict()
+        counts = part["source"].value_counts().to_dict() if "source" in part.columns else {}
+        if counts:
             lines += ["Answers of the derived architectures (rows): " + ", ".join(
                 f"{k} {v}" for k, v in sorted(counts.items())) + ".", ""]
         lines += [md_table(shown, index=False, floatfmt=".4g"), ""]

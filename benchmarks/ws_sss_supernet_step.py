@@ -37,7 +37,7 @@ from natsbench.spaces import sss
 from search_algorithms.weight_sharing.fbnetv2 import expected_masks
 from search_algorithms.weight_sharing.tas import select_widths
 from search_algorithms.weight_sharing.tunas import sample_widths
-from _timing import images_per_second  # noqa: E402  (benchmarks/_timing.py)
+from _timing import compare_rounds, images_per_second  # noqa: E402  (benchmarks/_timing.py)
 
 OFFICIAL_ALGO = {"tas": "tas", "fbnetv2": "mask_gumbel", "tunas": "mask_rl"}
 
@@ -163,21 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         steppers = {"natsbench": Stepper(ours, False, mode, device, False),
                     "natsbench channels-last": Stepper(copy.deepcopy(ours), False, mode, device, True),
                     "xautodl (reference)": Stepper(ref, True, mode, device, False)}
-        for s in steppers.values():
-            s.images_per_second(batches[: args.warmup])
-        best = {name: (0.0, 0.0) for name in steppers}
-        for _ in range(args.repeats):
-            for name, s in steppers.items():
-                wall, cpu = s.images_per_second(batches)
-                best[name] = (max(best[name][0], wall), max(best[name][1], cpu))
-        print(f"[{mode}]  {'':24s} {'images/s':>10s} {'images/CPU-s':>13s}   (best round)")
-        for name, (wall, cpu) in best.items():
-            print(f"[{mode}]  {name:24s} {wall:10.1f} {cpu:13.1f}")
-        r = best["xautodl (reference)"]
-        for name in ("natsbench", "natsbench channels-last"):
-            o = best[name]
-            print(f"[{mode}]  ratio {name} / reference: {o[0] / r[0]:.3f}x wall-clock, "
-                  f"{o[1] / r[1]:.3f}x CPU time  (target >= 1.0x)")
+        compare_rounds(steppers, batches, warmup=args.warmup, repeats=args.repeats, label=mode)
     return 0
 
 

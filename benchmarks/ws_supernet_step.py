@@ -29,7 +29,7 @@ from torch import nn
 
 from natsbench.models.tss_supernet import TssSupernet, gumbel_hard
 from natsbench.spaces import tss
-from _timing import images_per_second  # noqa: E402  (benchmarks/_timing.py)
+from _timing import compare_rounds, images_per_second  # noqa: E402  (benchmarks/_timing.py)
 
 PATH_ARCH = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 OFFICIAL_MODE = {"darts": ("darts-v1", "joint"), "gdas": ("gdas", "gdas"), "path": ("setn", "dynamic")}
@@ -142,21 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         steppers = {"natsbench": Stepper(ours, False, mode, device, False),
                     "natsbench channels-last": Stepper(copy.deepcopy(ours), False, mode, device, True),
                     "xautodl (reference)": Stepper(ref, True, mode, device, False)}
-        for s in steppers.values():
-            s.images_per_second(batches[: args.warmup])
-        best = {name: (0.0, 0.0) for name in steppers}
-        for _ in range(args.repeats):
-            for name, s in steppers.items():
-                wall, cpu = s.images_per_second(batches)
-                best[name] = (max(best[name][0], wall), max(best[name][1], cpu))
-        print(f"[{mode}]  {'':24s} {'images/s':>10s} {'images/CPU-s':>13s}   (best round)")
-        for name, (wall, cpu) in best.items():
-            print(f"[{mode}]  {name:24s} {wall:10.1f} {cpu:13.1f}")
-        r = best["xautodl (reference)"]
-        for name in ("natsbench", "natsbench channels-last"):
-            o = best[name]
-            print(f"[{mode}]  ratio {name} / reference: {o[0] / r[0]:.3f}x wall-clock, "
-                  f"{o[1] / r[1]:.3f}x CPU time  (target >= 1.0x)")
+        compare_rounds(steppers, batches, warmup=args.warmup, repeats=args.repeats, label=mode)
     return 0
 
 

@@ -211,3 +211,35 @@ def test_without_rows_a_tiny_real_grid_runs_and_resumes(tmp_path: Path) -> None:
     assert main(argv) == 0                                    # resumes: nothing left to train
     again = pd.read_parquet(out / "rows.parquet")
     pd.testing.assert_frame_equal(rows, again)
+
+
+def _sss_row(alg: str, seed: int, epoch: int, arch: str, reported: float, warmup: float,
+             source: str) -> dict:
+    return {"algorithm": alg, "space": "sss", "dataset": "digits", "config": "digits",
+            "seed": seed, "epoch": epoch, "arch": arch, "reported": reported, "valid": reported,
+            "source": source, "search_time": 5.0 * epoch, "warmup_ratio": warmup}
+
+
+def test_sss_rows_draw_fig_5_7b_and_5_7c(tmp_path: Path) -> None:
+    """sss rows without warm-up are Fig. 5.7b, with warm-up Fig. 5.7c; tss rows (no
+    warmup_ratio column: 0) stay Fig. 5.7a; one (algorithm, seed, epoch) may appear once per
+    warm-up ratio."""
+    sss = [_sss_row("tas", s, e, "64:64:64:64:64", 90.0 + s + e, 0.0, "surrogate")
+           for s in (1, 2) for e in (1, 2)]
+    sss += [_sss_row("tas", s, e, "8:8:8:8:8", 80.0 + s + e, 0.3, "table")
+            for s in (1, 2) for e in (1, 2)]
+    rows = pd.concat([ws_rows(), pd.DataFrame(sss)], ignore_index=True)
+    panels = ws.split_panels(rows)
+    assert list(panels) == ["5.7a", "5.7b", "5.7c"]
+    assert len(panels["5.7b"]) == 4 and set(panels["5.7c"]["arch"]) == {"8:8:8:8:8"}
+    res = reproduce.nats_weightsharing(rows, tmp_path)
+    for stem in ("fig5_7a_weightsharing", "fig5_7b_weightsharing", "fig5_7c_weightsharing"):
+        assert (tmp_path / f"{stem}.png").stat().st_size > 0
+    final = pd.read_csv(tmp_path / "final.csv").set_index(["figure", "algorithm"])
+    assert final.loc[("5.7b", "tas"), "mean"] == pytest.approx((93.0 + 94.0) / 2)   # last epochs
+    assert final.loc[("5.7c", "tas"), "mean"] == pytest.approx((83.0 + 84.0) / 2)
+    assert "Answers of the derived architectures (rows): surrogate 4." in res.summary
+    assert "Warm-up ratio 0.3." in res.summary
+    # sss rows alone: no edge fractions (tss only)
+    only = reproduce.nats_weightsharing(pd.DataFrame(sss), tmp_path / "sss")
+    assert not (tmp_path / "sss" / "edge_fractions.csv").exists() and "5.7b" in only.summary
