@@ -196,7 +196,7 @@ def test_spaces_are_adapters_and_algorithms_declare_theirs(tiny_data, monkeypatc
     g = torch.Generator().manual_seed(0)
     sample = tss_adapter.sample(g)
     arch = tss_adapter.to_arch(sample)
-    assert tss.parse(arch) == [tss.OPS[k] for k in sample]
+    assert list(tss.parse(arch)) == [tss.OPS[k] for k in sample]
     assert tss_adapter.summary(arch) == {"num_skip": sample.count(1), "num_none": sample.count(0)}
 
 
