@@ -3,7 +3,7 @@ scripts run as ``python benchmarks/<name>.py``, which puts this folder on ``sys.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 
 def images_per_second(step: Callable[[Any, Any], None], batches: list, device: Any
@@ -44,3 +44,36 @@ def compare_rounds(steppers: dict[str, Any], batches: list, *, warmup: int, repe
             print(f"[{label}]  ratio {name} / reference: {o[0] / r[0]:.3f}x wall-clock, "
                   f"{o[1] / r[1]:.3f}x CPU time  (target >= 1.0x)")
     return best
+
+
+def supernet_step_setup(doc: str, modes: Sequence[str], argv: list[str] | None = None
+                        ) -> tuple[Any, Any, list]:
+    """The command line of the supernet-step scripts (``--modes`` from ``modes``, batch, steps,
+    warm-up, repeats, threads, device, image size, classes): ``(args, device, batches)`` with
+    ``args.steps`` seeded random batches ``(images [B, 3, S, S], labels [B])`` on the device."""
+    import argparse
+
+    import torch
+
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--modes", nargs="+", default=list(modes), choices=tuple(modes))
+    parser.add_argument("--batch", type=int, default=64, help="batch size (official: 64)")
+    parser.add_argument("--steps", type=int, default=3, help="timed steps per round")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed steps first")
+    parser.add_argument("--repeats", type=int, default=3, help="alternating timing rounds")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--image-size", type=int, default=32)
+    parser.add_argument("--classes", type=int, default=10)
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    gen = torch.Generator().manual_seed(1)
+    batches = [(torch.randn(args.batch, 3, args.image_size, args.image_size, generator=gen).to(device),
+                torch.randint(0, args.classes, (args.batch,), generator=gen).to(device))
+                for _ in range(args.steps)]
+    print(f"device {device} ({torch.get_num_threads()} threads), batch {args.batch}, "
+          f"{args.image_size}x{args.image_size}, {args.steps} steps x {args.repeats} rounds, "
+          f"torch {torch.__version__}")
+    return args, device, batches

@@ -21,7 +21,6 @@ Target: ratio (ours / reference) >= 1.0 per mode on CPU.  Needs the ``bench`` ex
 """
 from __future__ import annotations
 
-import argparse
 import sys
 
 import torch
@@ -29,7 +28,7 @@ from torch import nn
 
 from natsbench.models.tss_supernet import TssSupernet, gumbel_hard
 from natsbench.spaces import tss
-from _timing import compare_rounds, images_per_second  # noqa: E402  (benchmarks/_timing.py)
+from _timing import compare_rounds, images_per_second, supernet_step_setup  # noqa: E402  (benchmarks/_timing.py)
 
 PATH_ARCH = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 OFFICIAL_MODE = {"darts": ("darts-v1", "joint"), "gdas": ("gdas", "gdas"), "path": ("setn", "dynamic")}
@@ -104,28 +103,7 @@ def _copy_weights(ours: TssSupernet, ref: nn.Module) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--modes", nargs="+", default=["darts", "gdas", "path"],
-                        choices=tuple(OFFICIAL_MODE))
-    parser.add_argument("--batch", type=int, default=64, help="batch size (official: 64)")
-    parser.add_argument("--steps", type=int, default=3, help="timed steps per round")
-    parser.add_argument("--warmup", type=int, default=1, help="untimed steps first")
-    parser.add_argument("--repeats", type=int, default=3, help="alternating timing rounds")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda")
-    parser.add_argument("--image-size", type=int, default=32)
-    parser.add_argument("--classes", type=int, default=10)
-    args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
-    gen = torch.Generator().manual_seed(1)
-    batches = [(torch.randn(args.batch, 3, args.image_size, args.image_size, generator=gen).to(device),
-                torch.randint(0, args.classes, (args.batch,), generator=gen).to(device))
-                for _ in range(args.steps)]
-    print(f"device {device} ({torch.get_num_threads()} threads), batch {args.batch}, "
-          f"{args.image_size}x{args.image_size}, {args.steps} steps x {args.repeats} rounds, "
-          f"torch {torch.__version__}")
+    args, device, batches = supernet_step_setup(__doc__, tuple(OFFICIAL_MODE), argv)
     for mode in args.modes:
         torch.manual_seed(0)
         ours = TssSupernet(args.classes, C=16, N=5)

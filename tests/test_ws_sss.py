@@ -9,8 +9,6 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from natsbench.datasets import load_dataset  # noqa: E402
-from natsbench.datasets.core import ImageSet, LoadedDataset  # noqa: E402
 from natsbench.errors import QueryError  # noqa: E402
 from natsbench.models.sss_supernet import (  # noqa: E402
     LAYER_POSITIONS, SssFlops, SssSupernet, channel_interp, interp_matrix)
@@ -18,6 +16,7 @@ from natsbench.resources import BUNDLED_SSS, BUNDLED_TSS, bundled_path  # noqa: 
 from natsbench.spaces import sss  # noqa: E402
 from search_algorithms.weight_sharing import get_config, run_search  # noqa: E402
 from search_algorithms.weight_sharing.engine import ROW_COLUMNS, row_columns  # noqa: E402
+from tests.test_search_ws import tiny_data  # noqa: E402,F401  (48 train / 32 x-valid digits)
 
 BENCH = bundled_path(*BUNDLED_SSS)
 SSS_ALGOS = ("tas", "fbnetv2", "tunas")
@@ -33,18 +32,6 @@ def _toy(num_classes=5, seed=0):
 def _x(n=6, seed=1):
     g = torch.Generator().manual_seed(seed)
     return torch.randn(n, 3, 8, 8, generator=g, dtype=torch.float64), torch.randint(0, 5, (n,), generator=g)
-
-
-@pytest.fixture(scope="module")
-def tiny_data() -> LoadedDataset:
-    """digits at 8x8 cut to 48 train / 32 x-valid images; test sets carry label 99."""
-    full = load_dataset("digits", image_size=8)
-    valid = full.eval_sets["x-valid"]
-    poison = {name: ImageSet(s.images, np.full_like(s.labels, 99))
-              for name, s in full.eval_sets.items() if name != "x-valid"}
-    return LoadedDataset(spec=full.spec, train=full.train.take(np.arange(48)),
-                         eval_sets={"x-valid": valid.take(np.arange(32)), **poison},
-                         mean=full.mean, std=full.std, provenance=full.provenance)
 
 
 # -- the supernet ----------------------------------------------------------------------------
