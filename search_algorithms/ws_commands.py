@@ -61,6 +61,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "cache store): NaN (error, default), a seed-mean surrogate prediction "
                         "(surrogate) or trained now with the benchmark's protocol and cached "
                         "(train); the rows' source column says which (as `natsbench query`)")
+    p.add_argument("--proxy-data", default=None,
+                   help="a file of `natsbench proxy-data`: search on those training examples "
+                        "only, half for the weights and half for the architecture (the "
+                        "dataset's own x-valid is then unused)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=_search_ws)
 
@@ -71,7 +75,8 @@ def _search_ws(args: argparse.Namespace) -> int:
     from search_algorithms.runner import write_parquet
     from search_algorithms.weight_sharing import available_ws_algorithms, get_config
     from search_algorithms.weight_sharing.engine import BenchOracle
-    from search_algorithms.weight_sharing.grid import WSJob, parse_seeds, run_grid
+    from search_algorithms.weight_sharing.grid import (WSJob, load_proxy_search_data,
+                                                       parse_seeds, run_grid)
 
     # everything is checked here, before any search starts (a grid can run for hours)
     check_output(args.out, "--out", directory=False)
@@ -92,6 +97,9 @@ def _search_ws(args: argparse.Namespace) -> int:
     config = get_config(args.config, **({} if args.epochs is None else {"epochs": args.epochs}))
     bench = str(require_dir(args.bench, "--bench")) if args.bench else str(bundled_path(*BUNDLED_TSS))
     BenchOracle(bench, args.dataset, args.on_missing)  # the benchmark answers this dataset (else a clear error)
+    if args.proxy_data is not None:  # a valid selection of the train split the search loads
+        load_proxy_search_data(args.dataset, config, bench, args.proxy_data,
+                               data_root=args.data_root, split_file=args.split_file)
     algorithms = available_ws_algorithms() if args.algorithm == "all" else (args.algorithm,)
     jobs = [WSJob(a, args.dataset, s) for a in algorithms for s in seeds]
     workers = args.workers or max(1, min(len(jobs), os.cpu_count() or 1))
@@ -100,7 +108,7 @@ def _search_ws(args: argparse.Namespace) -> int:
                      split_file=args.split_file, device=args.device,
                      checkpoint_dir=args.checkpoint_dir, workers=workers, threads=args.threads,
                      executor=args.executor, on_missing=args.on_missing,
-                     progress=not args.no_progress)
+                     progress=not args.no_progress, proxy_data=args.proxy_data)
     elapsed = time.perf_counter() - start
     write_parquet(frame, args.out)
     last = frame.groupby(["algorithm", "seed"]).tail(1)
