@@ -62,7 +62,9 @@ def register(subparsers: Any) -> None:
                    help="aux model cells per stage N (default 3: a ResNet-20 analogue)")
     p.add_argument("--aux-seed", type=int, default=0, help="aux model seed (default 0)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads of the aux model (default: 1; CPU entropies are "
+                        "bit-identical for one thread count)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=_proxy_data)
 
