@@ -25,7 +25,7 @@ from natsbench.errors import ConfigError, QueryError
 from search_algorithms.weight_sharing.config import SearchConfig
 
 __all__ = ["WSJob", "run_grid", "rows_to_frame", "parse_seeds", "EXECUTORS", "load_proxy_search_data",
-           "proxy_digest", "search_dataset_name"]
+           "load_search_data", "proxy_digest", "search_dataset_name"]
 
 #: accepted ``executor`` values
 EXECUTORS: tuple[str, ...] = ("local", "ray")
@@ -90,20 +90,28 @@ def search_dataset_name(dataset: str) -> str:
     return _search_dataset(dataset)
 
 
-def load_proxy_search_data(dataset: str, config: SearchConfig, bench: Any, proxy_data: str | os.PathLike,
-                           *, data_root: str | None = None, split_file: str | None = None
-                           ) -> tuple[Any, Any]:
-    """The search data of ``dataset`` (as :func:`run_search` would load it) restricted to the
-    proxy-data file: ``(LoadedDataset, ProxySelection)``
-    (:func:`natsbench.datasets.proxy.apply_proxy_selection`)."""
+def load_search_data(dataset: str, config: SearchConfig, bench: Any, *,
+                     data_root: str | None = None, split_file: str | None = None) -> Any:
+    """The dataset a search of ``dataset`` loads, as :func:`run_search` loads it (the search
+    dataset, at the image size of ``config`` or of the benchmark)."""
     from natsbench.datasets import load_dataset
-    from natsbench.datasets.proxy import apply_proxy_selection, read_proxy_selection
     from search_algorithms.weight_sharing.engine import BenchOracle, _resolve_scale
 
     name = search_dataset_name(dataset)
-    selection = read_proxy_selection(proxy_data, name)
     _, _, size, _, _ = _resolve_scale(config, BenchOracle(bench, dataset), name)
-    data = load_dataset(name, root=data_root, split_file=split_file, image_size=size)
+    return load_dataset(name, root=data_root, split_file=split_file, image_size=size)
+
+
+def load_proxy_search_data(dataset: str, config: SearchConfig, bench: Any, proxy_data: str | os.PathLike,
+                           *, data_root: str | None = None, split_file: str | None = None
+                           ) -> tuple[Any, Any]:
+    """The search data of ``dataset`` (:func:`load_search_data`) restricted to the proxy-data
+    file: ``(LoadedDataset, ProxySelection)``
+    (:func:`natsbench.datasets.proxy.apply_proxy_selection`)."""
+    from natsbench.datasets.proxy import apply_proxy_selection, read_proxy_selection
+
+    selection = read_proxy_selection(proxy_data, search_dataset_name(dataset))
+    data = load_search_data(dataset, config, bench, data_root=data_root, split_file=split_file)
     return apply_proxy_selection(data, selection), selection
 
 
