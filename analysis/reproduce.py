@@ -731,8 +731,14 @@ def _na31_run(args: argparse.Namespace, out: Path) -> Result:
     config = get_config("digits", **({} if args.epochs is None else {"epochs": args.epochs}))
     from natsbench.datasets.proxy import parse_size
 
+    from natsbench.datasets.proxy import SELECTIONS
+
     for size in sizes:
         parse_size(size, 1297)  # digits train set: a bad size fails before any training
+    bad = [x for x in selections if x not in SELECTIONS]
+    if bad or not selections:
+        raise ConfigError(f"--selections {args.selections!r}: unknown {bad}; valid: "
+                          f"{', '.join(SELECTIONS)}")
     final_out = Path(args.out) if getattr(args, "out", None) is not None else out
     rows = run_proxy_size_grid(final_out / "grid", config, bundled_path(*BUNDLED_TSS),
                                sizes=sizes, selections=selections, seeds=seeds,

@@ -355,6 +355,19 @@ CASES: dict[str, list[Case]] = {
     "reproduce": [
         C("reproduce", "noreproduction", expect="noreproduction"),
     ],
+    "reproduce na-table-3-1": [
+        C("reproduce", "na-table-3-1", "--out", "{out}", "--rows", "{missing}", expect="missing"),
+        C("reproduce", "na-table-3-1", "--out", "{out}", "--rows", "{table}", expect="selection"),
+        C("reproduce", "na-table-3-1", "--out", "{out}", "--rows", "{table}", "--seeds", "1",
+          expect="--seeds"),
+        C("reproduce", "na-table-3-1", "--out", "{out}", "--sizes", "1", expect="k=1"),
+        C("reproduce", "na-table-3-1", "--out", "{out}", "--sizes", ",", expect="no size"),
+        C("reproduce", "na-table-3-1", "--out", "{out}", "--selections", "p9", expect="p9"),
+        C("reproduce", "na-table-3-1", "--out", "{out}", "--seeds", "x", expect="'x'"),
+        C("reproduce", "na-table-3-1", "--out", "{out}", "--epochs", "0", expect="0"),
+        C("reproduce", "na-table-3-1", "--out", "{out}", "--algorithm", "noalgo", expect="noalgo"),
+        C("reproduce", "na-table-3-1", "--out", "{out}", "--workers", "0", expect="0"),
+    ],
     "reproduce nb360-profile": [
         C("reproduce", "nb360-profile", "--out", "{out}", "--errors", "{missing}", expect="missing"),
         C("reproduce", "nb360-profile", "--out", "{out}", "--errors", "{dir}", expect="dir"),
