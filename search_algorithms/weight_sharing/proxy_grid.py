@@ -13,8 +13,8 @@ labelled ``none``. Every finished search writes ``rows/<label>-<percent>-s<seed>
 """
 from __future__ import annotations
 
+import json
 import math
-import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -119,8 +119,13 @@ def run_proxy_size_grid(out_dir: str | Path, config: SearchConfig, bench: str | 
             continue
         proxy_file, mean_entropy, k = None, math.nan, n
         if job.selection is not None:
-            doc = make_proxy_selection(data, job.selection, job.size, seed=job.seed, aux=aux)
-            proxy_file = str(write_proxy_selection(doc, proxy_dir / f"{job.stem}.json"))
+            path = proxy_dir / f"{job.stem}.json"
+            if path.exists():  # kept: its hash names the checkpoints of a killed search
+                doc = json.loads(path.read_text(encoding="utf-8"))
+            else:
+                doc = make_proxy_selection(data, job.selection, job.size, seed=job.seed, aux=aux)
+                write_proxy_selection(doc, path)
+            proxy_file = str(path)
             mean_entropy, k = float(np.mean(entropy[doc["indices"]])), doc["k"]
         todo.append((job, proxy_file, mean_entropy, k))
 
