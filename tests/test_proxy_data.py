@@ -173,6 +173,7 @@ def test_apply_splits_the_selection_evenly_and_drops_every_other_set(digits, tmp
     ({"indices": [4, 4, 5]}, "repeated"),
     ({"indices": [4]}, ">= 2"),
     ({"indices": [1.5, 2]}, "list of ints"),
+    ({"seed": "4"}, "seed must be"),
     ({"dataset": "cifar100"}, "cifar100"),
     ({"format": "other/1"}, "format"),
 ])

@@ -241,11 +241,15 @@ def read_proxy_selection(path: str | Path, dataset: str | None = None) -> ProxyS
         raise DatasetError(f"proxy-data file {p} selects from dataset {doc['dataset']!r}, but "
                            f"the search uses {dataset!r}; make one with `natsbench proxy-data "
                            f"--dataset {dataset}`")
-    raw, n = doc["indices"], doc["train_size"]
-    if (not isinstance(n, int) or isinstance(n, bool) or n < 1 or not isinstance(raw, list)
-            or not all(isinstance(i, int) and not isinstance(i, bool) for i in raw)):
-        raise DatasetError(f"proxy-data file {p}: train_size must be an int >= 1 and indices a "
-                           "list of ints")
+    raw, n, seed = doc["indices"], doc["train_size"], doc["seed"]
+
+    def is_int(v: Any) -> bool:
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    if (not is_int(n) or n < 1 or not is_int(seed) or not isinstance(doc["labels_sha1"], str)
+            or not isinstance(raw, list) or not all(is_int(i) for i in raw)):
+        raise DatasetError(f"proxy-data file {p}: train_size and seed must be ints, labels_sha1 "
+                           "a string and indices a list of ints")
     idx = np.asarray(raw, dtype=np.int64)
     bad = idx[(idx < 0) | (idx >= n)]
     if bad.size:
@@ -258,7 +262,7 @@ def read_proxy_selection(path: str | Path, dataset: str | None = None) -> ProxyS
         raise DatasetError(f"proxy-data file {p} selects {idx.size} example(s); need >= 2")
     rest = {k: v for k, v in doc.items() if k not in ("indices",)}
     return ProxySelection(dataset=str(doc["dataset"]), indices=np.sort(idx), train_size=n,
-                          labels_sha1=str(doc["labels_sha1"]), seed=int(doc["seed"]),
+                          labels_sha1=doc["labels_sha1"], seed=seed,
                           provenance=rest)
 
 
