@@ -326,3 +326,22 @@ def test_cli_end_to_end_on_digits(tmp_path, monkeypatch, capsys) -> None:
     err = capsys.readouterr().err
     assert "cifar100" in err and "Traceback" not in err and not (tmp_path / "x.parquet").exists()
 
+
+
+@needs_torch
+def test_cifar_format_files_through_the_existing_loader(tmp_path) -> None:
+    """cifar10-valid from the small CIFAR files the format tests write (100 images, train 50)."""
+    from natsbench.train.proxy_data import AuxSettings, make_proxy_selection, write_proxy_selection
+    from tests.test_datasets_formats import write_cifar10
+
+    write_cifar10(tmp_path / "data")
+    doc = make_proxy_selection("cifar10-valid", "p1", "40%", seed=1, data_root=tmp_path / "data",
+                               aux=AuxSettings(**TINY_AUX), cache_dir=tmp_path / "c",
+                               num_threads=1)
+    assert doc["dataset"] == "cifar10-valid" and doc["train_size"] == 50 and doc["k"] == 20
+    assert doc["parameters"] == {"bin_width": 0.5, "weights": "w1"}
+    path = write_proxy_selection(doc, tmp_path / "p.json")
+    data = load_dataset("cifar10-valid", root=tmp_path / "data")
+    out = apply_proxy_selection(data, read_proxy_selection(path, "cifar10-valid"))
+    assert len(out.train) == 10 and len(out.eval_sets["x-valid"]) == 10
+    assert out.image_shape == (3, 32, 32)
