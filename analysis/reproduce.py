@@ -633,6 +633,124 @@ def _extcell_run(args: argparse.Namespace, out: Path) -> Result:
 
 
 # --------------------------------------------------------------------------------------------
+# na-table-3-1: Na (2022) Table 3.1, the proxy-data size curve at digits scale
+NA31_SIZES = "10%,20%,40%,100%"
+NA31_SELECTIONS = "random,p1"
+NA31_SEEDS = "0,1,2,3,4,5,6,7,8,9"
+NA31_PUBLISHED = ("published", "na2022_table3_1.csv")
+
+
+def na_table_3_1(rows: pd.DataFrame, out_dir: str | Path, *,
+                 published: pd.DataFrame | None = None) -> Result:
+    """Na (2022) Table 3.1 from the last-epoch rows of proxy-data searches
+    (:mod:`analysis.proxy_data`): ``table.csv`` (test error mean, std, min, max, search time per
+    selection and proxy size), ``fig3_1_proxy_size`` (error vs proxy size, mean -/+ std) and
+    ``comparison.csv`` beside the thesis's numbers at the same proxy fraction (``published``:
+    default the shipped ``data/published/na2022_table3_1.csv``)."""
+    from analysis import plots, proxy_data as pdx
+
+    table = pdx.proxy_size_table(rows)
+    if published is None:
+        published = read_table(bundled_path(*NA31_PUBLISHED))
+    out = Path(out_dir)
+    result = Result("na-table-3-1", out)
+    _write_csv(table, out / "table.csv", result)
+    curves = pdx.proxy_size_curves(table, space=str(rows["space"].iloc[0]) if "space" in rows
+                                   else "tss", dataset=str(rows["dataset"].iloc[0])
+                                   if "dataset" in rows else "digits")
+    if not curves.empty:
+        result.files += plots.plot_anytime(curves, out / "fig3_1_proxy_size",
+                                           xlabel="proxy data (% of train)",
+                                           ylabel="test error (%)",
+                                           title="Table 3.1: error of the searched cell vs proxy size")
+    comparison = pdx.published_comparison(table, published)
+    _write_csv(comparison, out / "comparison.csv", result)
+    algos = ", ".join(sorted(set(rows["algorithm"]))) if "algorithm" in rows else "?"
+    lines = ["# na-table-3-1 (Na 2022, Table 3.1)", "",
+             f"Test error (%) = 100 - the benchmark's test accuracy of the architecture "
+             f"derived after the last search epoch ({algos}); mean and std (ddof=1) over seeds; "
+             f"search time = the engine's search seconds per search. `full` = the whole train "
+             f"set split in halves (any rule selects everything); `none` = the ordinary search "
+             f"(weights on train, architecture on x-valid).", "",
+             md_table(table, index=False, floatfmt=".4g"), "",
+             "## Beside the thesis (CIFAR-10 of 50K and ImageNet of 1.28M, DARTS; test error %)",
+             "", md_table(comparison, index=False, floatfmt=".4g"), ""]
+    result.data.update(table=table, comparison=comparison)
+    return _finish(result, lines)
+
+
+def _na31_args(parser: argparse.ArgumentParser) -> None:
+    from analysis.proxy_data import PROXY_COLUMNS
+
+    parser.add_argument("--rows", type=Path, default=None,
+                        help=f"Parquet/CSV of finished searches ({', '.join(PROXY_COLUMNS)}); "
+                             "without it the grid runs first (bundled tss-digits, digits config; "
+                             "resumable: rows and checkpoints in OUT)")
+    parser.add_argument("--sizes", default=None, help=f"proxy sizes (default {NA31_SIZES})")
+    parser.add_argument("--selections", default=None,
+                        help=f"selection rules (default {NA31_SELECTIONS})")
+    parser.add_argument("--seeds", default=None, help=f"seeds (default {NA31_SEEDS})")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="search epochs (default: the digits config's)")
+    parser.add_argument("--algorithm", default=None, help="search-ws algorithm (default darts-v1)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="parallel searches (default: CPUs; rows do not depend on it)")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="skip the ordinary search without proxy data")
+
+
+def _na31_run(args: argparse.Namespace, out: Path) -> Result:
+    from analysis.proxy_data import PROXY_COLUMNS
+
+    grid_options = [f"--{k.replace('_', '-')}" for k in
+                    ("sizes", "selections", "seeds", "epochs", "algorithm", "workers")
+                    if getattr(args, k) is not None] + (["--no-baseline"] if args.no_baseline else [])
+    if args.rows is not None:
+        if grid_options:
+            raise ConfigError(f"{', '.join(grid_options)} only apply without --rows")
+        return na_table_3_1(_read_input_table(args.rows, "--rows", PROXY_COLUMNS), out)
+    import os
+
+    from search_algorithms.runner import write_parquet
+    from search_algorithms.weight_sharing import available_ws_algorithms, get_config
+    from search_algorithms.weight_sharing.grid import parse_seeds
+    from search_algorithms.weight_sharing.proxy_grid import run_proxy_size_grid
+
+    algorithm = args.algorithm or "darts-v1"
+    if algorithm not in available_ws_algorithms():
+        raise QueryError(f"--algorithm {algorithm!r}; valid: {', '.join(available_ws_algorithms())}")
+    seeds = parse_seeds(args.seeds or NA31_SEEDS)
+    sizes = [x.strip() for x in (args.sizes or NA31_SIZES).split(",") if x.strip()]
+    selections = [x.strip() for x in (args.selections or NA31_SELECTIONS).split(",") if x.strip()]
+    if not sizes:
+        raise ConfigError(f"--sizes names no size; got {args.sizes!r}")
+    if args.epochs is not None:
+        check_range("--epochs", args.epochs, 1, 10**6)
+    if args.workers is not None:
+        check_range("--workers", args.workers, 1, 4096)
+    config = get_config("digits", **({} if args.epochs is None else {"epochs": args.epochs}))
+    from natsbench.datasets.proxy import parse_size
+
+    from natsbench.datasets.proxy import SELECTIONS
+
+    for size in sizes:
+        parse_size(size, 1297)  # digits train set: a bad size fails before any training
+    bad = [x for x in selections if x not in SELECTIONS]
+    if bad or not selections:
+        raise ConfigError(f"--selections {args.selections!r}: unknown {bad}; valid: "
+                          f"{', '.join(SELECTIONS)}")
+    final_out = Path(args.out) if getattr(args, "out", None) is not None else out
+    rows = run_proxy_size_grid(final_out / "grid", config, bundled_path(*BUNDLED_TSS),
+                               sizes=sizes, selections=selections, seeds=seeds,
+                               algorithm=algorithm, baseline=not args.no_baseline,
+                               workers=args.workers or max(1, os.cpu_count() or 1))
+    write_parquet(rows, out / "rows.parquet")
+    result = na_table_3_1(rows, out)
+    result.files.append(out / "rows.parquet")
+    return result
+
+
+# --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Reproduction:
     """One entry of :data:`REGISTRY`."""
@@ -663,6 +781,9 @@ REGISTRY: dict[str, Reproduction] = {r.name: r for r in (
     Reproduction("extcell-edf", "Na (PhD thesis 2022) Fig. 4.2 (method of Radosavovic et al., ICCV 2019)",
                  "box plots and error EDFs of DARTS vs k-ExtCell random samples",
                  _extcell_args, _extcell_run),
+    Reproduction("na-table-3-1", "Na (PhD thesis 2022) Table 3.1 (proxy data, ch. 3)",
+                 "test error of DARTS-searched cells vs proxy-data size, random vs P1 selection, "
+                 "at digits scale", _na31_args, _na31_run),
 )}
 
 

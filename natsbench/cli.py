@@ -24,6 +24,7 @@ COMMAND_PROVIDERS: tuple[str, ...] = (
     "natsbench.api.commands",        # query
     "natsbench.api.surrogate_commands",  # surrogate fit
     "natsbench.train.commands",      # train
+    "natsbench.train.proxy_commands",  # proxy-data
     "natsbench.build.commands",      # build
     "natsbench.build.extcell_commands",  # extcell-edf
     "search_algorithms.commands",    # search
