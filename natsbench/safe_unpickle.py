@@ -43,8 +43,9 @@ from typing import Any, Callable, Mapping
 
 from natsbench.errors import ArchiveError, DatasetError, NatsBenchError
 
-__all__ = ["AllowList", "OFFICIAL_ARCHIVE", "TORCH_ARCHIVE", "DATASET_BATCH", "RestrictedUnpickler", "PICKLE_ERRORS",
-           "restricted_loads", "load_archive_file", "load_dataset_pickle"]
+__all__ = ["AllowList", "OFFICIAL_ARCHIVE", "TORCH_ARCHIVE", "DATASET_BATCH", "DATASET_OBJECTS",
+           "RestrictedUnpickler", "PICKLE_ERRORS", "restricted_loads", "load_archive_file",
+           "load_dataset_pickle", "load_npy_file"]
 
 
 @dataclass(frozen=True)
@@ -197,6 +198,44 @@ DATASET_BATCH = AllowList(
 )
 
 
+def _check_plain(obj: Any, depth: int = 0) -> None:
+    """Containers, strings, bytes, numbers and numpy arrays; object arrays only of those."""
+    import numpy as np
+
+    if depth > 32:
+        raise pickle.UnpicklingError("nesting deeper than 32 levels")
+    if isinstance(obj, np.ndarray):
+        if obj.dtype.hasobject:
+            for value in obj.reshape(-1).tolist():
+                _check_plain(value, depth + 1)
+    elif isinstance(obj, dict):
+        for key, value in obj.items():
+            _check_plain(key, depth + 1)
+            _check_plain(value, depth + 1)
+    elif isinstance(obj, (list, tuple)):
+        for value in obj:
+            if isinstance(value, (np.ndarray, dict, list, tuple)):
+                _check_plain(value, depth + 1)
+    elif not isinstance(obj, (str, bytes, int, float, complex, bool, np.generic)) \
+            and obj is not None:
+        raise pickle.UnpicklingError(f"object of type {type(obj).__name__}")
+
+
+#: the NAS-Bench-360 task files saved with ``allow_pickle`` (Satellite's ``.npy`` dicts, ECG's
+#: pickle of recordings and string labels, Cosmic's path lists): the globals of
+#: :data:`DATASET_BATCH`, but arrays of ``object`` dtype are admitted when everything in them is
+#: itself plain (the unpickler already admitted only numpy's array rebuilders).
+DATASET_OBJECTS = AllowList(
+    what="dataset file with pickled objects",
+    contents="a dataset file may only contain containers, strings, numbers, bytes and numpy "
+             "arrays",
+    globals=DATASET_BATCH.globals,
+    error=DatasetError,
+    encoding="latin1",
+    check=_check_plain,
+)
+
+
 # -- the core ----------------------------------------------------------------------------------
 
 #: what a malformed pickle raises inside :meth:`pickle.Unpickler.load`
@@ -290,3 +329,35 @@ def load_dataset_pickle(path: str | os.PathLike) -> Any:
     except OSError as exc:
         raise DatasetError(f"cannot read dataset file {path}: {exc}") from exc
     return restricted_loads(payload, source=str(path), allow=DATASET_BATCH)
+
+
+def load_npy_file(path: str | os.PathLike, *, allow: AllowList = DATASET_OBJECTS) -> Any:
+    """Read a ``.npy`` file: numeric arrays with ``numpy.load(allow_pickle=False)``, arrays of
+    ``object`` dtype (written by ``numpy.save`` as a pickle after the header) through the
+    restricted unpickler with ``allow``.
+
+    Raises:
+        DatasetError: missing, unreadable or corrupt file, or a refused global; names the file.
+    """
+    import numpy as np
+
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                      else np.lib.format.read_array_header_2_0)(fh)
+            dtype = header[2]
+            if not dtype.hasobject:
+                fh.seek(0)
+                return np.load(fh, allow_pickle=False)
+            payload = fh.read()
+    except FileNotFoundError as exc:
+        raise DatasetError(f"expected dataset file {path} but it does not exist") from exc
+    except (OSError, ValueError, EOFError) as exc:
+        raise DatasetError(f"{path}: not a valid .npy file, corrupt or truncated ({exc})") from exc
+    obj = restricted_loads(payload, source=str(path), allow=allow)
+    if not isinstance(obj, np.ndarray):
+        raise DatasetError(f"{path}: the pickled payload is a {type(obj).__name__}, expected an "
+                           "array")
+    return obj
