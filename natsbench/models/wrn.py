@@ -40,6 +40,7 @@ __all__ = [
     "dash_wrn1d_width",
     "replace_convs_with_aggregated",
     "discretize_aggregated",
+    "apply_kernel_choices",
 ]
 
 
@@ -277,3 +278,31 @@ def discretize_aggregated(model: nn.Module) -> dict[str, tuple[int, int]]:
         parent, child = _parent(model, name)
         setattr(parent, child, module.discretize())
     return chosen
+
+
+def apply_kernel_choices(model: nn.Module, choices: dict[str, dict], *, seed: int = 0) -> None:
+    """Replace (in place) the named convolutions of a plain backbone by convolutions with the
+    chosen kernel size and dilation ("same" padding, the original stride and bias).
+
+    Args:
+        choices: ``{module name: {"k": kernel size, "d": dilation, "groups": g}}`` as written by
+            a search (``groups`` optional: the original convolution's grouping when absent, which
+            is how DASH retrains -- full convolutions even where the search used depthwise ones).
+        seed: the new convolutions' weights are initialised like ``nn.Conv`` from generators
+            seeded by ``seed + layer index`` (reproducible without the global RNG).
+    """
+    cls_for = {nn.Conv1d: AggregatedConv1d, nn.Conv2d: AggregatedConv2d}
+    modules = dict(model.named_modules())
+    for i, (name, choice) in enumerate(choices.items()):
+        conv = modules.get(name)
+        if type(conv) not in cls_for:
+            raise ConfigError(f"the model has no convolution {name!r} to set to {choice}; "
+                              f"convolutions: {[n for n, m in modules.items() if type(m) in cls_for]}")
+        k, d = int(choice["k"]), int(choice["d"])
+        groups = int(choice.get("groups", conv.groups))
+        one = cls_for[type(conv)](conv.in_channels, conv.out_channels, (k,), (d,),
+                                  stride=conv.stride[0], groups=groups,
+                                  bias=conv.bias is not None, padding="same", seed=seed + i,
+                                  device=conv.weight.device, dtype=conv.weight.dtype)
+        parent, child = _parent(model, name)
+        setattr(parent, child, one.discretize())
