@@ -109,7 +109,7 @@ def test_settings_sources():
     assert full_settings(get_task("cifar100")).retrain_milestones == (60, 120, 160)
     assert len(deepsea.hpo_grid()) == 3 * 2 * 2 * 2 and len(darcy.hpo_grid()) == 3
     quick = quick_settings(get_task("digits"))
-    assert quick.search_milestones == (6,) and quick.retrain_milestones == (6, 12, 16)
+    assert quick.search_milestones == (5,) and quick.retrain_milestones == (4, 9, 12)
     assert settings_for(get_task("digits")) == quick
     assert settings_for(get_task("ecg")) == full_settings(get_task("ecg"))
 

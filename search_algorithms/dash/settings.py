@@ -148,21 +148,22 @@ def full_settings(task: TaskConfig) -> DashSettings:
 def quick_settings(task: TaskConfig) -> DashSettings:
     """Scaled-down settings for the offline tasks (all stages in minutes on a CPU).
 
-    Search 10 epochs on 50 % of the training data per epoch (the offline sets are small), hpo
-    4 epochs on 50 % of the training data over lr {0.1, 0.01} x weight decay {5e-4} x momentum
-    {0.9} x dropout {0, 0.05}, retrain 20 epochs; the 2D retraining WRN is WRN-16-2 instead of
-    WRN-16-4. Milestones are the paper's at the same fractions of training.
+    Search 8 epochs on 40 % of the training data per epoch (the offline sets are small), hpo
+    3 epochs on 50 % of the training data over the first two learning rates of the grid x its
+    first weight decay and momentum x its dropouts, retrain 15 epochs; the 2D retraining WRN is
+    WRN-16-1 (the search backbone's width) instead of WRN-16-4. Milestones are the paper's at
+    the same fractions of training.
     """
     full = full_settings(task)
-    search_epochs, retrain_epochs = 10, 20
+    search_epochs, retrain_epochs = 8, 15
     return full.replace(
-        search_epochs=search_epochs, search_subsample=0.5,
+        search_epochs=search_epochs, search_subsample=0.4,
         search_milestones=scaled_milestones(full.search_milestones, 100, search_epochs),
-        hpo_epochs=4, hpo_subsample=0.5, hpo_lrs=full.hpo_lrs[:2],
+        hpo_epochs=3, hpo_subsample=0.5, hpo_lrs=full.hpo_lrs[:2],
         hpo_weight_decays=full.hpo_weight_decays[:1], hpo_momenta=full.hpo_momenta[:1],
         retrain_epochs=retrain_epochs,
         retrain_milestones=scaled_milestones(full.retrain_milestones, 200, retrain_epochs),
-        retrain_widen=2 if task.dims == 2 else None)
+        retrain_widen=1 if task.dims == 2 else None)
 
 
 def settings_for(task: TaskConfig, preset: str | None = None) -> DashSettings:
