@@ -1,4 +1,4 @@
-"""Restricted unpickling: one unpickler core, two allow-lists.
+"""Restricted unpickling: one unpickler core, a few allow-lists.
 
 Pickles run arbitrary code when loaded, so natsbench never calls :func:`pickle.load` on a file.
 It reads pickles with :class:`RestrictedUnpickler`, which resolves a global only if the
@@ -25,6 +25,11 @@ The two allow-lists:
   admitted, but no dataset batch has them, so one means a foreign file). The original CIFAR
   files are Python 2 pickles whose byte strings are read as latin-1 ``str``, which numpy
   accepts for the raw array data. Errors: :class:`DatasetError`.
+* :data:`DATASET_OBJECTS`: the same globals, for the NAS-Bench-360 task files saved with pickled
+  objects (dicts in ``.npy`` files, lists of recordings, string labels, path lists): object
+  arrays are admitted when everything in them is plain. :func:`load_npy_file` reads ``.npy``
+  files with it (numeric ones with ``numpy.load(allow_pickle=False)``). Errors:
+  :class:`DatasetError`.
 
 This module sits below ``store`` and ``datasets`` (docs/LAYERS.md) so both use the same core.
 """
