@@ -61,6 +61,9 @@ def read_mat(path: Path, fields: tuple[str, ...]) -> dict[str, np.ndarray]:
         raise DatasetError(f"cannot read {path}: {exc}") from exc
     out: dict[str, np.ndarray] = {}
     if head[512:520] == _HDF5_SIGNATURE or head[:8] == _HDF5_SIGNATURE:
+        from natsbench._optional import require
+
+        require("h5py", extra="tasks")  # before importing it: a missing h5py names the extra
         import h5py
 
         try:
