@@ -359,6 +359,8 @@ CASES: dict[str, list[Case]] = {
         C("reproduce", "nb360-profile", "--out", "{out}", "--tau-max-linear", "0.5", expect="0.5"),
         C("reproduce", "nb360-profile", "--out", "{out}", "--tau-max-linear", "nan", expect="nan"),
         C("reproduce", "nb360-profile", "--out", "{file}", expect="file.txt"),
+        C("reproduce", "nb360-profile", "--out", "{out}", "--with", "{missing}", expect="missing"),
+        C("reproduce", "nb360-profile", "--out", "{out}", "--with", "{dir}", expect="dir"),
     ],
     "reproduce nats-analysis": [
         C("reproduce", "nats-analysis", "--out", "{out}", "--bench", "{missing}", expect="does not exist"),
