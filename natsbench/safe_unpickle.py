@@ -173,23 +173,40 @@ def _numpy_globals() -> dict[tuple[str, str], Any]:
     return table
 
 
-def _check_no_objects(obj: Any, depth: int = 0) -> None:
+def _check_tree(obj: Any, objects: bool, depth: int = 0) -> None:
+    """Walk containers; numpy arrays of object dtype are refused (``objects=False``) or walked
+    too, every leaf then a string, bytes or a number (``objects=True``)."""
     import numpy as np
 
     if depth > 32:
         raise pickle.UnpicklingError("nesting deeper than 32 levels")
     if isinstance(obj, np.ndarray):
         if obj.dtype.hasobject:
-            raise pickle.UnpicklingError("numpy array of object dtype")
+            if not objects:
+                raise pickle.UnpicklingError("numpy array of object dtype")
+            for value in obj.reshape(-1).tolist():
+                _check_tree(value, objects, depth + 1)
     elif isinstance(obj, dict):
         for key, value in obj.items():
-            _check_no_objects(key, depth + 1)
-            _check_no_objects(value, depth + 1)
+            _check_tree(key, objects, depth + 1)
+            _check_tree(value, objects, depth + 1)
     elif isinstance(obj, (list, tuple)):
         # long lists of numbers (labels) are common: only recurse into containers
         for value in obj:
             if isinstance(value, (np.ndarray, dict, list, tuple)):
-                _check_no_objects(value, depth + 1)
+                _check_tree(value, objects, depth + 1)
+    elif objects and obj is not None and \
+            not isinstance(obj, (str, bytes, int, float, complex, bool, np.generic)):
+        raise pickle.UnpicklingError(f"object of type {type(obj).__name__}")
+
+
+def _check_no_objects(obj: Any) -> None:
+    _check_tree(obj, objects=False)
+
+
+def _check_plain(obj: Any) -> None:
+    """Containers, strings, bytes, numbers and numpy arrays; object arrays only of those."""
+    _check_tree(obj, objects=True)
 
 
 DATASET_BATCH = AllowList(
@@ -201,29 +218,6 @@ DATASET_BATCH = AllowList(
     encoding="latin1",
     check=_check_no_objects,
 )
-
-
-def _check_plain(obj: Any, depth: int = 0) -> None:
-    """Containers, strings, bytes, numbers and numpy arrays; object arrays only of those."""
-    import numpy as np
-
-    if depth > 32:
-        raise pickle.UnpicklingError("nesting deeper than 32 levels")
-    if isinstance(obj, np.ndarray):
-        if obj.dtype.hasobject:
-            for value in obj.reshape(-1).tolist():
-                _check_plain(value, depth + 1)
-    elif isinstance(obj, dict):
-        for key, value in obj.items():
-            _check_plain(key, depth + 1)
-            _check_plain(value, depth + 1)
-    elif isinstance(obj, (list, tuple)):
-        for value in obj:
-            if isinstance(value, (np.ndarray, dict, list, tuple)):
-                _check_plain(value, depth + 1)
-    elif not isinstance(obj, (str, bytes, int, float, complex, bool, np.generic)) \
-            and obj is not None:
-        raise pickle.UnpicklingError(f"object of type {type(obj).__name__}")
 
 
 #: the NAS-Bench-360 task files saved with ``allow_pickle`` (Satellite's ``.npy`` dicts, ECG's
