@@ -228,3 +228,25 @@ def test_cli_runs_all_stages(tmp_path):
     summary = json.loads(proc.stdout)
     assert set(summary) >= {"choices", "hp", "test_error_pct", "baseline_test_error_pct"}
     assert "| local1d |" in proc.stderr
+
+
+def test_retraining_network_gets_full_convolutions_with_the_choices():
+    from natsbench.models.wrn import apply_kernel_choices
+    from natsbench.tasks.networks import build_backbone
+
+    task = get_task("darcyflow")
+    net = build_backbone(task, "retrain", in_channels=3, widen_factor=1)
+    names = [n for n, m in net.named_modules()
+             if isinstance(m, torch.nn.Conv2d) and m.kernel_size != (1, 1)]
+    choices = {n: {"k": (3, 5, 7, 9)[i % 4], "d": (1, 3, 7, 15)[i % 4]} for i, n in enumerate(names)}
+    apply_kernel_choices(net, choices)
+    modules = dict(net.named_modules())
+    for n, c in choices.items():
+        conv = modules[n]
+        e = c["d"] * (c["k"] - 1) + 1
+        assert conv.kernel_size == (c["k"],) * 2 and conv.dilation == (c["d"],) * 2
+        assert conv.padding == ((e - 1) // 2,) * 2 and conv.groups == 1
+    out = net(torch.randn(1, 3, 9, 9))
+    assert out.shape == (1, 1, 9, 9)                   # dense: resolution kept
+    with pytest.raises(Exception, match="nope"):
+        apply_kernel_choices(net, {"nope": {"k": 3, "d": 1}})
