@@ -95,8 +95,13 @@ def _read_input_table(path: str | Path, what: str, columns: Sequence[str]) -> pd
 # --------------------------------------------------------------------------------------------
 # nb360-profile: DASH Fig. 4 and D2NAS Fig. 7
 def nb360_profile(out_dir: str | Path, *, errors_csv: str | Path | None = None,
-                  num: int = 400, tau_max_linear: float | None = 4.0) -> Result:
+                  num: int = 400, tau_max_linear: float | None = 4.0,
+                  with_csv: str | Path | None = None) -> Result:
     """Performance profiles of DASH Fig. 4 and D2NAS Fig. 7 from the published errors.
+
+    ``with_csv``: the user's own rows (``method, task, metric, mean``; e.g. the ``row.csv`` of
+    ``natsbench dash`` runs) added as further methods to both profiles (tasks without a row count
+    as not run); the papers' statements are still checked on the published rows only.
 
     For each figure writes ``<fig>/profile_linear`` and ``<fig>/profile_log10`` (PNG, PDF, CSV),
     ``errors.csv`` (the [task x method] table profiled), ``ratios.csv``, ``ranks.csv``,
@@ -112,9 +117,15 @@ def nb360_profile(out_dir: str | Path, *, errors_csv: str | Path | None = None,
         check_range("tau_max_linear", tau_max_linear, 1.0 + 1e-9)
     if errors_csv is not None:
         require_file(errors_csv, "--errors")
+    if with_csv is not None:
+        require_file(with_csv, "--with")
     out = Path(out_dir)
     result = Result("nb360-profile", out)
     errors = nb360.load_errors(errors_csv)
+    user = None if with_csv is None else nb360.load_user_rows(with_csv, errors)
+    user_methods = [] if user is None else list(dict.fromkeys(user["method"]))
+    user_table = None if user is None else nb360.error_matrix(user).reindex(
+        nb360.error_matrix(errors).index)
     figures = {
         "dash_fig4": ("DASH (Shen et al. 2022) Fig. 4", nb360.dash_fig4_table(errors),
                       list(nb360.DASH_FIG4_METHODS), nb360.dash_claims, ("DASH",)),
@@ -126,6 +137,10 @@ def nb360_profile(out_dir: str | Path, *, errors_csv: str | Path | None = None,
              "missing = not run = failure). Ratios r = error / best error per task.", ""]
     for key, (title, full, methods, claim_fn, highlight) in figures.items():
         table = full[methods]
+        if user_table is not None:
+            table = table.join(user_table[user_methods])
+            methods = methods + user_methods
+            highlight = highlight + tuple(user_methods)
         ratios = profiles.performance_ratios(table)
         ranks = profiles.task_ranks(table)
         log_grid = profiles.tau_grid(ratios, scale="log10", num=num)
@@ -138,7 +153,8 @@ def nb360_profile(out_dir: str | Path, *, errors_csv: str | Path | None = None,
         methods_df = nb360.method_summary(table, tau_max_log10=float(np.log10(tau_max_log)))
         methods_df["area_linear"] = profiles.profile_area(ratios, tau_max=float(lin_grid.max()))
         claims = nb360.claims_frame(claim_fn(full))
-        _write_csv(full.reset_index(), out / key / "errors.csv", result)
+        written = full if user_table is None else full.join(user_table[user_methods])
+        _write_csv(written.reset_index(), out / key / "errors.csv", result)
         _write_csv(ratios.reset_index(), out / key / "ratios.csv", result)
         _write_csv(ranks.reset_index(), out / key / "ranks.csv", result)
         _write_csv(methods_df.reset_index(), out / key / "methods.csv", result)
@@ -159,10 +175,14 @@ def _nb360_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tau-max-linear", type=float, default=4.0,
                         help="right end of the linear tau axis (default 4; the log10 profile always "
                              "spans every finite ratio)")
+    parser.add_argument("--with", dest="with_csv", type=Path, default=None,
+                        help="CSV of your own rows (method, task, metric, mean; e.g. the "
+                             "retrain/row.csv files of `natsbench dash` runs) added to both profiles")
 
 
 def _nb360_run(args: argparse.Namespace, out: Path) -> Result:
-    return nb360_profile(out, errors_csv=args.errors, num=args.num, tau_max_linear=args.tau_max_linear)
+    return nb360_profile(out, errors_csv=args.errors, num=args.num,
+                         tau_max_linear=args.tau_max_linear, with_csv=args.with_csv)
 
 
 # --------------------------------------------------------------------------------------------
