@@ -48,6 +48,11 @@ class RegularizedEvolution(Algorithm):
             maxlen=self.population_size)
         self._asked = 0
         self._take, self._draws = self.stream.take, self.sample_size + 2
+        # steady state on a grid (population full): the draws of the next children, turned
+        # into integers in blocks (:meth:`_next_plan`), next child last
+        self._plan: list[tuple[int, int, int, tuple[int, ...]]] = []
+        self._plan_block = 16
+        self._adjust = [self.force_change and n > 1 for n in self.num_choices]
 
     def ask(self) -> Trial:
         self._asked = asked = self._asked + 1
@@ -63,6 +68,19 @@ class RegularizedEvolution(Algorithm):
                 if candidate[1] > parent[1]:
                     parent = candidate
             return Trial(self.mutate(parent[0], self.force_change), None, asked)
+        if size == self.population_size:
+            # the steady state (the population stays full): the child's draws come from the
+            # plan, already integers; the same tournament and mutation as below
+            dim, value, first, rest = (self._plan or self._next_plan()).pop()
+            parent = population[first]
+            for i in rest:
+                candidate = population[i]
+                if candidate[1] > parent[1]:
+                    parent = candidate
+            codes = parent[0]
+            if value >= codes[dim] and self._adjust[dim]:
+                value += 1
+            return Trial(codes[:dim] + (value,) + codes[dim + 1:], None, asked)
         # on a grid a child takes exactly sample_size + 2 draws (the tournament, then the
         # mutation's dimension and value): take them at once, in the same order
         draws = self._take(self._draws)
@@ -73,6 +91,28 @@ class RegularizedEvolution(Algorithm):
                 parent = candidate
         return Trial(self.mutate_with(parent[0], self.force_change, draws[-2], draws[-1]),
                      None, asked)
+
+    def _next_plan(self) -> list[tuple[int, int, int, tuple[int, ...]]]:
+        """The draws of the next children of a full population, in blocks (16 children,
+        doubling up to 1024): per child (dimension, value before skipping the parent's,
+        first tournament position, other positions), next child last. The same uniforms of
+        the stream, in the same order and with the same arithmetic, as
+        :meth:`Algorithm.mutate_with` and the tournament of :meth:`ask` make one by one (a
+        child takes ``sample_size + 2`` of them); draws of a block the run does not use are
+        never looked at (nothing else draws from this stream once the population is full)."""
+        k, s = self._plan_block, self.sample_size
+        self._plan_block = min(2 * k, 1024)
+        draws = self.stream.uniforms(k * (s + 2)).reshape(k, s + 2)
+        picks = (draws[:, :s] * self.population_size).astype(np.int64)
+        dims = (draws[:, s] * len(self.num_choices)).astype(np.int64)
+        n = np.asarray(self.num_choices, dtype=np.int64)[dims]
+        n = np.where(np.asarray(self._adjust)[dims], n - 1, n)
+        values = (draws[:, s + 1] * n).astype(np.int64)
+        plan = list(zip(dims.tolist(), values.tolist(), picks[:, 0].tolist(),
+                        map(tuple, picks[:, 1:].tolist())))
+        plan.reverse()
+        self._plan = plan
+        return plan
 
     def tell(self, trial: Trial, feedback: float) -> None:
         self.population.append((trial.arch, feedback))   # the oldest leaves (maxlen)

@@ -355,45 +355,63 @@ def _run_async(run: int, algorithm: Algorithm, evaluate: Callable, budget: float
     # feedback, source); seq is unique, so ties on finish go to the evaluation started first.
     # A finished entry is the output row as it is (incumbents follow in _trace).
     heap: list[tuple[float, int, int, float, Trial, int, int, int, float, int]] = []
-    free = deque(range(workers))
+    free = deque(range(workers))              # idle workers, in the order they became free
     take, release = free.popleft, free.append
-    push, pop = heapq.heappush, heapq.heappop
+    push, pop, replace = heapq.heappush, heapq.heappop, heapq.heapreplace
     ask, tell = algorithm.ask, algorithm.tell
     now = 0.0
     seq = 0
     out: list[tuple] = []
     record = out.append
-    done = False
+
+    def answer(trial: Trial) -> tuple[int, int, int, float, float, int]:
+        """evaluate(trial), with its table path at full fidelity inlined (same draw, same
+        numbers)."""
+        try:
+            row = get_row(trial.arch, -1)
+        except TypeError:                     # an unhashable encoding: evaluate() copes
+            return evaluate(trial)
+        if 0 <= row < n_fixed and trial.fidelity_epochs is None and counts[row]:
+            at = row * n_seeds
+            slot = slots[at + int(uniform() * counts[row])]
+            at += slot
+            return row, epochs, slot, last_valid[at], last_cost[at], 0
+        return evaluate(trial)
+
     while True:
-        while free and not done and seq != max_evals:
+        while free and seq != max_evals:      # idle workers take the next asks
             trial = ask()
-            if trial is None:
-                done = not heap               # nothing in flight: the algorithm is finished
+            if trial is None:                 # idle until the next result (or the end)
                 break
-            try:
-                row = get_row(trial.arch, -1)
-            except TypeError:                 # an unhashable encoding: evaluate() copes
-                row = -1
-            if 0 <= row < n_fixed and trial.fidelity_epochs is None and counts[row]:
-                # evaluate()'s table path at full fidelity: same draw, same numbers
-                at = row * n_seeds
-                slot = slots[at + int(uniform() * counts[row])]
-                at += slot
-                fid, feedback, cost, source = epochs, last_valid[at], last_cost[at], 0
-            else:
-                row, fid, slot, feedback, cost, source = evaluate(trial)
+            row, fid, slot, feedback, cost, source = answer(trial)
             push(heap, (now + cost, seq, take(), now, trial, row, fid, slot, feedback, source))
             seq += 1
         if not heap:
             break
-        entry = pop(heap)
-        if entry[0] > budget:
+        # the steady state, every worker busy: the finished evaluation's worker takes the
+        # next ask at once (one heap operation instead of a pop and a push)
+        while heap:
+            entry = heap[0]
+            if entry[0] > budget:
+                return _trace(run, out, seed_values, by_fidelity)
+            now = entry[0]
+            tell(entry[4], entry[8])
+            record(entry)
+            if free or seq == max_evals:      # idle workers first: back to the loop above
+                pop(heap)
+                release(entry[2])
+                break
+            trial = ask()
+            if trial is None:                 # this worker idles until the next result
+                pop(heap)
+                release(entry[2])
+                continue
+            row, fid, slot, feedback, cost, source = answer(trial)
+            replace(heap, (now + cost, seq, entry[2], now, trial, row, fid, slot, feedback,
+                           source))
+            seq += 1
+        else:
             break
-        now = entry[0]
-        tell(entry[4], entry[8])
-        record(entry)
-        release(entry[2])
-        done = False
     return _trace(run, out, seed_values, by_fidelity)
 
 
