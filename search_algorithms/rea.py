@@ -50,8 +50,9 @@ class RegularizedEvolution(Algorithm):
         self._take, self._draws = self.stream.take, self.sample_size + 2
         # steady state on a grid (population full): the draws of the next children, turned
         # into integers in blocks (:meth:`_next_plan`), next child last
-        self._plan: list[tuple[int, int, int, tuple[int, ...]]] = []
-        self._plan_block = 16
+        self._plan: list[list[int]] = []
+        self._plan_block = 128
+        self._scale: np.ndarray | None = None       # built on the first plan
         self._adjust = [self.force_change and n > 1 for n in self.num_choices]
 
     def ask(self) -> Trial:
@@ -71,9 +72,11 @@ class RegularizedEvolution(Algorithm):
         if size == self.population_size:
             # the steady state (the population stays full): the child's draws come from the
             # plan, already integers; the same tournament and mutation as below
-            dim, value, first, rest = (self._plan or self._next_plan()).pop()
-            parent = population[first]
-            for i in rest:
+            entry = (self._plan or self._next_plan()).pop()  # [positions..., dim, value]
+            value = entry.pop()
+            dim = entry.pop()
+            parent = population[entry[0]]
+            for i in entry[1:]:
                 candidate = population[i]
                 if candidate[1] > parent[1]:
                     parent = candidate
@@ -92,24 +95,27 @@ class RegularizedEvolution(Algorithm):
         return Trial(self.mutate_with(parent[0], self.force_change, draws[-2], draws[-1]),
                      None, asked)
 
-    def _next_plan(self) -> list[tuple[int, int, int, tuple[int, ...]]]:
-        """The draws of the next children of a full population, in blocks (16 children,
-        doubling up to 1024): per child (dimension, value before skipping the parent's,
-        first tournament position, other positions), next child last. The same uniforms of
-        the stream, in the same order and with the same arithmetic, as
-        :meth:`Algorithm.mutate_with` and the tournament of :meth:`ask` make one by one (a
-        child takes ``sample_size + 2`` of them); draws of a block the run does not use are
-        never looked at (nothing else draws from this stream once the population is full)."""
+    def _next_plan(self) -> list[list[int]]:
+        """The draws of the next children of a full population, in blocks (128 children,
+        doubling up to 1024): per child ``[tournament positions..., dimension, value before
+        skipping the parent's]``, next child last. The same uniforms of the stream, in the
+        same order and with the same arithmetic, as the tournament of :meth:`ask` and
+        :meth:`Algorithm.mutate_with` make one by one (a child takes ``sample_size + 2`` of
+        them); draws of a block the run does not use are never looked at (nothing else
+        draws from this stream once the population is full)."""
         k, s = self._plan_block, self.sample_size
         self._plan_block = min(2 * k, 1024)
+        if self._scale is None:
+            # positions: u * population_size; dimension: u * D; value: u * (n - 1) where
+            # the parent's value is skipped, else u * n (n: choices of the dimension)
+            self._scale = np.array([self.population_size] * s + [len(self.num_choices), 0],
+                                   dtype=np.float64)
+            self._value_scale = np.array([n - 1 if a else n for n, a in
+                                          zip(self.num_choices, self._adjust)], np.float64)
         draws = self.stream.uniforms(k * (s + 2)).reshape(k, s + 2)
-        picks = (draws[:, :s] * self.population_size).astype(np.int64)
-        dims = (draws[:, s] * len(self.num_choices)).astype(np.int64)
-        n = np.asarray(self.num_choices, dtype=np.int64)[dims]
-        n = np.where(np.asarray(self._adjust)[dims], n - 1, n)
-        values = (draws[:, s + 1] * n).astype(np.int64)
-        plan = list(zip(dims.tolist(), values.tolist(), picks[:, 0].tolist(),
-                        map(tuple, picks[:, 1:].tolist())))
+        plan = (draws * self._scale).astype(np.int64)
+        plan[:, s + 1] = draws[:, s + 1] * self._value_scale[plan[:, s]]   # truncates as int()
+        plan = plan.tolist()
         plan.reverse()
         self._plan = plan
         return plan

@@ -364,26 +364,12 @@ def _run_async(run: int, algorithm: Algorithm, evaluate: Callable, budget: float
     out: list[tuple] = []
     record = out.append
 
-    def answer(trial: Trial) -> tuple[int, int, int, float, float, int]:
-        """evaluate(trial), with its table path at full fidelity inlined (same draw, same
-        numbers)."""
-        try:
-            row = get_row(trial.arch, -1)
-        except TypeError:                     # an unhashable encoding: evaluate() copes
-            return evaluate(trial)
-        if 0 <= row < n_fixed and trial.fidelity_epochs is None and counts[row]:
-            at = row * n_seeds
-            slot = slots[at + int(uniform() * counts[row])]
-            at += slot
-            return row, epochs, slot, last_valid[at], last_cost[at], 0
-        return evaluate(trial)
-
     while True:
         while free and seq != max_evals:      # idle workers take the next asks
             trial = ask()
             if trial is None:                 # idle until the next result (or the end)
                 break
-            row, fid, slot, feedback, cost, source = answer(trial)
+            row, fid, slot, feedback, cost, source = evaluate(trial)
             push(heap, (now + cost, seq, take(), now, trial, row, fid, slot, feedback, source))
             seq += 1
         if not heap:
@@ -406,9 +392,21 @@ def _run_async(run: int, algorithm: Algorithm, evaluate: Callable, budget: float
                 pop(heap)
                 release(entry[2])
                 continue
-            row, fid, slot, feedback, cost, source = answer(trial)
-            replace(heap, (now + cost, seq, entry[2], now, trial, row, fid, slot, feedback,
-                           source))
+            try:
+                row = get_row(trial.arch, -1)
+            except TypeError:                 # an unhashable encoding: evaluate() copes
+                row = -1
+            if 0 <= row < n_fixed and trial.fidelity_epochs is None and counts[row]:
+                # evaluate()'s table path at full fidelity: same draw, same numbers
+                at = row * n_seeds
+                slot = slots[at + int(uniform() * counts[row])]
+                at += slot
+                replace(heap, (now + last_cost[at], seq, entry[2], now, trial, row, epochs,
+                               slot, last_valid[at], 0))
+            else:
+                row, fid, slot, feedback, cost, source = evaluate(trial)
+                replace(heap, (now + cost, seq, entry[2], now, trial, row, fid, slot,
+                               feedback, source))
             seq += 1
         else:
             break
@@ -535,12 +533,18 @@ def _trace(run: int, out: list[tuple], seed_values: tuple[int, ...],
            by_fidelity: bool) -> RunTrace:
     """The :class:`RunTrace` of the row tuples ``out`` (fields :data:`_ROW_FIELDS`), with the
     incumbent after each row (rule ``highest_fidelity`` where ``by_fidelity``, else ``any``)."""
-    if out:
-        times, _, workers, starts, _, rows, fids, slots, feedbacks, sources = zip(*out)
-    else:
-        times = workers = starts = rows = fids = feedbacks = slots = sources = ()
-    row = np.asarray(rows, dtype=np.int64)
-    feedback = np.asarray(feedbacks, dtype=np.float64)
+    if not out:
+        empty = np.zeros(0)
+        return RunTrace(run=run, sim_time=empty, row=np.zeros(0, np.int64),
+                        fidelity=np.zeros(0, np.int16), feedback=empty,
+                        seed=np.zeros(0, np.int64), incumbent=np.zeros(0, np.int64),
+                        start_time=empty, source=np.zeros(0, np.int8),
+                        worker=np.zeros(0, np.int32))
+    times, _, workers, starts, _, rows, fids, slots, feedbacks, sources = zip(*out)
+    # two conversions, not eight: [3, m] float64 and [5, m] int64 (rows are contiguous)
+    floats = np.array((times, starts, feedbacks), dtype=np.float64)
+    ints = np.array((rows, slots, workers, fids, sources), dtype=np.int64)
+    row, feedback = ints[0], floats[2]
     if by_fidelity:
         incumbent = []
         best_row, best_fid, best_fb = -1, 0, -math.inf
@@ -550,14 +554,11 @@ def _trace(run: int, out: list[tuple], seed_values: tuple[int, ...],
             incumbent.append(best_row)
         incumbents = np.asarray(incumbent, dtype=np.int64)
     else:
-        incumbents = _incumbents(row, feedback) if out else np.zeros(0, np.int64)
-    seeds = np.asarray(seed_values, dtype=np.int64)[np.asarray(slots, dtype=np.intp)]
-    return RunTrace(run=run, sim_time=np.asarray(times, dtype=np.float64), row=row,
-                    fidelity=np.asarray(fids, dtype=np.int16), feedback=feedback,
-                    seed=seeds, incumbent=incumbents,
-                    start_time=np.asarray(starts, dtype=np.float64),
-                    source=np.asarray(sources, dtype=np.int8),
-                    worker=np.asarray(workers, dtype=np.int32))
+        incumbents = _incumbents(row, feedback)
+    return RunTrace(run=run, sim_time=floats[0], row=row, fidelity=ints[3].astype(np.int16),
+                    feedback=feedback, seed=np.asarray(seed_values, dtype=np.int64)[ints[1]],
+                    incumbent=incumbents, start_time=floats[1],
+                    source=ints[4].astype(np.int8), worker=ints[2].astype(np.int32))
 
 
 # ---------------------------------------------------------------------------- many runs
