@@ -30,6 +30,11 @@ from search_algorithms.base import Algorithm, SpaceLike, Trial, register_algorit
 from natsbench.errors import ConfigError
 
 
+#: (population_size, sample_size, num_choices, force_change) -> the multipliers of a plan's
+#: uniforms (:meth:`RegularizedEvolution._next_plan`), made once per setting
+_PLAN_SCALES: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+
+
 @register_algorithm("rea")
 class RegularizedEvolution(Algorithm):
     """Aging evolution with tournament selection and single-dimension mutation."""
@@ -52,7 +57,6 @@ class RegularizedEvolution(Algorithm):
         # into integers in blocks (:meth:`_next_plan`), next child last
         self._plan: list[list[int]] = []
         self._plan_block = 128
-        self._scale: np.ndarray | None = None       # built on the first plan
         self._adjust = [self.force_change and n > 1 for n in self.num_choices]
 
     def ask(self) -> Trial:
@@ -105,16 +109,19 @@ class RegularizedEvolution(Algorithm):
         draws from this stream once the population is full)."""
         k, s = self._plan_block, self.sample_size
         self._plan_block = min(2 * k, 1024)
-        if self._scale is None:
+        key = (self.population_size, s, self.num_choices, self.force_change)
+        scales = _PLAN_SCALES.get(key)
+        if scales is None:
             # positions: u * population_size; dimension: u * D; value: u * (n - 1) where
             # the parent's value is skipped, else u * n (n: choices of the dimension)
-            self._scale = np.array([self.population_size] * s + [len(self.num_choices), 0],
-                                   dtype=np.float64)
-            self._value_scale = np.array([n - 1 if a else n for n, a in
-                                          zip(self.num_choices, self._adjust)], np.float64)
+            scales = _PLAN_SCALES[key] = (
+                np.array([self.population_size] * s + [len(self.num_choices), 0], np.float64),
+                np.array([n - 1 if a else n for n, a in zip(self.num_choices, self._adjust)],
+                         np.float64))
+        scale, value_scale = scales
         draws = self.stream.uniforms(k * (s + 2)).reshape(k, s + 2)
-        plan = (draws * self._scale).astype(np.int64)
-        plan[:, s + 1] = draws[:, s + 1] * self._value_scale[plan[:, s]]   # truncates as int()
+        plan = (draws * scale).astype(np.int64)
+        plan[:, s + 1] = draws[:, s + 1] * value_scale[plan[:, s]]   # truncates as int()
         plan = plan.tolist()
         plan.reverse()
         self._plan = plan

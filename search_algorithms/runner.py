@@ -541,10 +541,9 @@ def _trace(run: int, out: list[tuple], seed_values: tuple[int, ...],
                         start_time=empty, source=np.zeros(0, np.int8),
                         worker=np.zeros(0, np.int32))
     times, _, workers, starts, _, rows, fids, slots, feedbacks, sources = zip(*out)
-    # two conversions, not eight: [3, m] float64 and [5, m] int64 (rows are contiguous)
-    floats = np.array((times, starts, feedbacks), dtype=np.float64)
-    ints = np.array((rows, slots, workers, fids, sources), dtype=np.int64)
-    row, feedback = ints[0], floats[2]
+    m = len(out)
+    row = np.fromiter(rows, np.int64, m)
+    feedback = np.fromiter(feedbacks, np.float64, m)
     if by_fidelity:
         incumbent = []
         best_row, best_fid, best_fb = -1, 0, -math.inf
@@ -555,10 +554,12 @@ def _trace(run: int, out: list[tuple], seed_values: tuple[int, ...],
         incumbents = np.asarray(incumbent, dtype=np.int64)
     else:
         incumbents = _incumbents(row, feedback)
-    return RunTrace(run=run, sim_time=floats[0], row=row, fidelity=ints[3].astype(np.int16),
-                    feedback=feedback, seed=np.asarray(seed_values, dtype=np.int64)[ints[1]],
-                    incumbent=incumbents, start_time=floats[1],
-                    source=ints[4].astype(np.int8), worker=ints[2].astype(np.int32))
+    return RunTrace(run=run, sim_time=np.fromiter(times, np.float64, m), row=row,
+                    fidelity=np.fromiter(fids, np.int16, m), feedback=feedback,
+                    seed=np.asarray(seed_values, dtype=np.int64)[np.fromiter(slots, np.intp, m)],
+                    incumbent=incumbents, start_time=np.fromiter(starts, np.float64, m),
+                    source=np.fromiter(sources, np.int8, m),
+                    worker=np.fromiter(workers, np.int32, m))
 
 
 # ---------------------------------------------------------------------------- many runs
