@@ -23,6 +23,7 @@ Every trial uses the full search protocol (12 epochs).
 from __future__ import annotations
 
 from collections import deque
+from operator import itemgetter
 
 import numpy as np
 
@@ -30,6 +31,7 @@ from search_algorithms.base import Algorithm, SpaceLike, Trial, register_algorit
 from natsbench.errors import ConfigError
 
 
+_FEEDBACK = itemgetter(1)
 #: (population_size, sample_size, num_choices, force_change) -> the multipliers of a plan's
 #: uniforms (:meth:`RegularizedEvolution._next_plan`), made once per setting
 _PLAN_SCALES: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
@@ -55,13 +57,26 @@ class RegularizedEvolution(Algorithm):
         self._take, self._draws = self.stream.take, self.sample_size + 2
         # steady state on a grid (population full): the draws of the next children, turned
         # into integers in blocks (:meth:`_next_plan`), next child last
-        self._plan: list[list[int]] = []
+        self._plan: list[tuple[int, int, list[int]]] = []
+        #: population size of the steady state (-1: none, the space is searched through
+        #: its own sampler and neighbours)
+        self._full = -1 if self.through_space else self.population_size
+        self._member = self.population.__getitem__
         self._plan_block = 128
         self._adjust = [self.force_change and n > 1 for n in self.num_choices]
 
     def ask(self) -> Trial:
         self._asked = asked = self._asked + 1
         population = self.population
+        if len(population) == self._full and asked > self._full:
+            # the steady state on a grid (the population stays full): the child's draws come
+            # from the plan, already integers; the same tournament (max() keeps the earliest
+            # drawn of equal feedbacks, as the loop below) and mutation as below
+            dim, value, picks = (self._plan or self._next_plan()).pop()
+            codes = max(map(self._member, picks), key=_FEEDBACK)[0]
+            if value >= codes[dim] and self._adjust[dim]:
+                value += 1
+            return Trial(codes[:dim] + (value,) + codes[dim + 1:], None, asked)
         if asked <= self.population_size or not population:
             return Trial(self.random_codes(), None, asked)
         size = len(population)
@@ -73,21 +88,6 @@ class RegularizedEvolution(Algorithm):
                 if candidate[1] > parent[1]:
                     parent = candidate
             return Trial(self.mutate(parent[0], self.force_change), None, asked)
-        if size == self.population_size:
-            # the steady state (the population stays full): the child's draws come from the
-            # plan, already integers; the same tournament and mutation as below
-            entry = (self._plan or self._next_plan()).pop()  # [positions..., dim, value]
-            value = entry.pop()
-            dim = entry.pop()
-            parent = population[entry[0]]
-            for i in entry[1:]:
-                candidate = population[i]
-                if candidate[1] > parent[1]:
-                    parent = candidate
-            codes = parent[0]
-            if value >= codes[dim] and self._adjust[dim]:
-                value += 1
-            return Trial(codes[:dim] + (value,) + codes[dim + 1:], None, asked)
         # on a grid a child takes exactly sample_size + 2 draws (the tournament, then the
         # mutation's dimension and value): take them at once, in the same order
         draws = self._take(self._draws)
@@ -99,10 +99,10 @@ class RegularizedEvolution(Algorithm):
         return Trial(self.mutate_with(parent[0], self.force_change, draws[-2], draws[-1]),
                      None, asked)
 
-    def _next_plan(self) -> list[list[int]]:
+    def _next_plan(self) -> list[tuple[int, int, list[int]]]:
         """The draws of the next children of a full population, in blocks (128 children,
-        doubling up to 1024): per child ``[tournament positions..., dimension, value before
-        skipping the parent's]``, next child last. The same uniforms of the stream, in the
+        doubling up to 1024): per child ``(dimension, value before skipping the parent's,
+        tournament positions)``, next child last. The same uniforms of the stream, in the
         same order and with the same arithmetic, as the tournament of :meth:`ask` and
         :meth:`Algorithm.mutate_with` make one by one (a child takes ``sample_size + 2`` of
         them); draws of a block the run does not use are never looked at (nothing else
@@ -120,9 +120,9 @@ class RegularizedEvolution(Algorithm):
                          np.float64))
         scale, value_scale = scales
         draws = self.stream.uniforms(k * (s + 2)).reshape(k, s + 2)
-        plan = (draws * scale).astype(np.int64)
-        plan[:, s + 1] = draws[:, s + 1] * value_scale[plan[:, s]]   # truncates as int()
-        plan = plan.tolist()
+        ints = (draws * scale).astype(np.int64)
+        ints[:, s + 1] = draws[:, s + 1] * value_scale[ints[:, s]]   # truncates as int()
+        plan = list(zip(ints[:, s].tolist(), ints[:, s + 1].tolist(), ints[:, :s].tolist()))
         plan.reverse()
         self._plan = plan
         return plan

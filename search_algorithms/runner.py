@@ -378,9 +378,9 @@ def _run_async(run: int, algorithm: Algorithm, evaluate: Callable, budget: float
         # next ask at once (one heap operation instead of a pop and a push)
         while heap:
             entry = heap[0]
-            if entry[0] > budget:
-                return _trace(run, out, seed_values, by_fidelity)
             now = entry[0]
+            if now > budget:
+                return _trace(run, out, seed_values, by_fidelity)
             tell(entry[4], entry[8])
             record(entry)
             if free or seq == max_evals:      # idle workers first: back to the loop above
