@@ -23,7 +23,6 @@ Every trial uses the full search protocol (12 epochs).
 from __future__ import annotations
 
 from collections import deque
-from operator import itemgetter
 
 import numpy as np
 
@@ -31,7 +30,6 @@ from search_algorithms.base import Algorithm, SpaceLike, Trial, register_algorit
 from natsbench.errors import ConfigError
 
 
-_FEEDBACK = itemgetter(1)
 #: (population_size, sample_size, num_choices, force_change) -> the multipliers of a plan's
 #: uniforms (:meth:`RegularizedEvolution._next_plan`), made once per setting
 _PLAN_SCALES: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
@@ -57,11 +55,10 @@ class RegularizedEvolution(Algorithm):
         self._take, self._draws = self.stream.take, self.sample_size + 2
         # steady state on a grid (population full): the draws of the next children, turned
         # into integers in blocks (:meth:`_next_plan`), next child last
-        self._plan: list[tuple[int, int, list[int]]] = []
+        self._plan: list[tuple[int, int, int, list[int]]] = []
         #: population size of the steady state (-1: none, the space is searched through
         #: its own sampler and neighbours)
         self._full = -1 if self.through_space else self.population_size
-        self._member = self.population.__getitem__
         self._plan_block = 128
         self._adjust = [self.force_change and n > 1 for n in self.num_choices]
 
@@ -70,10 +67,14 @@ class RegularizedEvolution(Algorithm):
         population = self.population
         if len(population) == self._full and asked > self._full:
             # the steady state on a grid (the population stays full): the child's draws come
-            # from the plan, already integers; the same tournament (max() keeps the earliest
-            # drawn of equal feedbacks, as the loop below) and mutation as below
-            dim, value, picks = (self._plan or self._next_plan()).pop()
-            codes = max(map(self._member, picks), key=_FEEDBACK)[0]
+            # from the plan, already integers; the same tournament and mutation as below
+            dim, value, first, rest = (self._plan or self._next_plan()).pop()
+            parent = population[first]
+            for i in rest:
+                candidate = population[i]
+                if candidate[1] > parent[1]:
+                    parent = candidate
+            codes = parent[0]
             if value >= codes[dim] and self._adjust[dim]:
                 value += 1
             return Trial(codes[:dim] + (value,) + codes[dim + 1:], None, asked)
@@ -99,10 +100,10 @@ class RegularizedEvolution(Algorithm):
         return Trial(self.mutate_with(parent[0], self.force_change, draws[-2], draws[-1]),
                      None, asked)
 
-    def _next_plan(self) -> list[tuple[int, int, list[int]]]:
+    def _next_plan(self) -> list[tuple[int, int, int, list[int]]]:
         """The draws of the next children of a full population, in blocks (128 children,
         doubling up to 1024): per child ``(dimension, value before skipping the parent's,
-        tournament positions)``, next child last. The same uniforms of the stream, in the
+        first tournament position, the other positions)``, next child last. The same uniforms of the stream, in the
         same order and with the same arithmetic, as the tournament of :meth:`ask` and
         :meth:`Algorithm.mutate_with` make one by one (a child takes ``sample_size + 2`` of
         them); draws of a block the run does not use are never looked at (nothing else
@@ -122,7 +123,8 @@ class RegularizedEvolution(Algorithm):
         draws = self.stream.uniforms(k * (s + 2)).reshape(k, s + 2)
         ints = (draws * scale).astype(np.int64)
         ints[:, s + 1] = draws[:, s + 1] * value_scale[ints[:, s]]   # truncates as int()
-        plan = list(zip(ints[:, s].tolist(), ints[:, s + 1].tolist(), ints[:, :s].tolist()))
+        plan = list(zip(ints[:, s].tolist(), ints[:, s + 1].tolist(), ints[:, 0].tolist(),
+                        ints[:, 1:s].tolist()))
         plan.reverse()
         self._plan = plan
         return plan
