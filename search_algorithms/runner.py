@@ -555,11 +555,21 @@ def _trace(run: int, out: list[tuple], seed_values: tuple[int, ...],
     else:
         incumbents = _incumbents(row, feedback)
     return RunTrace(run=run, sim_time=np.fromiter(times, np.float64, m), row=row,
-                    fidelity=np.fromiter(fids, np.int16, m), feedback=feedback,
-                    seed=np.asarray(seed_values, dtype=np.int64)[np.fromiter(slots, np.intp, m)],
+                    fidelity=_int_column(fids, np.int16), feedback=feedback,
+                    seed=np.asarray(seed_values, dtype=np.int64)[_int_column(slots, np.intp)],
                     incumbent=incumbents, start_time=np.fromiter(starts, np.float64, m),
-                    source=np.fromiter(sources, np.int8, m),
+                    source=_int_column(sources, np.int8),
                     worker=np.fromiter(workers, np.int32, m))
+
+
+def _int_column(values: tuple[int, ...], dtype: type) -> np.ndarray:
+    """``values`` (Python ints, at least one) as an array of ``dtype``; a column holding one
+    value throughout (a full-fidelity run's epochs, table sources, the seed column of a
+    one-seed table) is filled rather than converted element by element."""
+    first = values[0]
+    if values.count(first) == len(values):
+        return np.full(len(values), first, dtype=dtype)
+    return np.fromiter(values, dtype, len(values))
 
 
 # ---------------------------------------------------------------------------- many runs
