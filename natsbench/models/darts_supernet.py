@@ -42,7 +42,7 @@ from natsbench.errors import InvalidArchError
 from natsbench.models.ops import FactorizedReduce, ReLUConvBN, make_op
 from natsbench.spaces._cells import CELL_TYPES, EDGES, INTERMEDIATE_NODES, OPS
 
-__all__ = ["DartsSupernet", "SupernetCell", "MixedEdge", "check_op_set", "D2NAS_OPS"]
+__all__ = ["DartsSupernet", "StrengthSupernet", "SupernetCell", "MixedEdge", "check_op_set", "D2NAS_OPS"]
 
 #: the op set of D2NAS' cell stage (Lee et al. 2024), an example of a reduced op set
 D2NAS_OPS: tuple[str, ...] = ("none", "skip_connect", "avg_pool_3x3", "sep_conv_3x3", "dil_conv_5x5")
@@ -228,3 +228,65 @@ class DartsSupernet(nn.Module):
         for cell in self.cells:
             s0, s1 = s1, cell(s0, s1, weights_reduce if cell.reduction else weights_normal)
         return self.classifier(torch.flatten(self.global_pooling(s1), 1))
+
+
+class StrengthSupernet(nn.Module):
+    """A :class:`DartsSupernet` plus the strength parametrisation that mixes it.
+
+    The weight-sharing engine's supernet interface: :meth:`weights` (the supernet's
+    parameters), :meth:`arch_parameters` (those of the attached strength module; empty before
+    :meth:`attach`) and :meth:`forward` with modes
+
+    * ``mixed``: ``weights`` ``[2, 14, K]`` (normal, reduce) mix every live candidate;
+    * ``path``: ``index`` is a cell pair (a genotype string of ``natsbench.spaces.extcell`` or
+      ``darts``): weight 1 on its operations, 0 elsewhere (edges that hold several of its
+      operations sum them, as an ExtCell network does).
+
+    Args: ``num_classes``, ``C``, ``layers``, ``ops`` as :class:`DartsSupernet`; ``k``: the
+    operation budget derivations use (kept as :attr:`k`).
+    """
+
+    def __init__(self, num_classes: int, C: int = 16, layers: int = 8, k: int = 16,
+                 ops: Sequence[str] = OPS, in_channels: int = 3) -> None:
+        super().__init__()
+        self.body = DartsSupernet(num_classes, C=C, layers=layers, ops=ops, in_channels=in_channels)
+        self.k = int(k)
+        self.strength: nn.Module | None = None
+
+    def attach(self, strength: nn.Module) -> None:
+        """Attach the strength parametrisation (its parameters become the arch parameters)."""
+        self.strength = strength
+
+    def weights(self) -> list[nn.Parameter]:
+        return list(self.body.parameters())
+
+    def arch_parameters(self) -> list[nn.Parameter]:
+        return [] if self.strength is None else list(self.strength.parameters())
+
+    def path_weights(self, arch: str) -> torch.Tensor:
+        """One-hot mixing weights ``[2, 14, K]`` of a cell pair string (ops outside the op
+        set are an InvalidArchError)."""
+        from natsbench.spaces import extcell
+
+        genotype = extcell.parse(arch)
+        w = torch.zeros(len(CELL_TYPES), len(EDGES), self.body.num_ops)
+        column = {op: i for i, op in enumerate(self.body.ops)}
+        for c, name in enumerate(CELL_TYPES):
+            for op, src, dst in genotype.cell(name):
+                if op not in column:
+                    raise InvalidArchError(f"op {op!r} of {arch!r} is not in the supernet's op set "
+                                           f"{list(self.body.ops)}")
+                w[c, EDGES.index((dst, src)), column[op]] = 1.0
+        return w
+
+    def forward(self, x: torch.Tensor, mode: str = "mixed", weights: torch.Tensor | None = None,
+                index: str | None = None) -> torch.Tensor:
+        if mode == "path":
+            if index is None:
+                raise InvalidArchError("mode 'path' needs index (a cell pair string)")
+            weights = self.path_weights(index).to(x.device)
+        elif mode != "mixed":
+            raise InvalidArchError(f"unknown mode {mode!r}; valid: mixed, path")
+        if weights is None:
+            raise InvalidArchError("mode 'mixed' needs weights [2, 14, K]")
+        return self.body(x, weights[0], weights[1])
