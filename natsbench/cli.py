@@ -28,6 +28,7 @@ COMMAND_PROVIDERS: tuple[str, ...] = (
     "natsbench.build.extcell_commands",  # extcell-edf
     "search_algorithms.commands",    # search
     "search_algorithms.ws_commands",  # search-ws
+    "search_algorithms.btnas_commands",  # btnas
     "analysis.commands",             # reproduce, report
     "natsbench.demo",                # demo
 )
