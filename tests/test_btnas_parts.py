@@ -17,6 +17,15 @@ from search_algorithms.weight_sharing.strengths import (  # noqa: E402
     STRENGTHS, BetaStrength, FairDartsStrength, beta_kl_uniform, make_strength, zero_one_loss)
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One torch thread: the default (all cores) contends on a loaded 2-core machine."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 def _nparams(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
