@@ -17,13 +17,7 @@ from search_algorithms.weight_sharing.strengths import (  # noqa: E402
     STRENGTHS, BetaStrength, FairDartsStrength, beta_kl_uniform, make_strength, zero_one_loss)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: the default (all cores) contends on a loaded 2-core machine."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _nparams(module: torch.nn.Module) -> int:

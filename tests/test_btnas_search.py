@@ -13,9 +13,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from natsbench.datasets import load_dataset  # noqa: E402
-from natsbench.datasets.core import ImageSet, LoadedDataset  # noqa: E402
 from natsbench.spaces import extcell  # noqa: E402
+from natsbench.testing.tiny_data import tiny_digits  # noqa: E402
 from search_algorithms.weight_sharing import get_config  # noqa: E402
 from search_algorithms.weight_sharing.btnas import (STRENGTH_ALGORITHMS, search_strengths,  # noqa: E402
                                                     table_cells)
@@ -27,26 +26,13 @@ BENCH = REPO / "data" / "benchmarks" / "extcell" / "k10"
 TINY = {"epochs": 2, "C": 2, "batch_size": 24}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One torch thread: the default (all cores) contends on a loaded 2-core machine."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def tiny_data() -> LoadedDataset:
-    """digits at 8x8 cut to 48 train / 24 x-valid images; the test sets carry labels no
-    classifier has (99), so a test image reaching a loss would raise."""
-    full = load_dataset("digits", image_size=8)
-    valid = full.eval_sets["x-valid"]
-    poison = {name: ImageSet(s.images, np.full_like(s.labels, 99))
-              for name, s in full.eval_sets.items() if name != "x-valid"}
-    return LoadedDataset(spec=full.spec, train=full.train.take(np.arange(48)),
-                         eval_sets={"x-valid": valid.take(np.arange(24)), **poison},
-                         mean=full.mean, std=full.std, provenance=full.provenance)
+def tiny_data():
+    """48 train / 24 x-valid digits images; test sets poisoned (label 99)."""
+    return tiny_digits(48, 24)
 
 
 def _strip(rows):
