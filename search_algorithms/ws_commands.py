@@ -1,4 +1,5 @@
-"""CLI: ``natsbench search-ws ALGO|all ...`` -- weight-sharing search on the tss space.
+"""CLI: ``natsbench search-ws ALGO|all ...`` -- weight-sharing search (tss; other spaces of
+:mod:`search_algorithms.weight_sharing.spaces`).
 
 Examples::
 
@@ -15,8 +16,10 @@ import time
 
 def register(sub: argparse._SubParsersAction) -> None:
     from search_algorithms.weight_sharing import CONFIGS, available_ws_algorithms
+    from search_algorithms.weight_sharing.spaces import available_ws_spaces
 
     names = available_ws_algorithms()
+    spaces = available_ws_spaces()
     p = sub.add_parser(
         "search-ws", help="weight-sharing search (DARTS, GDAS, SETN, ENAS, RSPS) on tss",
         description="Train a tss supernet with a weight-sharing NAS algorithm (or 'all' of "
@@ -25,7 +28,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "another dataset's longest hp) and one row is written to Parquet. "
                     "See docs/ALGORITHMS.md.")
     p.add_argument("algorithm", choices=[*names, "all"], help="algorithm, or 'all'")
-    p.add_argument("--space", choices=("tss",), default="tss", help="search space (tss)")
+    p.add_argument("--space", choices=spaces, default="tss",
+                   help=f"search space ({', '.join(spaces)}; default tss); an algorithm that "
+                        "does not search it is an error naming the ones that do, 'all' runs "
+                        "every algorithm of the space")
     p.add_argument("--dataset", default="digits",
                    help="cifar10, cifar100, ImageNet16-120 (need --data-root) or a dataset of "
                         "the benchmark with x-valid/x-test sets (default: digits)")
@@ -35,8 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=None, help="override the config's epochs")
     p.add_argument("--seeds", default="777,888,999", help="comma-separated seeds")
     p.add_argument("--bench", default=None,
-                   help="tss benchmark directory answering the derived archs (default: the "
-                        "bundled tss-digits)")
+                   help="benchmark directory of the space answering the derived archs "
+                        "(default: the space's bundled digits benchmark, e.g. tss-digits)")
     p.add_argument("--data-root", default=None, help="folder of the CIFAR/ImageNet16 files")
     p.add_argument("--split-file", default=None,
                    help="the dataset's official split file (cifar-split.txt, "
@@ -66,12 +72,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _search_ws(args: argparse.Namespace) -> int:
-    from natsbench.errors import check_output, check_range, require_dir, require_file
-    from natsbench.resources import BUNDLED_TSS, bundled_path
+    from natsbench.errors import QueryError, check_output, check_range, require_dir, require_file
+    from natsbench.resources import bundled_path
     from search_algorithms.runner import write_parquet
-    from search_algorithms.weight_sharing import available_ws_algorithms, get_config
-    from search_algorithms.weight_sharing.engine import BenchOracle
+    from search_algorithms.weight_sharing import get_config
+    from search_algorithms.weight_sharing.engine import (BenchOracle, algorithms_for_space,
+                                                         check_algorithm_space)
     from search_algorithms.weight_sharing.grid import WSJob, parse_seeds, run_grid
+    from search_algorithms.weight_sharing.spaces import get_space_adapter
 
     # everything is checked here, before any search starts (a grid can run for hours)
     check_output(args.out, "--out", directory=False)
@@ -90,10 +98,21 @@ def _search_ws(args: argparse.Namespace) -> int:
     if args.checkpoint_dir is not None:
         check_output(args.checkpoint_dir, "--checkpoint-dir", directory=True)
     config = get_config(args.config, **({} if args.epochs is None else {"epochs": args.epochs}))
-    bench = str(require_dir(args.bench, "--bench")) if args.bench else str(bundled_path(*BUNDLED_TSS))
-    BenchOracle(bench, args.dataset, args.on_missing)  # the benchmark answers this dataset (else a clear error)
-    algorithms = available_ws_algorithms() if args.algorithm == "all" else (args.algorithm,)
-    jobs = [WSJob(a, args.dataset, s) for a in algorithms for s in seeds]
+    adapter = get_space_adapter(args.space)
+    if args.bench:
+        bench = str(require_dir(args.bench, "--bench"))
+    elif adapter.bundled is not None:
+        bench = str(bundled_path(*adapter.bundled))
+    else:
+        raise QueryError(f"space {args.space!r} has no bundled benchmark: give --bench")
+    # the benchmark is of this space and answers this dataset (else a clear error)
+    BenchOracle(bench, args.dataset, args.on_missing, space=args.space)
+    if args.algorithm == "all":
+        algorithms = algorithms_for_space(args.space)
+    else:
+        check_algorithm_space(args.algorithm, args.space)
+        algorithms = (args.algorithm,)
+    jobs = [WSJob(a, args.dataset, s, args.space) for a in algorithms for s in seeds]
     workers = args.workers or max(1, min(len(jobs), os.cpu_count() or 1))
     start = time.perf_counter()
     frame = run_grid(jobs, config, bench, data_root=args.data_root,

@@ -65,7 +65,7 @@ def test_each_algorithm_finishes_a_two_epoch_search(algo, tiny_data):
     rows, engine = _search(algo, tiny_data)
     assert [r["epoch"] for r in rows] == [1, 2]
     for r in rows:
-        assert set(ROW_COLUMNS) <= set(r)
+        assert set(ROW_COLUMNS) <= set(r) and {"num_skip", "num_none"} <= set(r)
         assert tss.parse(r["arch"])            # a valid tss string (raises otherwise)
         assert r["algorithm"] == algo and r["space"] == "tss" and r["dataset"] == "digits"
         assert 0 < r["reported"] <= 100 and 0 < r["valid"] <= 100   # answered by tss-digits
@@ -154,8 +154,8 @@ def test_digits_config_takes_the_benchmarks_scale():
 
     oracle = BenchOracle(BENCH, "digits")
     assert oracle.test == ("digits", "x-test", "12") and oracle.valid == ("digits", "x-valid", "12")
-    C, N, size, pad, flip = _resolve_scale(get_config("digits"), oracle, "digits")
-    assert (C, N, size, pad, flip) == (8, 1, 8, 1, 0.0)
+    settings, size, pad, flip = _resolve_scale(get_config("digits"), oracle, "digits")
+    assert (settings, size, pad, flip) == ({"C": 8, "N": 1}, 8, 1, 0.0)
     nats = get_config("nats")
     assert (nats.epochs, nats.C, nats.N, nats.batch_size, nats.lr, nats.arch_lr) == (
         100, 16, 5, 64, 0.025, 3e-4)
@@ -170,6 +170,32 @@ def test_bad_inputs_name_the_valid_values(tiny_data):
         get_config("digits", epoch=3)
     with pytest.raises(QueryError, match="digits"):
         run_search("gdas", "mnist", get_config("digits", **TINY), 1, BENCH, data=tiny_data)
+
+
+def test_spaces_are_adapters_and_algorithms_declare_theirs(tiny_data, monkeypatch):
+    from search_algorithms.weight_sharing import spaces
+    from search_algorithms.weight_sharing.engine import (algorithms_for_space,
+                                                         check_algorithm_space, row_columns)
+
+    assert row_columns("tss") == (*ROW_COLUMNS, "num_skip", "num_none")
+    assert set(algorithms_for_space("tss")) == set(ALGOS)          # every tss method today
+    with pytest.raises(QueryError, match="no space 'nope'; valid: tss"):
+        spaces.get_space_adapter("nope")
+    # a space registered from elsewhere (no engine edit): known, but no algorithm searches it
+    monkeypatch.setitem(spaces.WS_SPACES, "toy", "search_algorithms.weight_sharing.spaces:TssAdapter")
+    assert algorithms_for_space("toy") == ()
+    with pytest.raises(QueryError, match="'gdas' does not search space 'toy'; algorithms for toy: none"):
+        check_algorithm_space("gdas", "toy")
+    # the benchmark's space must be the search's
+    with pytest.raises(QueryError, match="benchmark space 'tss' is not 'toy'"):
+        run_search("gdas", "digits", get_config("digits", **TINY), 1, BENCH, data=tiny_data,
+                   space="toy")
+    tss_adapter = spaces.get_space_adapter("tss")
+    g = torch.Generator().manual_seed(0)
+    sample = tss_adapter.sample(g)
+    arch = tss_adapter.to_arch(sample)
+    assert tss.parse(arch) == [tss.OPS[k] for k in sample]
+    assert tss_adapter.summary(arch) == {"num_skip": sample.count(1), "num_none": sample.count(0)}
 
 
 def test_cli_writes_parquet_rows(tmp_path):

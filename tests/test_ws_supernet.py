@@ -210,7 +210,7 @@ def test_darts_v2_hypergradient_equals_finite_differences(with_momentum):
     with torch.no_grad():
         net.arch_logits.copy_(alpha0)
     weights_before = [p.detach().clone() for p in params]
-    hyper = DartsV2().hypergradient(stub, x, y, xv, yv)
+    hyper, = DartsV2().hypergradient(stub, x, y, xv, yv)     # one per arch parameter
     for p, w in zip(params, weights_before):     # the Hessian probe restores the weights
         torch.testing.assert_close(p.detach(), w, rtol=0, atol=1e-12)
     assert float(numeric.abs().max()) > 1e-4     # a real signal, not zeros
@@ -219,7 +219,7 @@ def test_darts_v2_hypergradient_equals_finite_differences(with_momentum):
     torch.testing.assert_close(hyper, numeric, rtol=0, atol=2e-3 * scale)
     # a small radius: the same algebra, exact up to rounding
     stub.config = cfg.replace(unroll_eps=1e-5)
-    tight = DartsV2().hypergradient(stub, x, y, xv, yv)
+    tight, = DartsV2().hypergradient(stub, x, y, xv, yv)
     torch.testing.assert_close(tight, numeric, rtol=0, atol=1e-5 * scale)
     # and it differs from the first-order gradient (the second-order term matters)
     first = torch.autograd.grad(stub.loss(net(xv, "soft"), yv), net.arch_logits)[0]

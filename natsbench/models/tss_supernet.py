@@ -167,6 +167,11 @@ class TssSupernet(nn.Module):
         """The shared weights (every parameter except :attr:`arch_logits`)."""
         return [p for name, p in self.named_parameters() if name != "arch_logits"]
 
+    def arch_parameters(self) -> list[nn.Parameter]:
+        """The architecture parameters: ``[arch_logits]`` (the weight-sharing engine's
+        supernet interface, with :meth:`weights`)."""
+        return [self.arch_logits]
+
     def forward(self, x: torch.Tensor, mode: str = "soft", weights: torch.Tensor | None = None,
                 index: Sequence[int] | torch.Tensor | None = None) -> torch.Tensor:
         """Logits ``[B, num_classes]`` of images ``x`` ``[B, C_in, H, W]``.

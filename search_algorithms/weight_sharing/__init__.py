@@ -1,4 +1,4 @@
-"""Weight-sharing NAS on the tss space: one supernet engine, one small module per algorithm.
+"""Weight-sharing NAS: one supernet engine, one small module per algorithm, one adapter per space.
 
 Quick start::
 
@@ -8,7 +8,9 @@ Quick start::
 :mod:`.engine` owns the epoch loop (weight step on a ``train`` batch, architecture step on an
 ``x-valid`` batch), optimisers, schedules, seeds, checkpoints and the per-epoch benchmark
 rows; each algorithm module (:mod:`.darts`, :mod:`.gdas`, :mod:`.rsps`, :mod:`.setn`,
-:mod:`.enas`) says only what differs.  Importing this package does not import torch.
+:mod:`.enas`) says only what differs and declares the spaces it supports; each search space
+(tss, ...) is an adapter of :mod:`.spaces` (supernet, arch strings, row columns).  Importing
+this package does not import torch.
 See docs/ALGORITHMS.md ("Weight-sharing search").
 """
 from __future__ import annotations

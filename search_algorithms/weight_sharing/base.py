@@ -7,9 +7,14 @@ An algorithm says only what differs from the engine's loop:
 * ``arch_step(engine, x, y, xv, yv)``: the architecture update after each weight step
   (``has_arch_step``), given the weight batch and the next x-valid batch;
 * ``begin_epoch`` / ``end_epoch``: per-epoch work (temperatures, controller training);
-* ``derive(engine) -> (op positions [6], summary)``: the architecture of this epoch and the
-  state summary (``entropy``, ``tau``, ...) written to the row;
-* ``state`` / ``load_state``: what a checkpoint must hold beyond the engine's own state.
+* ``derive(engine) -> (derived, summary)``: the architecture of this epoch in the space's
+  derived encoding (tss: op positions [6]; the space adapter's ``to_arch`` makes the arch
+  string of it) and the state summary (``entropy``, ``tau``, ...) written to the row;
+* ``state`` / ``load_state``: what a checkpoint must hold beyond the engine's own state;
+* ``spaces``: the names of the search spaces (:mod:`.spaces`) it supports.
+
+Algorithms reach the supernet's parameters only through ``engine.net.weights()`` and
+``engine.net.arch_parameters()`` (the supernet interface of :mod:`.spaces`).
 
 :class:`DifferentiableAlgorithm` is the base of methods with architecture logits updated by
 Adam on the x-valid loss (DARTS, GDAS, SETN): a subclass names its forward modes.
@@ -37,6 +42,8 @@ class WSAlgorithm:
     """Base of every weight-sharing algorithm (defaults: no architecture step, no state)."""
 
     has_arch_step: bool = False
+    #: the search spaces this algorithm supports (``natsbench search-ws --space``)
+    spaces: tuple[str, ...] = ()
 
     def setup(self, engine: Any) -> None:
         """Called once when the engine is built (create optimisers, controllers)."""
@@ -65,11 +72,13 @@ class WSAlgorithm:
 
 
 class DifferentiableAlgorithm(WSAlgorithm):
-    """Architecture logits ``engine.net.arch_logits`` trained by Adam on x-valid batches.
+    """Architecture parameters ``engine.net.arch_parameters()`` trained by Adam on x-valid
+    batches.
 
     Subclasses set ``arch_mode`` (forward of the architecture step) and implement
-    :meth:`weight_forward`; derivation is the argmax per edge (``none`` may win) unless
-    overridden.
+    :meth:`weight_forward`; derivation is the argmax along the last axis (per edge in tss,
+    where ``none`` may win) unless overridden: with one architecture tensor its argmax list,
+    with several a list of them; the entropy is the mean over the tensors.
     """
 
     has_arch_step = True
@@ -77,7 +86,7 @@ class DifferentiableAlgorithm(WSAlgorithm):
 
     def setup(self, engine: Any) -> None:
         c = engine.config
-        self.a_optimizer = torch.optim.Adam([engine.net.arch_logits], lr=c.arch_lr,
+        self.a_optimizer = torch.optim.Adam(engine.net.arch_parameters(), lr=c.arch_lr,
                                             betas=c.arch_betas, weight_decay=c.arch_weight_decay)
 
     def arch_forward(self, engine: Any, x: torch.Tensor) -> torch.Tensor:
@@ -91,9 +100,11 @@ class DifferentiableAlgorithm(WSAlgorithm):
         self.a_optimizer.step()
         engine.net.zero_grad(set_to_none=True)   # the weights' grads of this step are unused
 
-    def derive(self, engine: Any) -> tuple[list[int], dict[str, float]]:
-        logits = engine.net.arch_logits.detach()
-        return logits.argmax(dim=-1).tolist(), {"entropy": logits_entropy(logits)}
+    def derive(self, engine: Any) -> tuple[Any, dict[str, float]]:
+        params = [p.detach() for p in engine.net.arch_parameters()]
+        derived = [p.argmax(dim=-1).tolist() for p in params]
+        entropy = sum(logits_entropy(p) for p in params) / len(params)
+        return (derived[0] if len(derived) == 1 else derived), {"entropy": entropy}
 
     def state(self, engine: Any) -> dict[str, Any]:
         return {"a_optimizer": self.a_optimizer.state_dict()}

@@ -23,6 +23,8 @@ __all__ = ["DartsV1", "DartsV2"]
 
 
 class DartsV1(DifferentiableAlgorithm):
+    spaces = ("tss",)
+
     def weight_forward(self, engine: Any, x: torch.Tensor) -> torch.Tensor:
         return engine.net(x, "soft")
 
@@ -30,11 +32,13 @@ class DartsV1(DifferentiableAlgorithm):
 class DartsV2(DartsV1):
     def hypergradient(self, engine: Any, x: torch.Tensor, y: torch.Tensor, xv: torch.Tensor,
                       yv: torch.Tensor) -> torch.Tensor:
-        """The unrolled architecture gradient ``[6, 5]`` (module docstring)."""
+        """The unrolled architecture gradients, one per ``net.arch_parameters()`` (tss: one
+        ``[6, 5]``; module docstring)."""
         net, cfg = engine.net, engine.config
-        alpha = net.arch_logits
-        names = [n for n, _ in net.named_parameters() if n != "arch_logits"]
-        params = net.weights()
+        alphas = net.arch_parameters()
+        arch_ids = {id(a) for a in alphas}
+        names = [n for n, p in net.named_parameters() if id(p) not in arch_ids]
+        params = [p for p in net.parameters() if id(p) not in arch_ids]
         xi = engine.lr
         grads = torch.autograd.grad(engine.loss(net(x, "soft"), y), params)
         unrolled = []
@@ -45,23 +49,24 @@ class DartsV2(DartsV1):
                 step = step + cfg.momentum * buf
             unrolled.append((p.detach() - xi * step).requires_grad_(True))
         out = functional_call(net, dict(zip(names, unrolled)), (xv,), {"mode": "soft"})
-        g_alpha, *v = torch.autograd.grad(engine.loss(out, yv), [alpha, *unrolled])
+        grads = torch.autograd.grad(engine.loss(out, yv), [*alphas, *unrolled])
+        g_alphas, v = grads[:len(alphas)], grads[len(alphas):]
         r = cfg.unroll_eps / torch.cat([t.flatten() for t in v]).norm()
         sides = []
         for sign in (1.0, -2.0):
             with torch.no_grad():
                 for p, t in zip(params, v):
                     p.add_(t, alpha=float(sign * r))
-            sides.append(torch.autograd.grad(engine.loss(net(x, "soft"), y), alpha)[0])
+            sides.append(torch.autograd.grad(engine.loss(net(x, "soft"), y), alphas))
         with torch.no_grad():
             for p, t in zip(params, v):
                 p.add_(t, alpha=float(r))
-        hvp = (sides[0] - sides[1]) / (2 * r)
-        return g_alpha - xi * hvp
+        return [g - xi * ((hp - hm) / (2 * r)) for g, hp, hm in zip(g_alphas, *sides)]
 
     def arch_step(self, engine: Any, x: torch.Tensor, y: torch.Tensor, xv: torch.Tensor,
                   yv: torch.Tensor) -> None:
         self.a_optimizer.zero_grad(set_to_none=True)
-        engine.net.arch_logits.grad = self.hypergradient(engine, x, y, xv, yv).detach()
+        for a, g in zip(engine.net.arch_parameters(), self.hypergradient(engine, x, y, xv, yv)):
+            a.grad = g.detach()
         self.a_optimizer.step()
         engine.net.zero_grad(set_to_none=True)

@@ -53,6 +53,8 @@ class Controller(nn.Module):
 
 
 class ENAS(WSAlgorithm):
+    spaces = ("tss",)
+
     def setup(self, engine: Any) -> None:
         c = engine.config
         with torch.random.fork_rng(devices=[]):

@@ -1,6 +1,9 @@
 """The weight-sharing search engine: epoch loop, optimisers, schedules, checkpoints, rows (torch).
 
-One search = one algorithm x dataset x seed.  Per epoch (``config.epochs`` of them):
+One search = one algorithm x space x dataset x seed.  The engine is space-generic: the
+supernet, the arch string of a derived architecture, random candidates and the space's own
+row columns come from the space's adapter (:mod:`.spaces`); the supernet is used only through
+``weights()``, ``arch_parameters()`` and its ``path`` forward.  Per epoch (``config.epochs`` of them):
 
 1. the algorithm's ``begin_epoch`` (e.g. GDAS sets tau, linear from ``tau_max`` to
    ``tau_min`` over the epochs);
@@ -41,36 +44,65 @@ from torch import nn
 from natsbench.datasets import LoadedDataset, load_dataset
 from natsbench.datasets.specs import NATS_SET_SOURCES, TEST_SET_PREFERENCE
 from natsbench.errors import QueryError
-from natsbench.models.tss_supernet import TssSupernet
-from natsbench.spaces import tss
 from natsbench.store.records import atomic_write_bytes
 from natsbench.train.batches import DeviceSet, Normalizer, augment
 from natsbench.train.trainer import torch_settings, resolve_device
 from search_algorithms.weight_sharing.config import SearchConfig
+from search_algorithms.weight_sharing.spaces import (SpaceAdapter, get_space_adapter,
+                                                     manifest_net_config)
 
-__all__ = ["Engine", "BenchOracle", "run_search", "ROW_COLUMNS", "arch_summary"]
+__all__ = ["Engine", "BenchOracle", "run_search", "ROW_COLUMNS", "row_columns",
+           "arch_summary", "algorithms_for_space", "check_algorithm_space"]
 
 logger = logging.getLogger(__name__)
 
-#: columns of the per-epoch rows, in order
+#: columns every per-epoch row has (any space), in order; a row then has its space's
+#: ``summary_columns`` (:func:`row_columns`; tss: ``num_skip``, ``num_none``) and the
+#: algorithm's epoch metrics (``train_loss``)
 ROW_COLUMNS: tuple[str, ...] = (
     "algorithm", "space", "dataset", "config", "seed", "epoch", "arch", "reported", "valid",
-    "source", "search_time", "entropy", "num_skip", "num_none", "tau", "lr")
+    "source", "search_time", "entropy", "tau", "lr")
 #: the weight-step / architecture-step sets (the only sets a step ever reads)
 WEIGHT_SET, ARCH_SET = "train", "x-valid"
 
 
-def arch_summary(arch: str) -> dict[str, int]:
-    """Number of ``skip_connect`` and ``none`` edges of a tss arch string."""
-    ops = tss.parse(arch)
-    return {"num_skip": sum(o == "skip_connect" for o in ops), "num_none": sum(o == "none" for o in ops)}
+def row_columns(space: str) -> tuple[str, ...]:
+    """The columns of a row of ``space``: :data:`ROW_COLUMNS`, then the space's own."""
+    return ROW_COLUMNS + get_space_adapter(space).summary_columns
+
+
+def arch_summary(arch: str, space: str = "tss") -> dict[str, int | float]:
+    """The space's own row columns of ``arch`` (tss: numbers of ``skip_connect``/``none``
+    edges)."""
+    return get_space_adapter(space).summary(arch)
+
+
+def algorithms_for_space(space: str) -> tuple[str, ...]:
+    """The weight-sharing algorithms whose class declares ``space`` in ``spaces`` (imports
+    every algorithm module)."""
+    from search_algorithms.weight_sharing import available_ws_algorithms, get_ws_algorithm
+
+    get_space_adapter(space)  # an unknown space names the valid ones
+    return tuple(a for a in available_ws_algorithms()
+                 if space in getattr(get_ws_algorithm(a), "spaces", ()))
+
+
+def check_algorithm_space(algorithm: str, space: str) -> None:
+    """QueryError unless ``algorithm`` supports ``space`` (naming the ones that do)."""
+    from search_algorithms.weight_sharing import get_ws_algorithm
+
+    if space not in getattr(get_ws_algorithm(algorithm), "spaces", ()):
+        valid = algorithms_for_space(space)
+        raise QueryError(f"weight-sharing algorithm {algorithm!r} does not search space "
+                         f"{space!r}; algorithms for {space}: {', '.join(valid) or 'none'}")
 
 
 class BenchOracle:
-    """Answers a derived tss architecture with the benchmark's reported and validation accuracy.
+    """Answers a derived architecture with the benchmark's reported and validation accuracy.
 
     NATS-Bench rule: on cifar10/cifar100/ImageNet16-120 the test set of NATS-Bench's sources
-    (``NATS_SET_SOURCES``) at hp 200, seed mean (``is_random=False``); on another dataset
+    (``NATS_SET_SOURCES``) at the space's ``nats_hp`` (tss 200; a space without one: the
+    longest hp), seed mean (``is_random=False``); on another dataset
     (e.g. ``digits`` of the bundled benchmark) its own ``x-valid`` and ``x-test`` (or
     ``ori-test``) at the dataset's longest hp.
 
@@ -82,7 +114,8 @@ class BenchOracle:
     ``trained``). :attr:`last_source` is the source of the last reported accuracy.
     """
 
-    def __init__(self, bench: Any, dataset: str, on_missing: str = "error") -> None:
+    def __init__(self, bench: Any, dataset: str, on_missing: str = "error",
+                 space: str | None = None) -> None:
         from natsbench.api.evaluation import check_on_missing
 
         self.on_missing = check_on_missing(on_missing)
@@ -92,12 +125,16 @@ class BenchOracle:
             from natsbench.api.bench import open_bench
 
             bench = open_bench(bench)
-        if bench.space != "tss":
-            raise QueryError(f"benchmark space {bench.space!r} is not 'tss' (search-ws searches tss)")
+        if space is not None and bench.space != space:
+            raise QueryError(f"benchmark space {bench.space!r} is not {space!r} (a {space} "
+                             f"search needs a {space} benchmark)")
+        self.space = bench.space
+        adapter = get_space_adapter(self.space)   # a space search-ws lacks: names the valid ones
         self.bench = bench
         if dataset in NATS_SET_SOURCES:
-            self.valid = (*NATS_SET_SOURCES[dataset]["valid"], "200")
-            self.test = (*NATS_SET_SOURCES[dataset]["test"], "200")
+            hp = adapter.nats_hp or bench.hps(NATS_SET_SOURCES[dataset]["test"][0])[-1]
+            self.valid = (*NATS_SET_SOURCES[dataset]["valid"], hp)
+            self.test = (*NATS_SET_SOURCES[dataset]["test"], hp)
         else:
             if dataset not in bench.datasets:
                 raise QueryError(f"dataset {dataset!r} is not in the benchmark; valid: "
@@ -175,17 +212,19 @@ class _Stream:
 class Engine:
     """The state of one search: supernet, optimisers, data streams, generator.
 
-    Algorithms read ``net``, ``config``, ``device``, ``generator``, ``epoch``, ``lr`` and call
+    Algorithms read ``net``, ``space`` (the :class:`~.spaces.SpaceAdapter`), ``config``,
+    ``device``, ``generator``, ``epoch``, ``lr`` and call
     :meth:`inputs`, :meth:`valid_batch`, :meth:`eval_batch`, :meth:`loss`.
     """
 
     def __init__(self, algorithm: Any, data: LoadedDataset, config: SearchConfig, seed: int,
-                 device: torch.device, C: int, N: int, crop_padding: int, flip_prob: float) -> None:
+                 device: torch.device, space: SpaceAdapter, net_settings: dict[str, Any],
+                 crop_padding: int, flip_prob: float) -> None:
         self.config, self.seed, self.device = config, int(seed), device
-        self.data = data
+        self.data, self.space = data, space
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
-            net = TssSupernet(data.num_classes, C=C, N=N)
+            net = space.build_supernet(data.num_classes, net_settings)
         self.net = net.to(device, memory_format=torch.channels_last)
         self.generator = torch.Generator().manual_seed(self.seed)
         self.normalize = Normalizer(data.mean, data.std, device)
@@ -277,7 +316,7 @@ class Engine:
         return float((logits.argmax(dim=1) == y).float().mean())
 
     def best_of(self, candidates: list[list[int]]) -> tuple[list[int], float]:
-        """The candidate (op positions [6]) with the best :meth:`score`, each on its own batch."""
+        """The candidate (derived encodings) with the best :meth:`score`, each on its own batch."""
         self.net.eval()
         scores = [self.score(c) for c in candidates]
         self.net.train()
@@ -304,14 +343,16 @@ class Engine:
 
 
 def _checkpoint_path(directory: Path, algorithm: str, dataset: str, config: SearchConfig,
-                     seed: int, on_missing: str = "error") -> Path:
+                     seed: int, on_missing: str = "error", space: str = "tss") -> Path:
     """One file per search: the name carries a hash of every setting (and of a non-default
-    ``on_missing``), so a search with other settings (same config name) never resumes from it."""
+    ``on_missing``) and a space other than tss, so a search with other settings (same config
+    name) never resumes from it."""
     key = repr(sorted(config.as_dict().items()))
     if on_missing != "error":
         key += f"|on_missing={on_missing}"
     digest = zlib.crc32(key.encode())
-    return Path(directory) / f"ws-{algorithm}-{dataset}-{config.name}-{digest:08x}-s{seed}.pt"
+    tag = "" if space == "tss" else f"{space}-"
+    return Path(directory) / f"ws-{tag}{algorithm}-{dataset}-{config.name}-{digest:08x}-s{seed}.pt"
 
 
 def _save(path: Path, payload: dict[str, Any]) -> None:
@@ -322,19 +363,15 @@ def _save(path: Path, payload: dict[str, Any]) -> None:
 
 
 def _resolve_scale(config: SearchConfig, oracle: BenchOracle, data_name: str
-                   ) -> tuple[int, int, int | None, int | None, float | None]:
-    """C, N, image size, crop padding, flip prob: the config's, else the benchmark's."""
-    manifest = getattr(oracle.bench, "manifest", None)
-    net_cfg = dict(getattr(manifest, "net_config", None) or {}) if manifest is not None else {}
-    prov = dict(getattr(manifest, "provenance", None) or {}) if manifest is not None else {}
-    protocol = prov.get("protocol", {}) if isinstance(prov.get("protocol"), dict) else {}
-    kw = net_cfg.get("model_kwargs", {})
-    C = config.C if config.C is not None else int(kw.get("C", net_cfg.get("channel", 16)))
-    N = config.N if config.N is not None else int(kw.get("N", net_cfg.get("num_cells", 5)))
+                   ) -> tuple[dict[str, Any], int | None, int | None, float | None]:
+    """Supernet settings (the space adapter's, e.g. tss ``{"C": 8, "N": 1}``), image size,
+    crop padding, flip prob: the config's, else the benchmark's."""
+    net_cfg, protocol = manifest_net_config(oracle.bench)
+    settings = get_space_adapter(oracle.space).net_settings(config, net_cfg)
     size = config.image_size if config.image_size is not None else net_cfg.get("image_size")
     pad = config.crop_padding if config.crop_padding is not None else protocol.get("crop_padding")
     flip = config.flip_prob if config.flip_prob is not None else protocol.get("flip_prob")
-    return C, N, (int(size) if size is not None and data_name == "digits" else None), pad, flip
+    return settings, (int(size) if size is not None and data_name == "digits" else None), pad, flip
 
 
 def run_search(algorithm: str, dataset: str, config: SearchConfig, seed: int, bench: Any, *,
@@ -342,11 +379,12 @@ def run_search(algorithm: str, dataset: str, config: SearchConfig, seed: int, be
                split_file: str | Path | None = None, device: str | None = "cpu", checkpoint_dir: str | Path | None = None,
                stop_after: int | None = None, progress: bool = False,
                num_threads: int | None = None, engine_out: list | None = None,
-               on_missing: str = "error") -> list[dict[str, Any]]:
-    """Run one weight-sharing search and return its per-epoch rows (columns :data:`ROW_COLUMNS`).
+               on_missing: str = "error", space: str | None = None) -> list[dict[str, Any]]:
+    """Run one weight-sharing search and return its per-epoch rows (columns
+    :func:`row_columns`, then the algorithm's epoch metrics).
 
     Args:
-        algorithm: a name of ``WS_ALGORITHMS``.
+        algorithm: a name of ``WS_ALGORITHMS`` supporting the space.
         dataset: ``cifar10`` (searches on cifar10-valid), ``cifar100``, ``ImageNet16-120`` or
             a dataset of the benchmark with x-valid/x-test sets (``digits``).
         config: the settings (:func:`~search_algorithms.weight_sharing.config.get_config`).
@@ -367,6 +405,8 @@ def run_search(algorithm: str, dataset: str, config: SearchConfig, seed: int, be
         on_missing: how a derived architecture the benchmark did not train is answered
             (:class:`BenchOracle`): ``error`` (NaN), ``surrogate`` or ``train``; the row's
             ``source`` column says where the reported accuracy came from.
+        space: the search space (:mod:`.spaces`); default: the benchmark's; another than the
+            benchmark's is a QueryError.
     """
     from search_algorithms.weight_sharing import get_ws_algorithm
 
@@ -375,9 +415,12 @@ def run_search(algorithm: str, dataset: str, config: SearchConfig, seed: int, be
         raise QueryError(f"seed must be an int; got {seed!r}")
     if config.epochs < 1:
         raise QueryError(f"epochs must be >= 1; got {config.epochs}")
-    oracle = BenchOracle(bench, dataset, on_missing=on_missing)
+    oracle = BenchOracle(bench, dataset, on_missing=on_missing, space=space)
+    space = oracle.space
+    check_algorithm_space(algorithm, space)
+    adapter = get_space_adapter(space)
     data_name = _search_dataset(dataset)
-    C, N, size, pad, flip = _resolve_scale(config, oracle, data_name)
+    settings, size, pad, flip = _resolve_scale(config, oracle, data_name)
     if data is None:
         data = load_dataset(data_name, root=data_root, split_file=split_file, image_size=size)
     if ARCH_SET not in data.eval_sets:
@@ -388,14 +431,14 @@ def run_search(algorithm: str, dataset: str, config: SearchConfig, seed: int, be
     dev = resolve_device(device)
     deterministic = dev.type == "cpu"
     with torch_settings(dev, deterministic, num_threads):
-        engine = Engine(algo_cls(), data, config, int(seed), dev, C, N, pad, flip)
+        engine = Engine(algo_cls(), data, config, int(seed), dev, adapter, settings, pad, flip)
         if engine_out is not None:
             engine_out.append(engine)
         rows: list[dict[str, Any]] = []
         start_epoch, elapsed = 0, 0.0
         ckpt = (None if checkpoint_dir is None
                 else _checkpoint_path(Path(checkpoint_dir), algorithm, dataset, config, int(seed),
-                                        on_missing))
+                                      on_missing, space))
         if ckpt is not None and ckpt.exists():
             payload = torch.load(ckpt, map_location=dev, weights_only=True)
             engine.load_state(payload["engine"])
@@ -416,14 +459,15 @@ def run_search(algorithm: str, dataset: str, config: SearchConfig, seed: int, be
                 if dev.type == "cuda":
                     torch.cuda.synchronize(dev)
                 elapsed += time.perf_counter() - t0
-                arch = tss.from_op_indices(index)
+                arch = adapter.to_arch(index)
                 reported, valid = oracle(arch)
-                row = {"algorithm": algorithm, "space": "tss", "dataset": dataset,
+                row = {"algorithm": algorithm, "space": space, "dataset": dataset,
                        "config": config.name, "seed": int(seed), "epoch": epoch + 1, "arch": arch,
                        "reported": reported, "valid": valid, "source": oracle.last_source,
                        "search_time": elapsed,
-                       "entropy": float(summary.get("entropy", math.nan)), **arch_summary(arch),
-                       "tau": float(summary.get("tau", math.nan)), "lr": engine.lr}
+                       "entropy": float(summary.get("entropy", math.nan)),
+                       "tau": float(summary.get("tau", math.nan)), "lr": engine.lr,
+                       **adapter.summary(arch)}
                 row.update({k: v for k, v in metrics.items()})
                 rows.append(row)
                 logger.info("%s seed %d epoch %d: %s reported %.2f", algorithm, seed, epoch + 1,
@@ -437,7 +481,8 @@ def run_search(algorithm: str, dataset: str, config: SearchConfig, seed: int, be
     return rows
 
 
-def iterate_candidates(engine: Engine, n: int) -> Iterator[list[int]]:
-    """``n`` uniformly random archs (op positions [6]) from the engine's generator."""
+def iterate_candidates(engine: Engine, n: int) -> Iterator[Any]:
+    """``n`` uniformly random archs (the space's derived encodings, e.g. tss op positions
+    [6]) from the engine's generator."""
     for _ in range(n):
-        yield torch.randint(0, len(tss.OPS), (len(tss.EDGES),), generator=engine.generator).tolist()
+        yield engine.space.sample(engine.generator)

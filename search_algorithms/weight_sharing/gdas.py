@@ -18,6 +18,8 @@ __all__ = ["GDAS"]
 
 
 class GDAS(DifferentiableAlgorithm):
+    spaces = ("tss",)
+
     tau: float = 10.0
 
     def begin_epoch(self, engine: Any, epoch: int) -> None:

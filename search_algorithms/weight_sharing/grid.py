@@ -37,6 +37,8 @@ class WSJob:
     algorithm: str
     dataset: str
     seed: int
+    #: the search space (default: the benchmark's)
+    space: str | None = None
 
 
 def parse_seeds(text: str, option: str = "--seeds") -> list[int]:
@@ -60,11 +62,14 @@ def _run_job(job: WSJob, config: SearchConfig, bench: str, data_root: str | None
 
     return run_search(job.algorithm, job.dataset, config, job.seed, bench, data_root=data_root,
                       split_file=split_file, device=device, checkpoint_dir=checkpoint_dir,
-                      num_threads=threads, progress=progress, on_missing=on_missing)
+                      num_threads=threads, progress=progress, on_missing=on_missing,
+                      space=job.space)
 
 
 def rows_to_frame(rows: list[dict[str, Any]]) -> Any:
-    """A pandas DataFrame of search rows, sorted by algorithm, dataset, seed, epoch."""
+    """A pandas DataFrame of search rows, sorted by algorithm, dataset, seed, epoch; columns
+    :data:`~.engine.ROW_COLUMNS` first, then the others (the spaces' own columns, metrics) in
+    their order of appearance."""
     import pandas as pd
 
     from search_algorithms.weight_sharing.engine import ROW_COLUMNS

@@ -34,6 +34,8 @@ def uniform_cell_path(generator: torch.Generator) -> list[int]:
 
 
 class RSPS(WSAlgorithm):
+    spaces = ("tss",)
+
     def weight_forward(self, engine: Any, x: torch.Tensor) -> torch.Tensor:
         paths = [uniform_cell_path(engine.generator) for _ in range(engine.net.num_search_cells)]
         return engine.net(x, "path", index=paths)

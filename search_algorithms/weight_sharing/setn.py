@@ -32,6 +32,8 @@ def top_k_archs(logits: torch.Tensor, k: int) -> list[list[int]]:
 
 
 class SETN(DifferentiableAlgorithm):
+    spaces = ("tss",)
+
     def weight_forward(self, engine: Any, x: torch.Tensor) -> torch.Tensor:
         return engine.net(x, "path", index=next(iterate_candidates(engine, 1)))
 
