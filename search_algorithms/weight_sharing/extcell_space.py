@@ -30,7 +30,7 @@ class ExtCellAdapter(SpaceAdapter):
 
     name = "extcell"
     nats_hp = None
-    bundled = None
+    bundled = ("benchmarks", "extcell", "k16")   # k = 16: the budget of a DARTS cell pair
     summary_columns = ("num_normal", "num_reduce", "num_unconnected")
 
     def net_settings(self, config: Any, net_config: dict[str, Any]) -> dict[str, Any]:
