@@ -528,10 +528,11 @@ def _ws_run(args: argparse.Namespace, out: Path) -> Result:
     import os
 
     from search_algorithms.runner import write_parquet
-    from search_algorithms.weight_sharing import available_ws_algorithms, get_config
+    from search_algorithms.weight_sharing import get_config
+    from search_algorithms.weight_sharing.engine import algorithms_for_space
     from search_algorithms.weight_sharing.grid import WSJob, parse_seeds, run_grid
 
-    valid = available_ws_algorithms()
+    valid = algorithms_for_space("tss")   # Fig. 5.7a: the tss methods
     algorithms = "all" if args.algorithms is None else args.algorithms
     names = list(valid) if algorithms == "all" else [a.strip() for a in algorithms.split(",")
                                                      if a.strip()]
