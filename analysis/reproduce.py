@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 from analysis.tables import require_columns
 from natsbench.datasets.specs import TEST_SET_PREFERENCE
 from natsbench.errors import ArchiveError, ConfigError, QueryError, check_range, require_file
-from natsbench.resources import BUNDLED_TSS, EXTCELL_SAMPLES, bundled_path
+from natsbench.resources import BUNDLED_TSS, EXTCELL_SAMPLES, PUBLISHED, bundled_path
 
 if TYPE_CHECKING:  # numpy/pandas are imported inside the functions: `natsbench --help` stays fast
     import pandas as pd
@@ -548,10 +548,11 @@ def _ws_run(args: argparse.Namespace, out: Path) -> Result:
     import os
 
     from search_algorithms.runner import write_parquet
-    from search_algorithms.weight_sharing import available_ws_algorithms, get_config
+    from search_algorithms.weight_sharing import get_config
+    from search_algorithms.weight_sharing.engine import algorithms_for_space
     from search_algorithms.weight_sharing.grid import WSJob, parse_seeds, run_grid
 
-    valid = available_ws_algorithms()
+    valid = algorithms_for_space("tss")   # Fig. 5.7a: the tss methods
     algorithms = "all" if args.algorithms is None else args.algorithms
     names = list(valid) if algorithms == "all" else [a.strip() for a in algorithms.split(",")
                                                      if a.strip()]
@@ -732,13 +733,15 @@ def _na31_run(args: argparse.Namespace, out: Path) -> Result:
     import os
 
     from search_algorithms.runner import write_parquet
-    from search_algorithms.weight_sharing import available_ws_algorithms, get_config
+    from search_algorithms.weight_sharing import get_config
+    from search_algorithms.weight_sharing.engine import algorithms_for_space
     from search_algorithms.weight_sharing.grid import parse_seeds
     from search_algorithms.weight_sharing.proxy_grid import run_proxy_size_grid
 
     algorithm = args.algorithm or "darts-v1"
-    if algorithm not in available_ws_algorithms():
-        raise QueryError(f"--algorithm {algorithm!r}; valid: {', '.join(available_ws_algorithms())}")
+    tss_methods = algorithms_for_space("tss")   # the grid searches the tss-digits table
+    if algorithm not in tss_methods:
+        raise QueryError(f"--algorithm {algorithm!r}; valid: {', '.join(tss_methods)}")
     seeds = parse_seeds(args.seeds or NA31_SEEDS)
     sizes = [x.strip() for x in (args.sizes or NA31_SIZES).split(",") if x.strip()]
     selections = [x.strip() for x in (args.selections or NA31_SELECTIONS).split(",") if x.strip()]
@@ -767,6 +770,152 @@ def _na31_run(args: argparse.Namespace, out: Path) -> Result:
     write_parquet(rows, out / "rows.parquet")
     result = na_table_3_1(rows, out)
     result.files.append(out / "rows.parquet")
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# na-table-4-2: Na (2022) Table 4.2 (and, later, the proxy-size curve of Table 3.1)
+NA_STRENGTHS: tuple[str, ...] = ("btnas", "darts", "darts-elu", "fairdarts")
+NA_KS: tuple[int, ...] = (10, 12, 14, 16)
+NA_DEFAULT_SEEDS = "777,888"
+NA_CELL_COLUMNS: tuple[str, ...] = ("strength", "k", "actall", "seed", "reported")
+NA_PUBLISHED = "na_table_4_2.csv"
+
+
+def na_table_4_2(cells: pd.DataFrame, out_dir: str | Path, *,
+                 published: pd.DataFrame | None = None) -> Result:
+    """Na (2022) Table 4.2 at our scale from a table of derived, evaluated cells.
+
+    ``cells``: one row per (strength, k, actall, seed) with the test accuracy ``reported``
+    (%) of the derived k-ExtCell (:func:`search_algorithms.weight_sharing.btnas.table_cells`).
+    Writes ``table.csv`` (mean, std (ddof=1), number of seeds per strength x k x actall),
+    ``cells.csv`` (the input) and ``summary.md``: the table as mean +- std next to the
+    thesis's CIFAR-10 numbers (``published``: the shipped ``na_table_4_2.csv``).
+    """
+    import numpy as np
+
+    cells = require_columns(cells, NA_CELL_COLUMNS, "na-table-4-2 cells")
+    out = Path(out_dir)
+    result = Result("na-table-4-2", out)
+    stats = (cells.groupby(["strength", "actall", "k"])["reported"]
+             .agg(mean="mean", std="std", seeds="count").reset_index())
+    _write_csv(stats, out / "table.csv", result)
+    _write_csv(cells, out / "cells.csv", result)
+    wide = stats.assign(cell=[f"{m:.2f} ± {s:.2f}" if np.isfinite(s) else f"{m:.2f}"
+                              for m, s in zip(stats["mean"], stats["std"])])
+    wide["method"] = wide["strength"] + np.where(wide["actall"].astype(bool), "+ActAll", "")
+    ours = wide.pivot(index="method", columns="k", values="cell")
+    ours.columns = [f"k={k}" for k in ours.columns]
+    lines = ["# na-table-4-2 (Na 2022, Table 4.2)", "",
+             "Test accuracy (%) of the k-ExtCell derived by the top-k survival rule from the "
+             "strengths each parametrisation learned, trained with the ExtCell digits "
+             "benchmark's protocol: mean ± std (ddof=1) over "
+             f"{cells['seed'].nunique()} search seed(s).", "",
+             md_table(ours.rename_axis("method"), floatfmt=".2f"), ""]
+    if published is not None and len(published):
+        pub = published.pivot(index="method", columns="k", values="test_acc")
+        pub.columns = [f"k={k}" for k in pub.columns]
+        lines += ["Thesis (CIFAR-10, full-size networks; data/published/na_table_4_2.csv; no "
+                  "FairDARTS row: its top-k cells have no normal-cell operation for k <= 16):",
+                  "", md_table(pub.rename_axis("method"), floatfmt=".2f"), ""]
+    times = cells.groupby("strength")[[c for c in ("search_time", "eval_wall_time")
+                                       if c in cells.columns]].mean()
+    if len(times.columns):
+        lines += ["Mean search time per seed and mean evaluation (training) wall time per "
+                  "cell (s):", "", md_table(times, floatfmt=".1f"), ""]
+    result.data.update(table=stats, cells=cells)
+    return _finish(result, lines)
+
+
+def _na_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cells", type=Path, default=None,
+                        help="CSV/Parquet of evaluated cells (strength, k, actall, seed, "
+                             "reported); without it the grid runs first (searches on the "
+                             "bundled digits ExtCell benchmarks; state in OUT/state, so a rerun "
+                             "resumes)")
+    parser.add_argument("--strengths", default=",".join(NA_STRENGTHS),
+                        help=f"comma-separated parametrisations (default {','.join(NA_STRENGTHS)})")
+    parser.add_argument("--ks", default=",".join(map(str, NA_KS)),
+                        help="comma-separated operation budgets (default 10,12,14,16)")
+    parser.add_argument("--seeds", default=NA_DEFAULT_SEEDS,
+                        help=f"comma-separated search seeds (default {NA_DEFAULT_SEEDS})")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="search epochs (default: the na-digits config's)")
+    parser.add_argument("--actall", action="store_true",
+                        help="also derive and evaluate the ActAll cells (Table 4.6 style rows)")
+    parser.add_argument("--no-train", action="store_true",
+                        help="do not train derived cells the benchmarks lack (their accuracy "
+                             "is then NaN)")
+    parser.add_argument("--proxy-rows", type=Path, default=None,
+                        help="rows of finished proxy-data searches (as `na-table-3-1 --rows`): "
+                             "the Table 3.1 proxy-size curve is drawn from them into "
+                             "OUT/proxy-size")
+    parser.add_argument("--no-proxy-curve", action="store_true",
+                        help="skip the Table 3.1 proxy-size curve (by default, without --cells "
+                             "and --proxy-rows, its grid runs with na-table-3-1's defaults "
+                             "after the cells, resumable in OUT/proxy-size/grid)")
+
+
+def _na_run(args: argparse.Namespace, out: Path) -> Result:
+    import pandas as pd
+
+    published = read_table(bundled_path(*PUBLISHED, NA_PUBLISHED))
+    if args.no_proxy_curve and args.proxy_rows is not None:
+        raise ConfigError("--proxy-rows and --no-proxy-curve exclude each other")
+    if args.proxy_rows is not None:   # a bad file fails before any search
+        _read_input_table(args.proxy_rows, "--proxy-rows", _proxy_columns())
+    if args.cells is not None:
+        cells = _read_input_table(args.cells, "--cells", NA_CELL_COLUMNS)
+        result = na_table_4_2(cells, out, published=published)
+        return _with_proxy_curve(result, args, out, run_grid=False)
+    from search_algorithms.weight_sharing import get_config
+    from search_algorithms.weight_sharing.grid import parse_seeds
+
+    strengths = [s.strip() for s in args.strengths.split(",") if s.strip()]
+    bad = [s for s in strengths if s not in NA_STRENGTHS]
+    if bad or not strengths:
+        raise QueryError(f"--strengths {args.strengths!r}: unknown {bad}; valid: {', '.join(NA_STRENGTHS)}")
+    try:
+        ks = [int(k) for k in args.ks.split(",") if k.strip()]
+    except ValueError:
+        raise ConfigError(f"--ks {args.ks!r} must be comma-separated integers from {NA_KS}") from None
+    if not ks or any(k not in NA_KS for k in ks):
+        raise ConfigError(f"--ks {args.ks!r}: each k must be one of {NA_KS}")
+    seeds = parse_seeds(args.seeds)
+    if args.epochs is not None:
+        check_range("--epochs", args.epochs, 1, 10**5)
+    config = get_config("na-digits", **({} if args.epochs is None else {"epochs": args.epochs}))
+    from search_algorithms.weight_sharing.btnas import table_cells
+
+    # state (cells, checkpoints) lives in the final folder: a killed run resumes from it
+    final_out = Path(args.out) if getattr(args, "out", None) is not None else out
+    cells = table_cells(strengths, ks, seeds, state_dir=final_out / "state", config=config,
+                        actall=(False, True) if args.actall else (False,),
+                        train=not args.no_train, progress=True)
+    result = na_table_4_2(pd.DataFrame(cells), out, published=published)
+    return _with_proxy_curve(result, args, out, run_grid=True)
+
+
+def _proxy_columns() -> tuple[str, ...]:
+    from analysis.proxy_data import PROXY_COLUMNS
+
+    return tuple(PROXY_COLUMNS)
+
+
+def _with_proxy_curve(result: Result, args: argparse.Namespace, out: Path, *,
+                      run_grid: bool) -> Result:
+    """Table 4.2's second part: the Table 3.1 proxy-size curve (na-table-3-1) in
+    ``out/proxy-size``, drawn from ``--proxy-rows`` or, when ``run_grid``, from its grid run with
+    na-table-3-1's defaults (resumable in the final folder's ``proxy-size/grid``)."""
+    if args.no_proxy_curve or (args.proxy_rows is None and not run_grid):
+        return result
+    final = Path(args.out) if getattr(args, "out", None) is not None else out
+    na31 = argparse.Namespace(rows=args.proxy_rows, sizes=None, selections=None, seeds=None,
+                              epochs=None, algorithm=None, workers=None, no_baseline=False,
+                              out=final / "proxy-size")
+    proxy = _na31_run(na31, out / "proxy-size")
+    result.files += proxy.files
+    result.data["proxy_size"] = proxy.data.get("table")
     return result
 
 
@@ -804,6 +953,10 @@ REGISTRY: dict[str, Reproduction] = {r.name: r for r in (
     Reproduction("na-table-3-1", "Na (PhD thesis 2022) Table 3.1 (proxy data, ch. 3)",
                  "test error of DARTS-searched cells vs proxy-data size, random vs P1 selection, "
                  "at digits scale", _na31_args, _na31_run),
+    Reproduction("na-table-4-2", "Na (PhD thesis 2022) Table 4.2",
+                 "test accuracy of top-k ExtCells after BtNAS, DARTS, DARTS-ELU and FairDARTS "
+                 "searches on the bundled digits ExtCell benchmarks (mean ± std over seeds)",
+                 _na_args, _na_run),
 )}
 
 

@@ -23,10 +23,10 @@ from natsbench.spaces import tss  # noqa: E402
 from search_algorithms.weight_sharing import (  # noqa: E402
     available_ws_algorithms, get_config, get_ws_algorithm, run_search,
 )
-from search_algorithms.weight_sharing.engine import ROW_COLUMNS  # noqa: E402
+from search_algorithms.weight_sharing.engine import ROW_COLUMNS, algorithms_for_space  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-ALGOS = available_ws_algorithms()
+ALGOS = algorithms_for_space("tss")   # the ExtCell methods have their own tests (test_btnas_*)
 BENCH = bundled_path(*BUNDLED_TSS)
 #: a tiny search: 4 channels, 1 cell per stage, 8x8 images, 2 epochs of 3 steps
 TINY = dict(epochs=2, C=4, N=1, batch_size=16, eval_batch_size=16, num_candidates=4,
@@ -178,8 +178,11 @@ def test_spaces_are_adapters_and_algorithms_declare_theirs(tiny_data, monkeypatc
                                                          check_algorithm_space, row_columns)
 
     assert row_columns("tss") == (*ROW_COLUMNS, "num_skip", "num_none")
-    assert set(algorithms_for_space("tss")) == set(ALGOS)          # every tss method today
-    with pytest.raises(QueryError, match="no space 'nope'; valid: tss"):
+    assert set(ALGOS) == {"darts-v1", "darts-v2", "gdas", "rsps", "setn", "enas"}
+    assert set(algorithms_for_space("extcell")) == {"btnas", "darts-topk", "darts-elu-topk",
+                                                    "fairdarts-topk"}
+    assert set(ALGOS) | set(algorithms_for_space("extcell")) == set(available_ws_algorithms())
+    with pytest.raises(QueryError, match="no space 'nope'; valid: tss, extcell"):
         spaces.get_space_adapter("nope")
     # a space registered from elsewhere (no engine edit): known, but no algorithm searches it
     monkeypatch.setitem(spaces.WS_SPACES, "toy", "search_algorithms.weight_sharing.spaces:TssAdapter")
@@ -194,7 +197,7 @@ def test_spaces_are_adapters_and_algorithms_declare_theirs(tiny_data, monkeypatc
     g = torch.Generator().manual_seed(0)
     sample = tss_adapter.sample(g)
     arch = tss_adapter.to_arch(sample)
-    assert tss.parse(arch) == [tss.OPS[k] for k in sample]
+    assert list(tss.parse(arch)) == [tss.OPS[k] for k in sample]
     assert tss_adapter.summary(arch) == {"num_skip": sample.count(1), "num_none": sample.count(0)}
 
 

@@ -33,6 +33,11 @@ WS_ALGORITHMS = MappingProxyType({
     "rsps": "search_algorithms.weight_sharing.rsps:RSPS",
     "setn": "search_algorithms.weight_sharing.setn:SETN",
     "enas": "search_algorithms.weight_sharing.enas:ENAS",
+    # the ExtCell space (Na's thesis ch. 4): strength parametrisations + top-k derivation
+    "btnas": "search_algorithms.weight_sharing.btnas:BtNAS",
+    "darts-topk": "search_algorithms.weight_sharing.btnas:DartsTopK",
+    "darts-elu-topk": "search_algorithms.weight_sharing.btnas:DartsEluTopK",
+    "fairdarts-topk": "search_algorithms.weight_sharing.btnas:FairDartsTopK",
 })
 
 

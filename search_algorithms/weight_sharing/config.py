@@ -6,6 +6,9 @@ Nesterov, weight decay 5e-4, cosine per iteration to 0.001), architecture Adam (
 betas (0.5, 0.999), weight decay 1e-3), GDAS tau 10 -> 0.1, ENAS controller settings,
 random crop + flip on both batches, 100 candidates scored on 512-image x-valid batches.
 
+``na-digits``: the strength searches of the ExtCell space (BtNAS and the DARTS-family
+baselines of Na's thesis Table 4.2) at the scale of the bundled ExtCell digits benchmarks.
+
 ``digits``: the same algorithms at the scale of the bundled tss-digits benchmark: the
 skeleton width/cells and image size are read from the benchmark's manifest (``net_config``)
 and the augmentation from its training protocol, so every derived architecture has a row.
@@ -62,6 +65,14 @@ class SearchConfig:
     controller_grad_clip: float = 5.0
     # DARTS-V2: finite-difference radius r = unroll_eps / ||v||
     unroll_eps: float = 0.01
+    # strength searches of the ExtCell space (btnas.py): derivation rule ('topk' or 'darts'),
+    # operation budget k (None: the benchmark's), ActAll, BtNAS KL weight lambda, FairDARTS
+    # zero-one loss weight
+    derivation: str = "topk"
+    k: int | None = None
+    actall: bool = False
+    kl_weight: float = 1e-3
+    zero_one_weight: float = 10.0
 
     def replace(self, **changes: Any) -> "SearchConfig":
         """A copy with ``changes``; unknown names raise QueryError naming the valid ones."""
@@ -81,6 +92,18 @@ CONFIGS: dict[str, SearchConfig] = {
     # -> 21 steps of 64 per epoch
     "digits": SearchConfig(name="digits", epochs=30, C=None, N=None, image_size=None,
                            crop_padding=None, flip_prob=None, eval_batch_size=250),
+    # Na's thesis §3.4.1 search settings (SGD lr 0.1 cosine to 0, momentum 0.9, weight decay
+    # 3e-4; Adam lr 6e-4, betas (0.5, 0.999), weight decay 1e-3) at the scale of the bundled
+    # ExtCell digits benchmarks (cells, image size, augmentation from their manifest). Scaled
+    # to finish in minutes on 2 CPU cores: a half-width search supernet (C=4; the
+    # benchmarks' networks have C=8, as DARTS searches at C=16 and evaluates at C=36), 6
+    # epochs of batch 128 (66 steps instead of 50 epochs x 782), hence a 10x architecture lr
+    # (6e-3); docs/ALGORITHMS.md.
+    "na-digits": SearchConfig(name="na-digits", epochs=6, C=4, N=None, image_size=None,
+                              batch_size=128, lr=0.1, lr_min=0.0, momentum=0.9, nesterov=False,
+                              weight_decay=3e-4, arch_lr=6e-3, arch_betas=(0.5, 0.999),
+                              arch_weight_decay=1e-3, crop_padding=None, flip_prob=None,
+                              eval_batch_size=250),
 }
 
 

@@ -49,6 +49,7 @@ __all__ = ["SpaceAdapter", "TssAdapter", "WS_SPACES", "register_space", "get_spa
 #: space name -> "module:attribute" of its adapter (a class or an instance; loaded on use)
 WS_SPACES: dict[str, str] = {
     "tss": "search_algorithms.weight_sharing.spaces:TssAdapter",
+    "extcell": "search_algorithms.weight_sharing.extcell_space:ExtCellAdapter",
 }
 
 
