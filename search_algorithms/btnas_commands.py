@@ -54,6 +54,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--proxy-data", default=None,
+                   help="a file of `natsbench proxy-data`: search on those training examples "
+                        "only, half for the weights and half for the strengths (Na 2022, ch. 3)")
     p.set_defaults(func=_btnas)
 
 
@@ -88,12 +91,23 @@ def _btnas(args: argparse.Namespace) -> int:
 
     BenchOracle(bench, args.dataset, "error", space="extcell")  # a clear error before searching
     out = Path(out)
+    search_kw: dict = {"checkpoint_dir": out / "checkpoints"}
+    proxy: dict = {}
+    if args.proxy_data is not None:   # checked (dataset, split, indices) before any search
+        from search_algorithms.weight_sharing.grid import load_proxy_search_data, proxy_digest
+
+        data, selection = load_proxy_search_data(args.dataset, config, bench, args.proxy_data)
+        # a proxy search never resumes a full-data checkpoint, nor another file's
+        search_kw = {"data": data,
+                     "checkpoint_dir": out / "checkpoints" / f"proxy-{proxy_digest(args.proxy_data)}"}
+        proxy = {"proxy_data": str(args.proxy_data),
+                 "proxy_selection": str(selection.provenance.get("selection", "")),
+                 "proxy_k": len(selection), "proxy_seed": selection.seed}
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     rows, strengths, ops = search_strengths(
         args.strength, args.dataset, config, args.seed, bench, device=args.device,
-        checkpoint_dir=out / "checkpoints", progress=not args.no_progress,
-        num_threads=args.threads)
+        progress=not args.no_progress, num_threads=args.threads, **search_kw)
     search_wall = time.perf_counter() - start
     import numpy as np
     import pandas as pd
@@ -105,7 +119,8 @@ def _btnas(args: argparse.Namespace) -> int:
     result = {"strength": args.strength, "k": args.k, "actall": args.actall,
               "derivation": args.derivation, "seed": args.seed, "epochs": config.epochs,
               "arch": arch, **answer, "search_time": rows[-1]["search_time"],
-              "wall_time": time.perf_counter() - start, "search_wall_time": search_wall}
+              "wall_time": time.perf_counter() - start, "search_wall_time": search_wall,
+              **proxy}
     from natsbench.store.records import atomic_write_bytes
 
     atomic_write_bytes(out / "result.json", json.dumps(result, indent=1).encode())

@@ -47,6 +47,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--proxy-data", default=None,
+                   help="a file of `natsbench proxy-data` made on the task's training set "
+                        "(e.g. --dataset digits): every stage trains on those examples only "
+                        "(DASH is single-level: all of them train weights and architecture)")
     p.set_defaults(func=_run)
 
 
@@ -81,9 +85,17 @@ def _run(args: argparse.Namespace) -> int:
     if args.mode is not None:
         changes["mode"] = args.mode
     settings = settings.replace(**changes)
-    run = DashRun(load_task(task, args.data_root, seed=args.seed), settings, args.out,
-                  device=args.device, seed=args.seed, progress=not args.no_progress,
-                  num_threads=args.threads)
+    data = load_task(task, args.data_root, seed=args.seed)
+    train_indices = None
+    if args.proxy_data is not None:
+        from natsbench.datasets.proxy import check_selection_split, read_proxy_selection
+
+        selection = read_proxy_selection(args.proxy_data, task.name)
+        check_selection_split(selection, task.name, data.train.y)
+        train_indices = selection.indices
+    run = DashRun(data, settings, args.out, device=args.device, seed=args.seed,
+                  progress=not args.no_progress, num_threads=args.threads,
+                  train_indices=train_indices)
     stages = STAGES if args.stage == "all" else (args.stage,)
     results = run_pipeline(run, stages)
     summary: dict = {"task": task.name, "out": str(run.out)}

@@ -374,6 +374,8 @@ CASES: dict[str, list[Case]] = {
         C("dash", "deepsea", "--out", "{out}", "--data-root", "{dir}",
           expect="deepsea_filtered.npz"),
         C("dash", "digits", "--out", "{out}", "--stage", "hpo", expect="--stage search"),
+        C("dash", "digits", "--out", "{out}", "--proxy-data", "{missing}", expect="does not exist"),
+        C("dash", "digits", "--out", "{out}", "--proxy-data", "{table}", expect="not json"),
     ],
     "btnas": [
         C("btnas", "--out", "{out}", "--k", "11", expect="11"),
@@ -390,6 +392,8 @@ CASES: dict[str, list[Case]] = {
         C("btnas", "--out", "{out}", "--dataset", "nodata", expect="nodata"),
         C("btnas", "--out", "{file}", expect="file.txt"),
         C("btnas", "--out", "", expect="''"),
+        C("btnas", "--out", "{out}", "--proxy-data", "{missing}", expect="does not exist"),
+        C("btnas", "--out", "{out}", "--proxy-data", "{file}", expect="not json"),
     ],
     "reproduce": [
         C("reproduce", "noreproduction", expect="noreproduction"),

@@ -47,7 +47,7 @@ from natsbench.errors import ConfigError, DatasetError, require_file
 __all__ = ["SELECTIONS", "PROBABILISTIC", "DEFAULT_BETA", "DEFAULT_BIN_WIDTHS", "FORMAT",
            "ProxySelection", "default_bin_width", "log_entropy_histogram", "selection_probabilities",
            "select_proxy", "parse_size", "labels_digest", "read_proxy_selection",
-           "apply_proxy_selection", "split_halves", "WEIGHT_SET", "ARCH_SET"]
+           "apply_proxy_selection", "check_selection_split", "split_halves", "WEIGHT_SET", "ARCH_SET"]
 
 #: every selection rule, in the thesis's order (random, entropy top-k / bottom-k, the proposed
 #: deterministic tails and the probabilistic P1, P2, P3)
@@ -275,6 +275,28 @@ def split_halves(selection: ProxySelection) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(shuffled[:cut]), np.sort(shuffled[cut:])
 
 
+def check_selection_split(selection: ProxySelection, dataset: str, train_labels: np.ndarray
+                          ) -> None:
+    """Raise DatasetError unless ``selection`` was made on this ``train`` set: the same dataset
+    name, size and labels (:func:`labels_digest`, so the same split and order).
+
+    Args:
+        selection: a read selection (:func:`read_proxy_selection`).
+        dataset: the name of the dataset the caller loaded.
+        train_labels: the labels of its ``train`` set ``[N]``.
+    """
+    if selection.dataset != dataset:
+        raise DatasetError(f"proxy selection of dataset {selection.dataset!r} cannot restrict "
+                           f"{dataset!r}")
+    if selection.train_size != len(train_labels) or \
+            selection.labels_sha1 != labels_digest(train_labels):
+        raise DatasetError(
+            f"proxy selection was made on a {dataset} train set of {selection.train_size} "
+            f"examples (labels sha1 {selection.labels_sha1[:12]}), but the loaded one has "
+            f"{len(train_labels)} (sha1 {labels_digest(train_labels)[:12]}): use the same "
+            "split (--split-file, split seed) as `natsbench proxy-data` did")
+
+
 def apply_proxy_selection(data: LoadedDataset, selection: ProxySelection) -> LoadedDataset:
     """``data`` restricted to ``selection`` for a search (see the module docstring).
 
@@ -286,16 +308,7 @@ def apply_proxy_selection(data: LoadedDataset, selection: ProxySelection) -> Loa
     Raises:
         DatasetError: the selection was made for another dataset or another train split.
     """
-    if selection.dataset != data.name:
-        raise DatasetError(f"proxy selection of dataset {selection.dataset!r} cannot restrict "
-                           f"{data.name!r}")
-    if selection.train_size != len(data.train) or \
-            selection.labels_sha1 != labels_digest(data.train.labels):
-        raise DatasetError(
-            f"proxy selection was made on a {data.name} train set of {selection.train_size} "
-            f"examples (labels sha1 {selection.labels_sha1[:12]}), but the loaded one has "
-            f"{len(data.train)} (sha1 {labels_digest(data.train.labels)[:12]}): use the same "
-            "split (--split-file, split seed) as `natsbench proxy-data` did")
+    check_selection_split(selection, data.name, data.train.labels)
     weight_idx, arch_idx = split_halves(selection)
     provenance = dict(data.provenance)
     provenance["proxy_data"] = {**selection.provenance, "k": len(selection),
