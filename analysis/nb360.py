@@ -240,3 +240,38 @@ def d2nas_fig7_table(errors: pd.DataFrame) -> pd.DataFrame:
     table["D2NAS(common)"] = full["D2NAS(common)"]
     table["D2NAS(custom)"] = full["D2NAS(custom)"]
     return table
+
+
+def load_user_rows(path: str | Path, errors: pd.DataFrame) -> pd.DataFrame:
+    """The user's own measured rows (e.g. ``retrain/row.csv`` of ``natsbench dash`` runs,
+    concatenated) checked against the published table ``errors``.
+
+    Columns ``method, task, metric, mean`` (others are kept). Tasks must be NAS-Bench-360 task
+    names, metrics the task's published metric, methods new (not a published method) and each
+    ``(method, task)`` once.
+
+    Raises:
+        QueryError: a bad task, metric, method or duplicate, naming it and the valid ones.
+    """
+    path = Path(path)
+    frame = pd.read_csv(path)
+    require_columns(frame, ["method", "task", "metric", "mean"], str(path))
+    frame = frame.assign(method=frame["method"].astype(str), task=frame["task"].astype(str))
+    bad_tasks = sorted(set(frame["task"]) - set(TASKS))
+    if bad_tasks:
+        raise QueryError(f"{path}: tasks {bad_tasks} are not NAS-Bench-360 tasks; valid: {list(TASKS)}")
+    metric_of = errors.drop_duplicates("task").set_index("task")["metric"]
+    for task, metric in zip(frame["task"], frame["metric"]):
+        if task in metric_of.index and metric != metric_of[task]:
+            raise QueryError(f"{path}: task {task!r} is reported as {metric_of[task]!r} in the "
+                             f"published table, not {metric!r}")
+    clash = sorted(set(frame["method"]) & set(errors["method"]))
+    if clash:
+        raise QueryError(f"{path}: methods {clash} are published methods; name your rows "
+                         f"differently (published: {sorted(set(errors['method']))})")
+    if frame.duplicated(["method", "task"]).any():
+        dups = frame.loc[frame.duplicated(["method", "task"]), ["method", "task"]].values.tolist()
+        raise QueryError(f"{path} has duplicated (method, task) rows: {dups}")
+    if not pd.to_numeric(frame["mean"], errors="coerce").notna().all():
+        raise QueryError(f"{path}: column 'mean' must hold numbers")
+    return frame.assign(mean=pd.to_numeric(frame["mean"]))

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 from analysis.tables import require_columns
 from natsbench.datasets.specs import TEST_SET_PREFERENCE
 from natsbench.errors import ArchiveError, ConfigError, QueryError, check_range, require_file
-from natsbench.resources import EXTCELL_SAMPLES, bundled_path
+from natsbench.resources import BUNDLED_TSS, EXTCELL_SAMPLES, PUBLISHED, bundled_path
 
 if TYPE_CHECKING:  # numpy/pandas are imported inside the functions: `natsbench --help` stays fast
     import pandas as pd
@@ -95,8 +95,13 @@ def _read_input_table(path: str | Path, what: str, columns: Sequence[str]) -> pd
 # --------------------------------------------------------------------------------------------
 # nb360-profile: DASH Fig. 4 and D2NAS Fig. 7
 def nb360_profile(out_dir: str | Path, *, errors_csv: str | Path | None = None,
-                  num: int = 400, tau_max_linear: float | None = 4.0) -> Result:
+                  num: int = 400, tau_max_linear: float | None = 4.0,
+                  with_csv: str | Path | None = None) -> Result:
     """Performance profiles of DASH Fig. 4 and D2NAS Fig. 7 from the published errors.
+
+    ``with_csv``: the user's own rows (``method, task, metric, mean``; e.g. the ``row.csv`` of
+    ``natsbench dash`` runs) added as further methods to both profiles (tasks without a row count
+    as not run); the papers' statements are still checked on the published rows only.
 
     For each figure writes ``<fig>/profile_linear`` and ``<fig>/profile_log10`` (PNG, PDF, CSV),
     ``errors.csv`` (the [task x method] table profiled), ``ratios.csv``, ``ranks.csv``,
@@ -112,9 +117,15 @@ def nb360_profile(out_dir: str | Path, *, errors_csv: str | Path | None = None,
         check_range("tau_max_linear", tau_max_linear, 1.0 + 1e-9)
     if errors_csv is not None:
         require_file(errors_csv, "--errors")
+    if with_csv is not None:
+        require_file(with_csv, "--with")
     out = Path(out_dir)
     result = Result("nb360-profile", out)
     errors = nb360.load_errors(errors_csv)
+    user = None if with_csv is None else nb360.load_user_rows(with_csv, errors)
+    user_methods = [] if user is None else list(dict.fromkeys(user["method"]))
+    user_table = None if user is None else nb360.error_matrix(user).reindex(
+        nb360.error_matrix(errors).index)
     figures = {
         "dash_fig4": ("DASH (Shen et al. 2022) Fig. 4", nb360.dash_fig4_table(errors),
                       list(nb360.DASH_FIG4_METHODS), nb360.dash_claims, ("DASH",)),
@@ -126,6 +137,10 @@ def nb360_profile(out_dir: str | Path, *, errors_csv: str | Path | None = None,
              "missing = not run = failure). Ratios r = error / best error per task.", ""]
     for key, (title, full, methods, claim_fn, highlight) in figures.items():
         table = full[methods]
+        if user_table is not None:
+            table = table.join(user_table[user_methods])
+            methods = methods + user_methods
+            highlight = highlight + tuple(user_methods)
         ratios = profiles.performance_ratios(table)
         ranks = profiles.task_ranks(table)
         log_grid = profiles.tau_grid(ratios, scale="log10", num=num)
@@ -138,7 +153,8 @@ def nb360_profile(out_dir: str | Path, *, errors_csv: str | Path | None = None,
         methods_df = nb360.method_summary(table, tau_max_log10=float(np.log10(tau_max_log)))
         methods_df["area_linear"] = profiles.profile_area(ratios, tau_max=float(lin_grid.max()))
         claims = nb360.claims_frame(claim_fn(full))
-        _write_csv(full.reset_index(), out / key / "errors.csv", result)
+        written = full if user_table is None else full.join(user_table[user_methods])
+        _write_csv(written.reset_index(), out / key / "errors.csv", result)
         _write_csv(ratios.reset_index(), out / key / "ratios.csv", result)
         _write_csv(ranks.reset_index(), out / key / "ranks.csv", result)
         _write_csv(methods_df.reset_index(), out / key / "methods.csv", result)
@@ -159,10 +175,14 @@ def _nb360_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tau-max-linear", type=float, default=4.0,
                         help="right end of the linear tau axis (default 4; the log10 profile always "
                              "spans every finite ratio)")
+    parser.add_argument("--with", dest="with_csv", type=Path, default=None,
+                        help="CSV of your own rows (method, task, metric, mean; e.g. the "
+                             "retrain/row.csv files of `natsbench dash` runs) added to both profiles")
 
 
 def _nb360_run(args: argparse.Namespace, out: Path) -> Result:
-    return nb360_profile(out, errors_csv=args.errors, num=args.num, tau_max_linear=args.tau_max_linear)
+    return nb360_profile(out, errors_csv=args.errors, num=args.num,
+                         tau_max_linear=args.tau_max_linear, with_csv=args.with_csv)
 
 
 # --------------------------------------------------------------------------------------------
@@ -571,12 +591,12 @@ def _ws_run(args: argparse.Namespace, out: Path) -> Result:
     import pandas as pd
 
     from search_algorithms.runner import write_parquet
-    from search_algorithms.weight_sharing import available_ws_algorithms, get_config
-    from search_algorithms.weight_sharing import grid
+    from search_algorithms.weight_sharing import get_config, grid
     from search_algorithms.weight_sharing.engine import algorithms_for_space, check_warmup
     from search_algorithms.weight_sharing.spaces import get_space_adapter
 
-    valid = available_ws_algorithms()
+    # Fig. 5.7a: the tss methods; 5.7b/c: the sss ones (not the ExtCell strength searches)
+    valid = algorithms_for_space("tss") + algorithms_for_space("sss")
     algorithms = "all" if args.algorithms is None else args.algorithms
     names = list(valid) if algorithms == "all" else [a.strip() for a in algorithms.split(",")
                                                      if a.strip()]
@@ -694,6 +714,272 @@ def _extcell_run(args: argparse.Namespace, out: Path) -> Result:
 
 
 # --------------------------------------------------------------------------------------------
+# na-table-3-1: Na (2022) Table 3.1, the proxy-data size curve at digits scale
+NA31_SIZES = "10%,20%,40%,100%"
+NA31_SELECTIONS = "random,p1"
+NA31_SEEDS = "0,1,2,3,4,5,6,7,8,9"
+NA31_PUBLISHED = ("published", "na2022_table3_1.csv")
+
+
+def na_table_3_1(rows: pd.DataFrame, out_dir: str | Path, *,
+                 published: pd.DataFrame | None = None) -> Result:
+    """Na (2022) Table 3.1 from the last-epoch rows of proxy-data searches
+    (:mod:`analysis.proxy_data`): ``table.csv`` (test error mean, std, min, max, search time per
+    selection and proxy size), ``fig3_1_proxy_size`` (error vs proxy size, mean -/+ std) and
+    ``comparison.csv`` beside the thesis's numbers at the same proxy fraction (``published``:
+    default the shipped ``data/published/na2022_table3_1.csv``)."""
+    from analysis import plots, proxy_data as pdx
+
+    table = pdx.proxy_size_table(rows)
+    if published is None:
+        published = read_table(bundled_path(*NA31_PUBLISHED))
+    out = Path(out_dir)
+    result = Result("na-table-3-1", out)
+    _write_csv(table, out / "table.csv", result)
+    curves = pdx.proxy_size_curves(table, space=str(rows["space"].iloc[0]) if "space" in rows
+                                   else "tss", dataset=str(rows["dataset"].iloc[0])
+                                   if "dataset" in rows else "digits")
+    if not curves.empty:
+        result.files += plots.plot_anytime(curves, out / "fig3_1_proxy_size",
+                                           xlabel="proxy data (% of train)",
+                                           ylabel="test error (%)",
+                                           title="Table 3.1: error of the searched cell vs proxy size")
+    comparison = pdx.published_comparison(table, published)
+    _write_csv(comparison, out / "comparison.csv", result)
+    algos = ", ".join(sorted(set(rows["algorithm"]))) if "algorithm" in rows else "?"
+    lines = ["# na-table-3-1 (Na 2022, Table 3.1)", "",
+             f"Test error (%) = 100 - the benchmark's test accuracy of the architecture "
+             f"derived after the last search epoch ({algos}); mean and std (ddof=1) over seeds; "
+             f"search time = the engine's search seconds per search. `full` = the whole train "
+             f"set split in halves (any rule selects everything); `none` = the ordinary search "
+             f"(weights on train, architecture on x-valid).", "",
+             md_table(table, index=False, floatfmt=".4g"), "",
+             "## Beside the thesis (CIFAR-10 of 50K and ImageNet of 1.28M, DARTS; test error %)",
+             "", md_table(comparison, index=False, floatfmt=".4g"), ""]
+    result.data.update(table=table, comparison=comparison)
+    return _finish(result, lines)
+
+
+def _na31_args(parser: argparse.ArgumentParser) -> None:
+    from analysis.proxy_data import PROXY_COLUMNS
+
+    parser.add_argument("--rows", type=Path, default=None,
+                        help=f"Parquet/CSV of finished searches ({', '.join(PROXY_COLUMNS)}); "
+                             "without it the grid runs first (bundled tss-digits, digits config; "
+                             "resumable: rows and checkpoints in OUT)")
+    parser.add_argument("--sizes", default=None, help=f"proxy sizes (default {NA31_SIZES})")
+    parser.add_argument("--selections", default=None,
+                        help=f"selection rules (default {NA31_SELECTIONS})")
+    parser.add_argument("--seeds", default=None, help=f"seeds (default {NA31_SEEDS})")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="search epochs (default: the digits config's)")
+    parser.add_argument("--algorithm", default=None, help="search-ws algorithm (default darts-v1)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="parallel searches (default: CPUs; rows do not depend on it)")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="skip the ordinary search without proxy data")
+
+
+def _na31_run(args: argparse.Namespace, out: Path) -> Result:
+    from analysis.proxy_data import PROXY_COLUMNS
+
+    grid_options = [f"--{k.replace('_', '-')}" for k in
+                    ("sizes", "selections", "seeds", "epochs", "algorithm", "workers")
+                    if getattr(args, k) is not None] + (["--no-baseline"] if args.no_baseline else [])
+    if args.rows is not None:
+        if grid_options:
+            raise ConfigError(f"{', '.join(grid_options)} only apply without --rows")
+        return na_table_3_1(_read_input_table(args.rows, "--rows", PROXY_COLUMNS), out)
+    import os
+
+    from search_algorithms.runner import write_parquet
+    from search_algorithms.weight_sharing import get_config
+    from search_algorithms.weight_sharing.engine import algorithms_for_space
+    from search_algorithms.weight_sharing.grid import parse_seeds
+    from search_algorithms.weight_sharing.proxy_grid import run_proxy_size_grid
+
+    algorithm = args.algorithm or "darts-v1"
+    tss_methods = algorithms_for_space("tss")   # the grid searches the tss-digits table
+    if algorithm not in tss_methods:
+        raise QueryError(f"--algorithm {algorithm!r}; valid: {', '.join(tss_methods)}")
+    seeds = parse_seeds(args.seeds or NA31_SEEDS)
+    sizes = [x.strip() for x in (args.sizes or NA31_SIZES).split(",") if x.strip()]
+    selections = [x.strip() for x in (args.selections or NA31_SELECTIONS).split(",") if x.strip()]
+    if not sizes:
+        raise ConfigError(f"--sizes names no size; got {args.sizes!r}")
+    if args.epochs is not None:
+        check_range("--epochs", args.epochs, 1, 10**6)
+    if args.workers is not None:
+        check_range("--workers", args.workers, 1, 4096)
+    config = get_config("digits", **({} if args.epochs is None else {"epochs": args.epochs}))
+    from natsbench.datasets.proxy import parse_size
+
+    from natsbench.datasets.proxy import SELECTIONS
+
+    for size in sizes:
+        parse_size(size, 1297)  # digits train set: a bad size fails before any training
+    bad = [x for x in selections if x not in SELECTIONS]
+    if bad or not selections:
+        raise ConfigError(f"--selections {args.selections!r}: unknown {bad}; valid: "
+                          f"{', '.join(SELECTIONS)}")
+    final_out = Path(args.out) if getattr(args, "out", None) is not None else out
+    rows = run_proxy_size_grid(final_out / "grid", config, bundled_path(*BUNDLED_TSS),
+                               sizes=sizes, selections=selections, seeds=seeds,
+                               algorithm=algorithm, baseline=not args.no_baseline,
+                               workers=args.workers or max(1, os.cpu_count() or 1))
+    write_parquet(rows, out / "rows.parquet")
+    result = na_table_3_1(rows, out)
+    result.files.append(out / "rows.parquet")
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# na-table-4-2: Na (2022) Table 4.2 (and, later, the proxy-size curve of Table 3.1)
+NA_STRENGTHS: tuple[str, ...] = ("btnas", "darts", "darts-elu", "fairdarts")
+NA_KS: tuple[int, ...] = (10, 12, 14, 16)
+NA_DEFAULT_SEEDS = "777,888"
+NA_CELL_COLUMNS: tuple[str, ...] = ("strength", "k", "actall", "seed", "reported")
+NA_PUBLISHED = "na_table_4_2.csv"
+
+
+def na_table_4_2(cells: pd.DataFrame, out_dir: str | Path, *,
+                 published: pd.DataFrame | None = None) -> Result:
+    """Na (2022) Table 4.2 at our scale from a table of derived, evaluated cells.
+
+    ``cells``: one row per (strength, k, actall, seed) with the test accuracy ``reported``
+    (%) of the derived k-ExtCell (:func:`search_algorithms.weight_sharing.btnas.table_cells`).
+    Writes ``table.csv`` (mean, std (ddof=1), number of seeds per strength x k x actall),
+    ``cells.csv`` (the input) and ``summary.md``: the table as mean +- std next to the
+    thesis's CIFAR-10 numbers (``published``: the shipped ``na_table_4_2.csv``).
+    """
+    import numpy as np
+
+    cells = require_columns(cells, NA_CELL_COLUMNS, "na-table-4-2 cells")
+    out = Path(out_dir)
+    result = Result("na-table-4-2", out)
+    stats = (cells.groupby(["strength", "actall", "k"])["reported"]
+             .agg(mean="mean", std="std", seeds="count").reset_index())
+    _write_csv(stats, out / "table.csv", result)
+    _write_csv(cells, out / "cells.csv", result)
+    wide = stats.assign(cell=[f"{m:.2f} ± {s:.2f}" if np.isfinite(s) else f"{m:.2f}"
+                              for m, s in zip(stats["mean"], stats["std"])])
+    wide["method"] = wide["strength"] + np.where(wide["actall"].astype(bool), "+ActAll", "")
+    ours = wide.pivot(index="method", columns="k", values="cell")
+    ours.columns = [f"k={k}" for k in ours.columns]
+    lines = ["# na-table-4-2 (Na 2022, Table 4.2)", "",
+             "Test accuracy (%) of the k-ExtCell derived by the top-k survival rule from the "
+             "strengths each parametrisation learned, trained with the ExtCell digits "
+             "benchmark's protocol: mean ± std (ddof=1) over "
+             f"{cells['seed'].nunique()} search seed(s).", "",
+             md_table(ours.rename_axis("method"), floatfmt=".2f"), ""]
+    if published is not None and len(published):
+        pub = published.pivot(index="method", columns="k", values="test_acc")
+        pub.columns = [f"k={k}" for k in pub.columns]
+        lines += ["Thesis (CIFAR-10, full-size networks; data/published/na_table_4_2.csv; no "
+                  "FairDARTS row: its top-k cells have no normal-cell operation for k <= 16):",
+                  "", md_table(pub.rename_axis("method"), floatfmt=".2f"), ""]
+    times = cells.groupby("strength")[[c for c in ("search_time", "eval_wall_time")
+                                       if c in cells.columns]].mean()
+    if len(times.columns):
+        lines += ["Mean search time per seed and mean evaluation (training) wall time per "
+                  "cell (s):", "", md_table(times, floatfmt=".1f"), ""]
+    result.data.update(table=stats, cells=cells)
+    return _finish(result, lines)
+
+
+def _na_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cells", type=Path, default=None,
+                        help="CSV/Parquet of evaluated cells (strength, k, actall, seed, "
+                             "reported); without it the grid runs first (searches on the "
+                             "bundled digits ExtCell benchmarks; state in OUT/state, so a rerun "
+                             "resumes)")
+    parser.add_argument("--strengths", default=",".join(NA_STRENGTHS),
+                        help=f"comma-separated parametrisations (default {','.join(NA_STRENGTHS)})")
+    parser.add_argument("--ks", default=",".join(map(str, NA_KS)),
+                        help="comma-separated operation budgets (default 10,12,14,16)")
+    parser.add_argument("--seeds", default=NA_DEFAULT_SEEDS,
+                        help=f"comma-separated search seeds (default {NA_DEFAULT_SEEDS})")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="search epochs (default: the na-digits config's)")
+    parser.add_argument("--actall", action="store_true",
+                        help="also derive and evaluate the ActAll cells (Table 4.6 style rows)")
+    parser.add_argument("--no-train", action="store_true",
+                        help="do not train derived cells the benchmarks lack (their accuracy "
+                             "is then NaN)")
+    parser.add_argument("--proxy-rows", type=Path, default=None,
+                        help="rows of finished proxy-data searches (as `na-table-3-1 --rows`): "
+                             "the Table 3.1 proxy-size curve is drawn from them into "
+                             "OUT/proxy-size")
+    parser.add_argument("--no-proxy-curve", action="store_true",
+                        help="skip the Table 3.1 proxy-size curve (by default, without --cells "
+                             "and --proxy-rows, its grid runs with na-table-3-1's defaults "
+                             "after the cells, resumable in OUT/proxy-size/grid)")
+
+
+def _na_run(args: argparse.Namespace, out: Path) -> Result:
+    import pandas as pd
+
+    published = read_table(bundled_path(*PUBLISHED, NA_PUBLISHED))
+    if args.no_proxy_curve and args.proxy_rows is not None:
+        raise ConfigError("--proxy-rows and --no-proxy-curve exclude each other")
+    if args.proxy_rows is not None:   # a bad file fails before any search
+        _read_input_table(args.proxy_rows, "--proxy-rows", _proxy_columns())
+    if args.cells is not None:
+        cells = _read_input_table(args.cells, "--cells", NA_CELL_COLUMNS)
+        result = na_table_4_2(cells, out, published=published)
+        return _with_proxy_curve(result, args, out, run_grid=False)
+    from search_algorithms.weight_sharing import get_config
+    from search_algorithms.weight_sharing.grid import parse_seeds
+
+    strengths = [s.strip() for s in args.strengths.split(",") if s.strip()]
+    bad = [s for s in strengths if s not in NA_STRENGTHS]
+    if bad or not strengths:
+        raise QueryError(f"--strengths {args.strengths!r}: unknown {bad}; valid: {', '.join(NA_STRENGTHS)}")
+    try:
+        ks = [int(k) for k in args.ks.split(",") if k.strip()]
+    except ValueError:
+        raise ConfigError(f"--ks {args.ks!r} must be comma-separated integers from {NA_KS}") from None
+    if not ks or any(k not in NA_KS for k in ks):
+        raise ConfigError(f"--ks {args.ks!r}: each k must be one of {NA_KS}")
+    seeds = parse_seeds(args.seeds)
+    if args.epochs is not None:
+        check_range("--epochs", args.epochs, 1, 10**5)
+    config = get_config("na-digits", **({} if args.epochs is None else {"epochs": args.epochs}))
+    from search_algorithms.weight_sharing.btnas import table_cells
+
+    # state (cells, checkpoints) lives in the final folder: a killed run resumes from it
+    final_out = Path(args.out) if getattr(args, "out", None) is not None else out
+    cells = table_cells(strengths, ks, seeds, state_dir=final_out / "state", config=config,
+                        actall=(False, True) if args.actall else (False,),
+                        train=not args.no_train, progress=True)
+    result = na_table_4_2(pd.DataFrame(cells), out, published=published)
+    return _with_proxy_curve(result, args, out, run_grid=True)
+
+
+def _proxy_columns() -> tuple[str, ...]:
+    from analysis.proxy_data import PROXY_COLUMNS
+
+    return tuple(PROXY_COLUMNS)
+
+
+def _with_proxy_curve(result: Result, args: argparse.Namespace, out: Path, *,
+                      run_grid: bool) -> Result:
+    """Table 4.2's second part: the Table 3.1 proxy-size curve (na-table-3-1) in
+    ``out/proxy-size``, drawn from ``--proxy-rows`` or, when ``run_grid``, from its grid run with
+    na-table-3-1's defaults (resumable in the final folder's ``proxy-size/grid``)."""
+    if args.no_proxy_curve or (args.proxy_rows is None and not run_grid):
+        return result
+    final = Path(args.out) if getattr(args, "out", None) is not None else out
+    na31 = argparse.Namespace(rows=args.proxy_rows, sizes=None, selections=None, seeds=None,
+                              epochs=None, algorithm=None, workers=None, no_baseline=False,
+                              out=final / "proxy-size")
+    proxy = _na31_run(na31, out / "proxy-size")
+    result.files += proxy.files
+    result.data["proxy_size"] = proxy.data.get("table")
+    return result
+
+
+# --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Reproduction:
     """One entry of :data:`REGISTRY`."""
@@ -724,6 +1010,13 @@ REGISTRY: dict[str, Reproduction] = {r.name: r for r in (
     Reproduction("extcell-edf", "Na (PhD thesis 2022) Fig. 4.2 (method of Radosavovic et al., ICCV 2019)",
                  "box plots and error EDFs of DARTS vs k-ExtCell random samples",
                  _extcell_args, _extcell_run),
+    Reproduction("na-table-3-1", "Na (PhD thesis 2022) Table 3.1 (proxy data, ch. 3)",
+                 "test error of DARTS-searched cells vs proxy-data size, random vs P1 selection, "
+                 "at digits scale", _na31_args, _na31_run),
+    Reproduction("na-table-4-2", "Na (PhD thesis 2022) Table 4.2",
+                 "test accuracy of top-k ExtCells after BtNAS, DARTS, DARTS-ELU and FairDARTS "
+                 "searches on the bundled digits ExtCell benchmarks (mean ± std over seeds)",
+                 _na_args, _na_run),
 )}
 
 

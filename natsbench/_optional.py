@@ -19,6 +19,7 @@ from natsbench.errors import MissingDependencyError
 EXTRA_FEATURES: dict[str, str] = {
     "train": "live training, benchmark builds, the networks and the FFT convolutions",
     "ray": "the Ray executor",
+    "tasks": "MATLAB v7.3 (HDF5) task files of NAS-Bench-360",
 }
 
 

@@ -24,10 +24,13 @@ COMMAND_PROVIDERS: tuple[str, ...] = (
     "natsbench.api.commands",        # query
     "natsbench.api.surrogate_commands",  # surrogate fit
     "natsbench.train.commands",      # train
+    "natsbench.train.proxy_commands",  # proxy-data
     "natsbench.build.commands",      # build
     "natsbench.build.extcell_commands",  # extcell-edf
     "search_algorithms.commands",    # search
     "search_algorithms.ws_commands",  # search-ws
+    "search_algorithms.dash_commands",  # dash
+    "search_algorithms.btnas_commands",  # btnas
     "analysis.commands",             # reproduce, report
     "natsbench.demo",                # demo
 )

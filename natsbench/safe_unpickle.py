@@ -1,4 +1,4 @@
-"""Restricted unpickling: one unpickler core, two allow-lists.
+"""Restricted unpickling: one unpickler core, a few allow-lists.
 
 Pickles run arbitrary code when loaded, so natsbench never calls :func:`pickle.load` on a file.
 It reads pickles with :class:`RestrictedUnpickler`, which resolves a global only if the
@@ -25,6 +25,11 @@ The two allow-lists:
   admitted, but no dataset batch has them, so one means a foreign file). The original CIFAR
   files are Python 2 pickles whose byte strings are read as latin-1 ``str``, which numpy
   accepts for the raw array data. Errors: :class:`DatasetError`.
+* :data:`DATASET_OBJECTS`: the same globals, for the NAS-Bench-360 task files saved with pickled
+  objects (dicts in ``.npy`` files, lists of recordings, string labels, path lists): object
+  arrays are admitted when everything in them is plain. :func:`load_npy_file` reads ``.npy``
+  files with it (numeric ones with ``numpy.load(allow_pickle=False)``). Errors:
+  :class:`DatasetError`.
 
 This module sits below ``store`` and ``datasets`` (docs/LAYERS.md) so both use the same core.
 """
@@ -43,8 +48,9 @@ from typing import Any, Callable, Mapping
 
 from natsbench.errors import ArchiveError, DatasetError, NatsBenchError
 
-__all__ = ["AllowList", "OFFICIAL_ARCHIVE", "TORCH_ARCHIVE", "DATASET_BATCH", "RestrictedUnpickler", "PICKLE_ERRORS",
-           "restricted_loads", "load_archive_file", "load_dataset_pickle"]
+__all__ = ["AllowList", "OFFICIAL_ARCHIVE", "TORCH_ARCHIVE", "DATASET_BATCH", "DATASET_OBJECTS",
+           "RestrictedUnpickler", "PICKLE_ERRORS", "restricted_loads", "load_archive_file",
+           "load_dataset_pickle", "load_npy_file"]
 
 
 @dataclass(frozen=True)
@@ -167,23 +173,40 @@ def _numpy_globals() -> dict[tuple[str, str], Any]:
     return table
 
 
-def _check_no_objects(obj: Any, depth: int = 0) -> None:
+def _check_tree(obj: Any, objects: bool, depth: int = 0) -> None:
+    """Walk containers; numpy arrays of object dtype are refused (``objects=False``) or walked
+    too, every leaf then a string, bytes or a number (``objects=True``)."""
     import numpy as np
 
     if depth > 32:
         raise pickle.UnpicklingError("nesting deeper than 32 levels")
     if isinstance(obj, np.ndarray):
         if obj.dtype.hasobject:
-            raise pickle.UnpicklingError("numpy array of object dtype")
+            if not objects:
+                raise pickle.UnpicklingError("numpy array of object dtype")
+            for value in obj.reshape(-1).tolist():
+                _check_tree(value, objects, depth + 1)
     elif isinstance(obj, dict):
         for key, value in obj.items():
-            _check_no_objects(key, depth + 1)
-            _check_no_objects(value, depth + 1)
+            _check_tree(key, objects, depth + 1)
+            _check_tree(value, objects, depth + 1)
     elif isinstance(obj, (list, tuple)):
         # long lists of numbers (labels) are common: only recurse into containers
         for value in obj:
             if isinstance(value, (np.ndarray, dict, list, tuple)):
-                _check_no_objects(value, depth + 1)
+                _check_tree(value, objects, depth + 1)
+    elif objects and obj is not None and \
+            not isinstance(obj, (str, bytes, int, float, complex, bool, np.generic)):
+        raise pickle.UnpicklingError(f"object of type {type(obj).__name__}")
+
+
+def _check_no_objects(obj: Any) -> None:
+    _check_tree(obj, objects=False)
+
+
+def _check_plain(obj: Any) -> None:
+    """Containers, strings, bytes, numbers and numpy arrays; object arrays only of those."""
+    _check_tree(obj, objects=True)
 
 
 DATASET_BATCH = AllowList(
@@ -194,6 +217,21 @@ DATASET_BATCH = AllowList(
     error=DatasetError,
     encoding="latin1",
     check=_check_no_objects,
+)
+
+
+#: the NAS-Bench-360 task files saved with ``allow_pickle`` (Satellite's ``.npy`` dicts, ECG's
+#: pickle of recordings and string labels, Cosmic's path lists): the globals of
+#: :data:`DATASET_BATCH`, but arrays of ``object`` dtype are admitted when everything in them is
+#: itself plain (the unpickler already admitted only numpy's array rebuilders).
+DATASET_OBJECTS = AllowList(
+    what="dataset file with pickled objects",
+    contents="a dataset file may only contain containers, strings, numbers, bytes and numpy "
+             "arrays",
+    globals=DATASET_BATCH.globals,
+    error=DatasetError,
+    encoding="latin1",
+    check=_check_plain,
 )
 
 
@@ -290,3 +328,35 @@ def load_dataset_pickle(path: str | os.PathLike) -> Any:
     except OSError as exc:
         raise DatasetError(f"cannot read dataset file {path}: {exc}") from exc
     return restricted_loads(payload, source=str(path), allow=DATASET_BATCH)
+
+
+def load_npy_file(path: str | os.PathLike, *, allow: AllowList = DATASET_OBJECTS) -> Any:
+    """Read a ``.npy`` file: numeric arrays with ``numpy.load(allow_pickle=False)``, arrays of
+    ``object`` dtype (written by ``numpy.save`` as a pickle after the header) through the
+    restricted unpickler with ``allow``.
+
+    Raises:
+        DatasetError: missing, unreadable or corrupt file, or a refused global; names the file.
+    """
+    import numpy as np
+
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                      else np.lib.format.read_array_header_2_0)(fh)
+            dtype = header[2]
+            if not dtype.hasobject:
+                fh.seek(0)
+                return np.load(fh, allow_pickle=False)
+            payload = fh.read()
+    except FileNotFoundError as exc:
+        raise DatasetError(f"expected dataset file {path} but it does not exist") from exc
+    except (OSError, ValueError, EOFError) as exc:
+        raise DatasetError(f"{path}: not a valid .npy file, corrupt or truncated ({exc})") from exc
+    obj = restricted_loads(payload, source=str(path), allow=allow)
+    if not isinstance(obj, np.ndarray):
+        raise DatasetError(f"{path}: the pickled payload is a {type(obj).__name__}, expected an "
+                           "array")
+    return obj

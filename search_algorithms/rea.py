@@ -30,6 +30,11 @@ from search_algorithms.base import Algorithm, SpaceLike, Trial, register_algorit
 from natsbench.errors import ConfigError
 
 
+#: (population_size, sample_size, num_choices, force_change) -> the multipliers of a plan's
+#: uniforms (:meth:`RegularizedEvolution._next_plan`), made once per setting
+_PLAN_SCALES: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+
+
 @register_algorithm("rea")
 class RegularizedEvolution(Algorithm):
     """Aging evolution with tournament selection and single-dimension mutation."""
@@ -48,10 +53,31 @@ class RegularizedEvolution(Algorithm):
             maxlen=self.population_size)
         self._asked = 0
         self._take, self._draws = self.stream.take, self.sample_size + 2
+        # steady state on a grid (population full): the draws of the next children, turned
+        # into integers in blocks (:meth:`_next_plan`), next child last
+        self._plan: list[tuple[int, int, int, list[int]]] = []
+        #: population size of the steady state (-1: none, the space is searched through
+        #: its own sampler and neighbours)
+        self._full = -1 if self.through_space else self.population_size
+        self._plan_block = 128
+        self._adjust = [self.force_change and n > 1 for n in self.num_choices]
 
     def ask(self) -> Trial:
         self._asked = asked = self._asked + 1
         population = self.population
+        if len(population) == self._full and asked > self._full:
+            # the steady state on a grid (the population stays full): the child's draws come
+            # from the plan, already integers; the same tournament and mutation as below
+            dim, value, first, rest = (self._plan or self._next_plan()).pop()
+            parent = population[first]
+            for i in rest:
+                candidate = population[i]
+                if candidate[1] > parent[1]:
+                    parent = candidate
+            codes = parent[0]
+            if value >= codes[dim] and self._adjust[dim]:
+                value += 1
+            return Trial(codes[:dim] + (value,) + codes[dim + 1:], None, asked)
         if asked <= self.population_size or not population:
             return Trial(self.random_codes(), None, asked)
         size = len(population)
@@ -73,6 +99,35 @@ class RegularizedEvolution(Algorithm):
                 parent = candidate
         return Trial(self.mutate_with(parent[0], self.force_change, draws[-2], draws[-1]),
                      None, asked)
+
+    def _next_plan(self) -> list[tuple[int, int, int, list[int]]]:
+        """The draws of the next children of a full population, in blocks (128 children,
+        doubling up to 1024): per child ``(dimension, value before skipping the parent's,
+        first tournament position, the other positions)``, next child last. The same uniforms of the stream, in the
+        same order and with the same arithmetic, as the tournament of :meth:`ask` and
+        :meth:`Algorithm.mutate_with` make one by one (a child takes ``sample_size + 2`` of
+        them); draws of a block the run does not use are never looked at (nothing else
+        draws from this stream once the population is full)."""
+        k, s = self._plan_block, self.sample_size
+        self._plan_block = min(2 * k, 1024)
+        key = (self.population_size, s, self.num_choices, self.force_change)
+        scales = _PLAN_SCALES.get(key)
+        if scales is None:
+            # positions: u * population_size; dimension: u * D; value: u * (n - 1) where
+            # the parent's value is skipped, else u * n (n: choices of the dimension)
+            scales = _PLAN_SCALES[key] = (
+                np.array([self.population_size] * s + [len(self.num_choices), 0], np.float64),
+                np.array([n - 1 if a else n for n, a in zip(self.num_choices, self._adjust)],
+                         np.float64))
+        scale, value_scale = scales
+        draws = self.stream.uniforms(k * (s + 2)).reshape(k, s + 2)
+        ints = (draws * scale).astype(np.int64)
+        ints[:, s + 1] = draws[:, s + 1] * value_scale[ints[:, s]]   # truncates as int()
+        plan = list(zip(ints[:, s].tolist(), ints[:, s + 1].tolist(), ints[:, 0].tolist(),
+                        ints[:, 1:s].tolist()))
+        plan.reverse()
+        self._plan = plan
+        return plan
 
     def tell(self, trial: Trial, feedback: float) -> None:
         self.population.append((trial.arch, feedback))   # the oldest leaves (maxlen)

@@ -355,21 +355,43 @@ def _run_async(run: int, algorithm: Algorithm, evaluate: Callable, budget: float
     # feedback, source); seq is unique, so ties on finish go to the evaluation started first.
     # A finished entry is the output row as it is (incumbents follow in _trace).
     heap: list[tuple[float, int, int, float, Trial, int, int, int, float, int]] = []
-    free = deque(range(workers))
+    free = deque(range(workers))              # idle workers, in the order they became free
     take, release = free.popleft, free.append
-    push, pop = heapq.heappush, heapq.heappop
+    push, pop, replace = heapq.heappush, heapq.heappop, heapq.heapreplace
     ask, tell = algorithm.ask, algorithm.tell
     now = 0.0
     seq = 0
     out: list[tuple] = []
     record = out.append
-    done = False
+
     while True:
-        while free and not done and seq != max_evals:
+        while free and seq != max_evals:      # idle workers take the next asks
             trial = ask()
-            if trial is None:
-                done = not heap               # nothing in flight: the algorithm is finished
+            if trial is None:                 # idle until the next result (or the end)
                 break
+            row, fid, slot, feedback, cost, source = evaluate(trial)
+            push(heap, (now + cost, seq, take(), now, trial, row, fid, slot, feedback, source))
+            seq += 1
+        if not heap:
+            break
+        # the steady state, every worker busy: the finished evaluation's worker takes the
+        # next ask at once (one heap operation instead of a pop and a push)
+        while heap:
+            entry = heap[0]
+            now = entry[0]
+            if now > budget:
+                return _trace(run, out, seed_values, by_fidelity)
+            tell(entry[4], entry[8])
+            record(entry)
+            if free or seq == max_evals:      # idle workers first: back to the loop above
+                pop(heap)
+                release(entry[2])
+                break
+            trial = ask()
+            if trial is None:                 # this worker idles until the next result
+                pop(heap)
+                release(entry[2])
+                continue
             try:
                 row = get_row(trial.arch, -1)
             except TypeError:                 # an unhashable encoding: evaluate() copes
@@ -379,21 +401,15 @@ def _run_async(run: int, algorithm: Algorithm, evaluate: Callable, budget: float
                 at = row * n_seeds
                 slot = slots[at + int(uniform() * counts[row])]
                 at += slot
-                fid, feedback, cost, source = epochs, last_valid[at], last_cost[at], 0
+                replace(heap, (now + last_cost[at], seq, entry[2], now, trial, row, epochs,
+                               slot, last_valid[at], 0))
             else:
                 row, fid, slot, feedback, cost, source = evaluate(trial)
-            push(heap, (now + cost, seq, take(), now, trial, row, fid, slot, feedback, source))
+                replace(heap, (now + cost, seq, entry[2], now, trial, row, fid, slot,
+                               feedback, source))
             seq += 1
-        if not heap:
+        else:
             break
-        entry = pop(heap)
-        if entry[0] > budget:
-            break
-        now = entry[0]
-        tell(entry[4], entry[8])
-        record(entry)
-        release(entry[2])
-        done = False
     return _trace(run, out, seed_values, by_fidelity)
 
 
@@ -517,12 +533,17 @@ def _trace(run: int, out: list[tuple], seed_values: tuple[int, ...],
            by_fidelity: bool) -> RunTrace:
     """The :class:`RunTrace` of the row tuples ``out`` (fields :data:`_ROW_FIELDS`), with the
     incumbent after each row (rule ``highest_fidelity`` where ``by_fidelity``, else ``any``)."""
-    if out:
-        times, _, workers, starts, _, rows, fids, slots, feedbacks, sources = zip(*out)
-    else:
-        times = workers = starts = rows = fids = feedbacks = slots = sources = ()
-    row = np.asarray(rows, dtype=np.int64)
-    feedback = np.asarray(feedbacks, dtype=np.float64)
+    if not out:
+        empty = np.zeros(0)
+        return RunTrace(run=run, sim_time=empty, row=np.zeros(0, np.int64),
+                        fidelity=np.zeros(0, np.int16), feedback=empty,
+                        seed=np.zeros(0, np.int64), incumbent=np.zeros(0, np.int64),
+                        start_time=empty, source=np.zeros(0, np.int8),
+                        worker=np.zeros(0, np.int32))
+    times, _, workers, starts, _, rows, fids, slots, feedbacks, sources = zip(*out)
+    m = len(out)
+    row = np.fromiter(rows, np.int64, m)
+    feedback = np.fromiter(feedbacks, np.float64, m)
     if by_fidelity:
         incumbent = []
         best_row, best_fid, best_fb = -1, 0, -math.inf
@@ -532,14 +553,23 @@ def _trace(run: int, out: list[tuple], seed_values: tuple[int, ...],
             incumbent.append(best_row)
         incumbents = np.asarray(incumbent, dtype=np.int64)
     else:
-        incumbents = _incumbents(row, feedback) if out else np.zeros(0, np.int64)
-    seeds = np.asarray(seed_values, dtype=np.int64)[np.asarray(slots, dtype=np.intp)]
-    return RunTrace(run=run, sim_time=np.asarray(times, dtype=np.float64), row=row,
-                    fidelity=np.asarray(fids, dtype=np.int16), feedback=feedback,
-                    seed=seeds, incumbent=incumbents,
-                    start_time=np.asarray(starts, dtype=np.float64),
-                    source=np.asarray(sources, dtype=np.int8),
-                    worker=np.asarray(workers, dtype=np.int32))
+        incumbents = _incumbents(row, feedback)
+    return RunTrace(run=run, sim_time=np.fromiter(times, np.float64, m), row=row,
+                    fidelity=_int_column(fids, np.int16), feedback=feedback,
+                    seed=np.asarray(seed_values, dtype=np.int64)[_int_column(slots, np.intp)],
+                    incumbent=incumbents, start_time=np.fromiter(starts, np.float64, m),
+                    source=_int_column(sources, np.int8),
+                    worker=np.fromiter(workers, np.int32, m))
+
+
+def _int_column(values: tuple[int, ...], dtype: type) -> np.ndarray:
+    """``values`` (Python ints, at least one) as an array of ``dtype``; a column holding one
+    value throughout (a full-fidelity run's epochs, table sources, the seed column of a
+    one-seed table) is filled rather than converted element by element."""
+    first = values[0]
+    if values.count(first) == len(values):
+        return np.full(len(values), first, dtype=dtype)
+    return np.fromiter(values, dtype, len(values))
 
 
 # ---------------------------------------------------------------------------- many runs

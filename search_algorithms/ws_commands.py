@@ -77,6 +77,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "cache store): NaN (error, default), a seed-mean surrogate prediction "
                         "(surrogate) or trained now with the benchmark's protocol and cached "
                         "(train); the rows' source column says which (as `natsbench query`)")
+    p.add_argument("--proxy-data", default=None,
+                   help="a file of `natsbench proxy-data`: search on those training examples "
+                        "only, half for the weights and half for the architecture (the "
+                        "dataset's own x-valid is then unused)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=_search_ws)
 
@@ -88,7 +92,8 @@ def _search_ws(args: argparse.Namespace) -> int:
     from search_algorithms.weight_sharing import get_config
     from search_algorithms.weight_sharing.engine import (BenchOracle, algorithms_for_space,
                                                          check_algorithm_space, check_warmup)
-    from search_algorithms.weight_sharing.grid import WSJob, parse_seeds, run_grid
+    from search_algorithms.weight_sharing.grid import (WSJob, load_proxy_search_data,
+                                                       parse_seeds, run_grid)
     from search_algorithms.weight_sharing.spaces import get_space_adapter
 
     # everything is checked here, before any search starts (a grid can run for hours)
@@ -125,6 +130,9 @@ def _search_ws(args: argparse.Namespace) -> int:
         raise QueryError(f"space {args.space!r} has no bundled benchmark: give --bench")
     # the benchmark is of this space and answers this dataset (else a clear error)
     BenchOracle(bench, args.dataset, args.on_missing, space=args.space)
+    if args.proxy_data is not None:  # a valid selection of the train split the search loads
+        load_proxy_search_data(args.dataset, config, bench, args.proxy_data,
+                               data_root=args.data_root, split_file=args.split_file)
     if args.algorithm == "all":
         algorithms = algorithms_for_space(args.space)
     else:
@@ -142,7 +150,7 @@ def _search_ws(args: argparse.Namespace) -> int:
                      split_file=args.split_file, device=args.device,
                      checkpoint_dir=args.checkpoint_dir, workers=workers, threads=args.threads,
                      executor=args.executor, on_missing=args.on_missing,
-                     progress=not args.no_progress)
+                     progress=not args.no_progress, proxy_data=args.proxy_data)
     elapsed = time.perf_counter() - start
     write_parquet(frame, args.out)
     last = frame.groupby(["algorithm", "seed"]).tail(1)

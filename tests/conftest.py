@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import pytest
 
@@ -130,3 +130,14 @@ def run_python() -> Callable[..., subprocess.CompletedProcess]:
         return subprocess.run([sys.executable, "-c", prefix + code, *args], cwd=ROOT, env=env,
                               capture_output=True, text=True, timeout=timeout)
     return run
+
+
+@pytest.fixture
+def one_torch_thread() -> Iterator[None]:
+    """One torch CPU thread for the test (the default, all cores, contends badly on a loaded
+    small machine); restored afterwards."""
+    torch = pytest.importorskip("torch")
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)

@@ -77,3 +77,23 @@ def test_shipped_files_keep_the_shared_values(shared_dir: Path) -> None:
         ours = pd.read_csv(bundled_path(*PUBLISHED, name))
         pd.testing.assert_frame_equal(ours[list(theirs.columns)], theirs)
         assert ours["citation_keys"].str.len().gt(0).all()
+
+
+def test_na_table_3_1_matches_the_thesis(seed) -> None:
+    """Na (2022) Table 3.1 (random vs proposed selection) and the Table 3.2 DARTS base row."""
+    lines = seed("004")
+    start = next(i for i, line in enumerate(lines) if line.startswith("Table 3.1:"))
+    rows = {line.split("\t")[0]: [float(v) for v in line.split("\t")[1:] if v.strip()]
+            for line in lines[start:start + 8] if line.endswith(("3.22\t25.2", "2.76\t24.6"))}
+    shipped = pd.read_csv(bundled_path(*PUBLISHED, "na2022_table3_1.csv"))
+    for name, label in (("Random selection", "random"), ("Proposed probabilistic selection", "p1")):
+        ours = shipped[shipped["selection"] == label].sort_values(["dataset", "proxy_examples"])
+        cifar = ours[ours["dataset"] == "CIFAR-10"]
+        assert cifar["proxy_examples"].tolist() == [5000, 10000, 15000, 20000, 25000]
+        assert cifar["test_error_pct"].tolist() + ours[ours["dataset"] == "ImageNet"][
+            "test_error_pct"].tolist() == rows[name]
+    base = next(line for line in lines if line.startswith("DARTS [89]\t3.00"))
+    full = shipped[shipped["selection"] == "full"]
+    assert full["test_error_pct"].tolist() == [float(base.split("\t")[1])]
+    percent = 100 * shipped["proxy_examples"] / shipped["train_examples"]
+    assert percent.round(0).eq(shipped["proxy_percent"]).all()   # ImageNet 128K of 1.28M: 10%

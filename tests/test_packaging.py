@@ -45,7 +45,8 @@ def _imported_third_party() -> dict[str, set[str]]:
 def test_dependencies_are_what_the_code_imports():
     extras = PYPROJECT["project"]["optional-dependencies"]
     core = _requirement_modules(PYPROJECT["project"]["dependencies"])
-    optional = _requirement_modules(extras["train"]) | _requirement_modules(extras["ray"])
+    optional = (_requirement_modules(extras["train"]) | _requirement_modules(extras["ray"])
+                | _requirement_modules(extras["tasks"]))
     imported = _imported_third_party()
     # natsbench.testing (official-format fixtures for tests and benchmarks) may use the test extra
     testing_only = {m for m, files in imported.items()

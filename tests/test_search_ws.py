@@ -23,11 +23,10 @@ from natsbench.spaces import tss  # noqa: E402
 from search_algorithms.weight_sharing import (  # noqa: E402
     available_ws_algorithms, get_config, get_ws_algorithm, run_search,
 )
-from search_algorithms.weight_sharing.engine import ROW_COLUMNS  # noqa: E402
+from search_algorithms.weight_sharing.engine import ROW_COLUMNS, algorithms_for_space  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-#: the tss methods (the sss ones are tests/test_ws_sss.py's)
-ALGOS = tuple(a for a in available_ws_algorithms() if "tss" in get_ws_algorithm(a).spaces)
+ALGOS = algorithms_for_space("tss")   # sss: tests/test_ws_sss.py; ExtCell: test_btnas_*
 BENCH = bundled_path(*BUNDLED_TSS)
 #: a tiny search: 4 channels, 1 cell per stage, 8x8 images, 2 epochs of 3 steps
 TINY = dict(epochs=2, C=4, N=1, batch_size=16, eval_batch_size=16, num_candidates=4,
@@ -181,7 +180,12 @@ def test_spaces_are_adapters_and_algorithms_declare_theirs(tiny_data, monkeypatc
     assert row_columns("tss") == (*ROW_COLUMNS, "num_skip", "num_none")
     assert algorithms_for_space("tss") == ALGOS == (
         "darts-v1", "darts-v2", "gdas", "rsps", "setn", "enas")
-    with pytest.raises(QueryError, match="no space 'nope'; valid: tss, sss"):
+    assert set(algorithms_for_space("extcell")) == {"btnas", "darts-topk", "darts-elu-topk",
+                                                    "fairdarts-topk"}
+    assert set(algorithms_for_space("sss")) == {"tas", "fbnetv2", "tunas"}
+    assert (set(ALGOS) | set(algorithms_for_space("extcell")) | set(algorithms_for_space("sss"))
+            == set(available_ws_algorithms()))
+    with pytest.raises(QueryError, match="no space 'nope'; valid: tss, sss, extcell"):
         spaces.get_space_adapter("nope")
     # a space registered from elsewhere (no engine edit): known, but no algorithm searches it
     monkeypatch.setitem(spaces.WS_SPACES, "toy", "search_algorithms.weight_sharing.spaces:TssAdapter")

@@ -40,6 +40,7 @@ __all__ = [
     "dash_wrn1d_width",
     "replace_convs_with_aggregated",
     "discretize_aggregated",
+    "apply_kernel_choices",
 ]
 
 
@@ -72,10 +73,13 @@ class WideResNet2d(nn.Module):
         widen_factor: width multiplier ``k``.
         in_channels, num_classes: input channels and classifier outputs.
         dropout: dropout rate between the two convolutions of a block.
+        dense: dense prediction (DASH's ``remain_shape``): every stage has stride 1 and the head
+            is a channel-matching linear layer applied at every pixel, so the output is
+            ``[B, num_classes, H, W]`` (DASH App. A.8.1).
     """
 
     def __init__(self, *, depth: int = 16, widen_factor: int = 4, in_channels: int = 3,
-                 num_classes: int = 10, dropout: float = 0.0) -> None:
+                 num_classes: int = 10, dropout: float = 0.0, dense: bool = False) -> None:
         super().__init__()
         if depth < 10 or (depth - 4) % 6:
             raise ConfigError(f"depth {depth!r} must be 6 n + 4 with n >= 1 (10, 16, 22, 28, ...)")
@@ -87,7 +91,8 @@ class WideResNet2d(nn.Module):
         self.conv1 = nn.Conv2d(in_channels, widths[0], 3, padding=1, bias=True)
         stages = []
         in_planes = widths[0]
-        for width, stride in zip(widths[1:], (1, 2, 2)):
+        self.dense = bool(dense)
+        for width, stride in zip(widths[1:], (1, 1, 1) if dense else (1, 2, 2)):
             blocks = []
             for i in range(n):
                 blocks.append(_WideBasic(in_planes, width, stride if i == 0 else 1, dropout))
@@ -99,8 +104,10 @@ class WideResNet2d(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.layer3(self.layer2(self.layer1(self.conv1(x))))
-        out = torch.relu(self.bn(out)).mean(dim=(2, 3))
-        return self.linear(out)
+        out = torch.relu(self.bn(out))
+        if self.dense:  # permute + linear + permute: the channel-matching output layer
+            return self.linear(out.movedim(1, -1)).movedim(-1, 1)
+        return self.linear(out.mean(dim=(2, 3)))
 
 
 def wrn16_4(*, in_channels: int = 3, num_classes: int = 10, dropout: float = 0.0) -> WideResNet2d:
@@ -157,11 +164,13 @@ class WideResNet1d(nn.Module):
         kernel_sizes: kernel size of the three convolutions of each block.
         dropout: dropout rate after every convolution.
         identity_shortcut: add ``x`` in blocks that keep the width (the cited code does not).
+        dense: output ``[B, num_classes, L]`` (the linear head at every position) instead of
+            pooling over the length.
     """
 
     def __init__(self, *, in_channels: int = 1, num_classes: int = 10, mid_channels: int = 64,
                  kernel_sizes: Sequence[int] = (8, 5, 3), dropout: float = 0.0,
-                 identity_shortcut: bool = False) -> None:
+                 identity_shortcut: bool = False, dense: bool = False) -> None:
         super().__init__()
         if min(in_channels, num_classes, mid_channels) < 1 or not kernel_sizes \
                 or min(kernel_sizes) < 1:
@@ -175,9 +184,13 @@ class WideResNet1d(nn.Module):
             prev = width
         self.layers = nn.Sequential(*blocks)
         self.final = nn.Linear(prev, num_classes)
+        self.dense = bool(dense)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.final(self.layers(x).mean(dim=-1))
+        out = self.layers(x)
+        if self.dense:
+            return self.final(out.movedim(1, -1)).movedim(-1, 1)
+        return self.final(out.mean(dim=-1))
 
 
 def dash_wrn1d_width(num_classes: int) -> int:
@@ -265,3 +278,31 @@ def discretize_aggregated(model: nn.Module) -> dict[str, tuple[int, int]]:
         parent, child = _parent(model, name)
         setattr(parent, child, module.discretize())
     return chosen
+
+
+def apply_kernel_choices(model: nn.Module, choices: dict[str, dict], *, seed: int = 0) -> None:
+    """Replace (in place) the named convolutions of a plain backbone by convolutions with the
+    chosen kernel size and dilation ("same" padding, the original stride and bias).
+
+    Args:
+        choices: ``{module name: {"k": kernel size, "d": dilation, "groups": g}}`` as written by
+            a search (``groups`` optional: the original convolution's grouping when absent, which
+            is how DASH retrains -- full convolutions even where the search used depthwise ones).
+        seed: the new convolutions' weights are initialised like ``nn.Conv`` from generators
+            seeded by ``seed + layer index`` (reproducible without the global RNG).
+    """
+    cls_for = {nn.Conv1d: AggregatedConv1d, nn.Conv2d: AggregatedConv2d}
+    modules = dict(model.named_modules())
+    for i, (name, choice) in enumerate(choices.items()):
+        conv = modules.get(name)
+        if type(conv) not in cls_for:
+            raise ConfigError(f"the model has no convolution {name!r} to set to {choice}; "
+                              f"convolutions: {[n for n, m in modules.items() if type(m) in cls_for]}")
+        k, d = int(choice["k"]), int(choice["d"])
+        groups = int(choice.get("groups", conv.groups))
+        one = cls_for[type(conv)](conv.in_channels, conv.out_channels, (k,), (d,),
+                                  stride=conv.stride[0], groups=groups,
+                                  bias=conv.bias is not None, padding="same", seed=seed + i,
+                                  device=conv.weight.device, dtype=conv.weight.dtype)
+        parent, child = _parent(model, name)
+        setattr(parent, child, one.discretize())

@@ -31,13 +31,14 @@ import numpy as np
 
 from natsbench.errors import InvalidArchError, QueryError
 from natsbench.spaces._cells import (CELL_OPS, CELL_TYPES, EDGE_INDEX, EDGES, INTERMEDIATE_NODES,
-                                     OP_INDEX, OPS, Genotype, check_strengths, format_genotype,
-                                     parse_genotype, reachable_nodes)
+                                     OP_INDEX, OPS, STRENGTHS_SHAPE, Genotype, check_strengths,
+                                     format_genotype, parse_genotype, reachable_nodes)
 from natsbench.spaces.base import ENUMERATION_LIMIT, check_codes, check_rng
 
 __all__ = ["OPS", "CELL_OPS", "EDGES", "NUM_SLOTS", "Genotype", "parse", "to_str", "validate",
            "slots_of", "from_slots", "unconnected_nodes", "sample_genotype", "derive_topk",
-           "normalize_per_node", "ExtCellSpace"]
+           "normalize_per_node", "expand_strengths", "derive", "DERIVATION_RULES",
+           "ExtCellSpace"]
 
 _OPS_PER_EDGE = len(CELL_OPS)
 _SLOTS_PER_CELL = len(EDGES) * _OPS_PER_EDGE
@@ -138,39 +139,112 @@ def sample_genotype(rng: np.random.Generator, k: int = DEFAULT_K) -> Genotype:
     return from_slots(np.sort(check_rng(rng).choice(NUM_SLOTS, size=k, replace=False)))
 
 
-def derive_topk(strengths: Any, k: int) -> Genotype:
+def _check_available(available: Any) -> np.ndarray:
+    """A boolean ``[2, 14, 8]`` mask of the candidate ops that exist (default: all)."""
+    if available is None:
+        return np.ones(STRENGTHS_SHAPE, dtype=bool)
+    arr = np.asarray(available)
+    if arr.shape != STRENGTHS_SHAPE or arr.dtype != bool:
+        raise InvalidArchError(f"available must be a boolean array shaped {STRENGTHS_SHAPE}, got "
+                               f"{arr.dtype} {arr.shape}")
+    return arr
+
+
+def derive_topk(strengths: Any, k: int, available: Any = None) -> Genotype:
     """Top-k survival rule: the k strongest non-'none' operations over both cells.
 
     Args:
         strengths: float array ``[2, 14, 8]`` (cell, edge in EDGES order, op in OPS order);
-            the 'none' column is ignored.
+            the 'none' column is ignored (a zero op is never a survivor: selecting it would
+            spend budget on an absent edge).
         k: operation budget, 1..196.
+        available: optional boolean ``[2, 14, 8]`` mask; ops outside it (not in a supernet's
+            op set, or pruned from an edge) never survive. k may not exceed their number.
 
     Ties are broken deterministically in favour of the lower slot index (normal before
     reduce, then edge order, then op order).
     """
     k = check_k(k)
-    flat = check_strengths(strengths)[:, :, 1:].reshape(-1)
+    mask = _check_available(available)[:, :, 1:].reshape(-1)
+    if k > int(mask.sum()):
+        raise InvalidArchError(f"k={k} exceeds the {int(mask.sum())} available non-'none' operations")
+    flat = np.where(mask, check_strengths(strengths)[:, :, 1:].reshape(-1), -np.inf)
     return from_slots(np.sort(np.argsort(-flat, kind="stable")[:k]))
 
 
-def normalize_per_node(strengths: Any) -> np.ndarray:
+def normalize_per_node(strengths: Any, available: Any = None) -> np.ndarray:
     """The "ActAll" normalisation (§4.5.1): divide each node's incoming strengths by their max.
 
     For every cell and intermediate node j, the non-'none' strengths of all edges into j
     are divided by their maximum, so each node has at least one operation of strength 1 and
     a following :func:`derive_topk` with k >= 8 connects every node (unless more than k
-    strengths tie at 1). Strengths must be positive. Returns a new float64 ``[2, 14, 8]`` array whose
+    strengths tie at 1). Strengths must be positive (on the ``available`` ops; the others, see
+    :func:`derive_topk`, are set to 0). Returns a new float64 ``[2, 14, 8]`` array whose
     'none' column is copied unchanged.
     """
     arr = check_strengths(strengths).copy()
-    if np.any(arr[:, :, 1:] <= 0):
+    mask = _check_available(available)
+    mask[:, :, 0] = False
+    if np.any(arr[mask] <= 0):
         raise InvalidArchError("normalize_per_node needs positive strengths (e.g. Beta means in (0, 1))")
+    body = np.where(mask, arr, 0.0)
     for node in INTERMEDIATE_NODES:
         edges = [e for e, (dst, _) in enumerate(EDGES) if dst == node]
-        block = arr[:, edges, 1:]
-        arr[:, edges, 1:] = block / block.max(axis=(1, 2), keepdims=True)
+        block = body[:, edges, 1:]
+        top = block.max(axis=(1, 2), keepdims=True)
+        body[:, edges, 1:] = block / np.where(top > 0, top, 1.0)
+    arr[:, :, 1:] = body[:, :, 1:]
     return arr
+
+
+#: the derivation rules of :func:`derive`
+DERIVATION_RULES: tuple[str, ...] = ("topk", "darts")
+
+
+def expand_strengths(strengths: Any, ops: Any = OPS) -> tuple[np.ndarray, np.ndarray]:
+    """``(strengths [2, 14, 8], available [2, 14, 8])`` from strengths over an op subset.
+
+    ``strengths``: float ``[2, 14, K]`` with columns in the order of ``ops`` (K distinct
+    names of :data:`OPS`); ops not in ``ops`` get strength 0 and ``available`` False.
+    """
+    ops = tuple(ops)
+    bad = [o for o in ops if o not in OP_INDEX]
+    if bad or len(set(ops)) != len(ops):
+        raise InvalidArchError(f"invalid op set {list(ops)}; ops must be distinct names from {', '.join(OPS)}")
+    arr = np.asarray(strengths, dtype=np.float64)
+    if arr.shape != (len(CELL_TYPES), len(EDGES), len(ops)):
+        raise InvalidArchError(f"strengths must be shaped {(len(CELL_TYPES), len(EDGES), len(ops))} "
+                               f"(cell, edge, op in {list(ops)}), got {arr.shape}")
+    full = np.zeros(STRENGTHS_SHAPE)
+    available = np.zeros(STRENGTHS_SHAPE, dtype=bool)
+    cols = [OP_INDEX[o] for o in ops]
+    full[:, :, cols] = arr
+    available[:, :, cols] = True
+    return full, available
+
+
+def derive(strengths: Any, *, rule: str = "topk", k: int = DEFAULT_K, actall: bool = False,
+           available: Any = None) -> str:
+    """Canonical ExtCell string derived from strengths ``[2, 14, 8]``.
+
+    ``rule``: ``topk`` (:func:`derive_topk` with budget ``k``, after
+    :func:`normalize_per_node` when ``actall``) or ``darts`` (argmax op per edge, then the two
+    strongest edges per node, :func:`natsbench.spaces.darts.derive_darts`: a DARTS cell pair,
+    i.e. a 16-ExtCell; ``k`` and ``actall`` are not used). ``available``: see
+    :func:`derive_topk`; under ``darts`` unavailable ops rank below every available one.
+    """
+    if rule not in DERIVATION_RULES:
+        raise InvalidArchError(f"unknown derivation rule {rule!r}; valid: {', '.join(DERIVATION_RULES)}")
+    arr = check_strengths(strengths)
+    if rule == "darts":
+        from natsbench.spaces.darts import derive_darts
+
+        mask = _check_available(available)
+        low = arr.min() - 1.0
+        return to_str(derive_darts(np.where(mask, arr, low)))
+    if actall:
+        arr = normalize_per_node(arr, available)
+    return to_str(derive_topk(arr, k, available))
 
 
 class ExtCellSpace:

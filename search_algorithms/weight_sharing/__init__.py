@@ -36,6 +36,11 @@ WS_ALGORITHMS = MappingProxyType({
     "tas": "search_algorithms.weight_sharing.tas:TAS",
     "fbnetv2": "search_algorithms.weight_sharing.fbnetv2:FBNetV2",
     "tunas": "search_algorithms.weight_sharing.tunas:TuNAS",
+    # the ExtCell space (Na's thesis ch. 4): strength parametrisations + top-k derivation
+    "btnas": "search_algorithms.weight_sharing.btnas:BtNAS",
+    "darts-topk": "search_algorithms.weight_sharing.btnas:DartsTopK",
+    "darts-elu-topk": "search_algorithms.weight_sharing.btnas:DartsEluTopK",
+    "fairdarts-topk": "search_algorithms.weight_sharing.btnas:FairDartsTopK",
 })
 
 

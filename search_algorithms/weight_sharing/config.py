@@ -9,6 +9,9 @@ sss (TAS, FBNet-V2, TuNAS) the same weight/architecture settings, tau 10 -> 0.1 
 FBNet-V2, TuNAS's baseline momentum 0.95 and architecture weight decay 0, no warm-up unless
 ``warmup_ratio`` (0.3 in Fig. 5.7c) and no cost target unless ``flops_target``.
 
+``na-digits``: the strength searches of the ExtCell space (BtNAS and the DARTS-family
+baselines of Na's thesis Table 4.2) at the scale of the bundled ExtCell digits benchmarks.
+
 ``digits``: the same algorithms at the scale of the bundled tss-digits (or sss-digits)
 benchmark: the skeleton width/cells and image size are read from the benchmark's manifest
 (``net_config``) and the augmentation from its training protocol (on tss-digits every derived
@@ -78,6 +81,14 @@ class SearchConfig:
     # TuNAS: reward baseline momentum; architecture weight decay (the official runs: 0)
     tunas_baseline_decay: float = 0.95
     tunas_arch_weight_decay: float = 0.0
+    # strength searches of the ExtCell space (btnas.py): derivation rule ('topk' or 'darts'),
+    # operation budget k (None: the benchmark's), ActAll, BtNAS KL weight lambda, FairDARTS
+    # zero-one loss weight
+    derivation: str = "topk"
+    k: int | None = None
+    actall: bool = False
+    kl_weight: float = 1e-3
+    zero_one_weight: float = 10.0
 
     def replace(self, **changes: Any) -> "SearchConfig":
         """A copy with ``changes``; unknown names raise QueryError naming the valid ones."""
@@ -97,6 +108,18 @@ CONFIGS: dict[str, SearchConfig] = {
     # -> 21 steps of 64 per epoch
     "digits": SearchConfig(name="digits", epochs=30, C=None, N=None, image_size=None,
                            crop_padding=None, flip_prob=None, eval_batch_size=250),
+    # Na's thesis §3.4.1 search settings (SGD lr 0.1 cosine to 0, momentum 0.9, weight decay
+    # 3e-4; Adam lr 6e-4, betas (0.5, 0.999), weight decay 1e-3) at the scale of the bundled
+    # ExtCell digits benchmarks (cells, image size, augmentation from their manifest). Scaled
+    # to finish in minutes on 2 CPU cores: a half-width search supernet (C=4; the
+    # benchmarks' networks have C=8, as DARTS searches at C=16 and evaluates at C=36), 6
+    # epochs of batch 128 (66 steps instead of 50 epochs x 782), hence a 10x architecture lr
+    # (6e-3); docs/ALGORITHMS.md.
+    "na-digits": SearchConfig(name="na-digits", epochs=6, C=4, N=None, image_size=None,
+                              batch_size=128, lr=0.1, lr_min=0.0, momentum=0.9, nesterov=False,
+                              weight_decay=3e-4, arch_lr=6e-3, arch_betas=(0.5, 0.999),
+                              arch_weight_decay=1e-3, crop_padding=None, flip_prob=None,
+                              eval_batch_size=250),
 }
 
 

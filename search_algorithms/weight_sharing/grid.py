@@ -24,7 +24,8 @@ from typing import Any
 from natsbench.errors import ConfigError, QueryError
 from search_algorithms.weight_sharing.config import SearchConfig
 
-__all__ = ["WSJob", "run_grid", "rows_to_frame", "parse_seeds", "EXECUTORS"]
+__all__ = ["WSJob", "run_grid", "rows_to_frame", "parse_seeds", "EXECUTORS", "load_proxy_search_data",
+           "load_search_data", "proxy_digest", "search_dataset_name"]
 
 #: accepted ``executor`` values
 EXECUTORS: tuple[str, ...] = ("local", "ray")
@@ -56,14 +57,64 @@ def parse_seeds(text: str, option: str = "--seeds") -> list[int]:
 
 def _run_job(job: WSJob, config: SearchConfig, bench: str, data_root: str | None,
              split_file: str | None, device: str | None, checkpoint_dir: str | None,
-             threads: int | None, progress: bool, on_missing: str = "error"
-             ) -> list[dict[str, Any]]:
+             threads: int | None, progress: bool, on_missing: str = "error",
+             proxy_data: str | None = None) -> list[dict[str, Any]]:
     from search_algorithms.weight_sharing.engine import run_search
 
-    return run_search(job.algorithm, job.dataset, config, job.seed, bench, data_root=data_root,
-                      split_file=split_file, device=device, checkpoint_dir=checkpoint_dir,
-                      num_threads=threads, progress=progress, on_missing=on_missing,
-                      space=job.space)
+    data = None
+    if proxy_data is not None:
+        data, selection = load_proxy_search_data(job.dataset, config, bench, proxy_data,
+                                                 data_root=data_root, split_file=split_file)
+        if checkpoint_dir is not None:  # never resume a full-data search, nor another file's
+            checkpoint_dir = str(Path(checkpoint_dir) / f"proxy-{proxy_digest(proxy_data)}")
+    rows = run_search(job.algorithm, job.dataset, config, job.seed, bench, data=data,
+                      data_root=data_root, split_file=split_file, device=device,
+                      checkpoint_dir=checkpoint_dir, num_threads=threads, progress=progress,
+                      on_missing=on_missing, space=job.space)
+    if proxy_data is not None:
+        extra = {"proxy_selection": str(selection.provenance.get("selection", "")),
+                 "proxy_k": len(selection), "proxy_seed": selection.seed}
+        rows = [{**row, **extra} for row in rows]
+    return rows
+
+
+def proxy_digest(path: str | os.PathLike) -> str:
+    """First 12 hex digits of the SHA-1 of a proxy-data file (names its checkpoints)."""
+    import hashlib
+
+    return hashlib.sha1(Path(path).read_bytes()).hexdigest()[:12]
+
+
+def search_dataset_name(dataset: str) -> str:
+    """The dataset a search of ``dataset`` loads (``cifar10`` searches on ``cifar10-valid``)."""
+    from search_algorithms.weight_sharing.engine import _search_dataset
+
+    return _search_dataset(dataset)
+
+
+def load_search_data(dataset: str, config: SearchConfig, bench: Any, *,
+                     data_root: str | None = None, split_file: str | None = None) -> Any:
+    """The dataset a search of ``dataset`` loads, as :func:`run_search` loads it (the search
+    dataset, at the image size of ``config`` or of the benchmark)."""
+    from natsbench.datasets import load_dataset
+    from search_algorithms.weight_sharing.engine import BenchOracle, _resolve_scale
+
+    name = search_dataset_name(dataset)
+    _, size, _, _ = _resolve_scale(config, BenchOracle(bench, dataset), name)
+    return load_dataset(name, root=data_root, split_file=split_file, image_size=size)
+
+
+def load_proxy_search_data(dataset: str, config: SearchConfig, bench: Any, proxy_data: str | os.PathLike,
+                           *, data_root: str | None = None, split_file: str | None = None
+                           ) -> tuple[Any, Any]:
+    """The search data of ``dataset`` (:func:`load_search_data`) restricted to the proxy-data
+    file: ``(LoadedDataset, ProxySelection)``
+    (:func:`natsbench.datasets.proxy.apply_proxy_selection`)."""
+    from natsbench.datasets.proxy import apply_proxy_selection, read_proxy_selection
+
+    selection = read_proxy_selection(proxy_data, search_dataset_name(dataset))
+    data = load_search_data(dataset, config, bench, data_root=data_root, split_file=split_file)
+    return apply_proxy_selection(data, selection), selection
 
 
 def rows_to_frame(rows: list[dict[str, Any]]) -> Any:
@@ -85,28 +136,34 @@ def run_grid(jobs: list[WSJob], config: SearchConfig, bench: str | os.PathLike, 
              device: str | None = "cpu",
              checkpoint_dir: str | os.PathLike | None = None, workers: int = 1,
              threads: int = 1, executor: str = "local", progress: bool = False,
-             on_missing: str = "error") -> Any:
+             on_missing: str = "error", proxy_data: str | os.PathLike | None = None) -> Any:
     """Run ``jobs`` and return all rows as one DataFrame (see :func:`rows_to_frame`);
     ``on_missing``: how an architecture the benchmark did not train is answered
-    (:class:`~search_algorithms.weight_sharing.engine.BenchOracle`)."""
+    (:class:`~search_algorithms.weight_sharing.engine.BenchOracle`); ``proxy_data``: a file of
+    ``natsbench proxy-data``: every search uses only those training examples, half for the
+    weights and half for the architecture (:func:`load_proxy_search_data`; rows gain
+    ``proxy_selection``, ``proxy_k``, ``proxy_seed``; checkpoints go to a sub-folder named by
+    the file's hash)."""
     if workers < 1 or threads < 1:
         raise QueryError(f"workers and threads must be >= 1; got workers={workers}, "
                          f"threads={threads}")
     if executor not in EXECUTORS:
         raise QueryError(f"unknown executor {executor!r}; valid: {', '.join(EXECUTORS)}")
     bench, ckpt = str(Path(bench)), None if checkpoint_dir is None else str(checkpoint_dir)
+    proxy = None if proxy_data is None else str(proxy_data)
     rows: list[dict[str, Any]] = []
     if executor == "ray":
-        args = (config, bench, data_root, split_file, device, ckpt, threads, False, on_missing)
+        args = (config, bench, data_root, split_file, device, ckpt, threads, False, on_missing,
+                proxy)
         return rows_to_frame(_run_ray(jobs, args, workers, threads, device))
     if workers == 1 or len(jobs) <= 1:
         for job in jobs:
             rows += _run_job(job, config, bench, data_root, split_file, device, ckpt, threads,
-                             progress, on_missing)
+                             progress, on_missing, proxy)
         return rows_to_frame(rows)
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
         futures = [pool.submit(_run_job, job, config, bench, data_root, split_file, device, ckpt,
-                               threads, False, on_missing) for job in jobs]
+                               threads, False, on_missing, proxy) for job in jobs]
         bar = None
         if progress:
             from tqdm.auto import tqdm

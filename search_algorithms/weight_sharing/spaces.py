@@ -50,6 +50,7 @@ __all__ = ["SpaceAdapter", "TssAdapter", "SssAdapter", "WS_SPACES", "register_sp
 WS_SPACES: dict[str, str] = {
     "tss": "search_algorithms.weight_sharing.spaces:TssAdapter",
     "sss": "search_algorithms.weight_sharing.spaces:SssAdapter",
+    "extcell": "search_algorithms.weight_sharing.extcell_space:ExtCellAdapter",
 }
 
 

@@ -1,0 +1,85 @@
+"""In-memory task data: float32 inputs and targets for train / validation / test (numpy only).
+
+The search and the hyperparameter stage may only see ``train`` and ``valid``; ``test`` is for the
+final number (DESIGN.md). Every loader returns a :class:`TaskData` with a validation set: the
+task's own when its published split has one, otherwise a held-out part of the training set
+(:func:`holdout`, deterministic in the task name and the split seed).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from natsbench.datasets.splits import DEFAULT_SPLIT_SEED, split_rng, stratified_split
+from natsbench.errors import ConfigError, DatasetError
+from natsbench.tasks.configs import TaskConfig
+
+__all__ = ["ArraySet", "TaskData", "holdout", "concat_sets"]
+
+
+@dataclass(frozen=True)
+class ArraySet:
+    """Inputs ``x`` float32 ``[N, C, *S]`` and targets ``y``: int64 ``[N]`` (classes) or float32
+    ``[N, labels]`` / ``[N, outputs, *S]`` (multi-label, dense)."""
+
+    x: np.ndarray
+    y: np.ndarray
+
+    def __post_init__(self) -> None:
+        if self.x.shape[0] != self.y.shape[0]:
+            raise DatasetError(f"{self.x.shape[0]} inputs but {self.y.shape[0]} targets")
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def take(self, indices: np.ndarray) -> "ArraySet":
+        """The examples at ``indices`` (in that order)."""
+        return ArraySet(self.x[indices], self.y[indices])
+
+
+def concat_sets(*sets: ArraySet) -> ArraySet:
+    """The examples of all ``sets`` in order."""
+    return ArraySet(np.concatenate([s.x for s in sets]), np.concatenate([s.y for s in sets]))
+
+
+@dataclass(frozen=True)
+class TaskData:
+    """One task's sets. ``provenance`` says where each came from (files, sizes, split rule)."""
+
+    task: TaskConfig
+    train: ArraySet
+    valid: ArraySet
+    test: ArraySet
+    provenance: dict = field(default_factory=dict)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """``(C, *S)`` of the data (the config's published shape unless files differ)."""
+        return tuple(int(s) for s in self.train.x.shape[1:])
+
+    def sizes(self) -> dict[str, int]:
+        return {"train": len(self.train), "valid": len(self.valid), "test": len(self.test)}
+
+
+def holdout(task: TaskConfig, train: ArraySet, fraction: float,
+            seed: int = DEFAULT_SPLIT_SEED) -> tuple[ArraySet, ArraySet]:
+    """Split ``train`` into (train, validation) with ``fraction`` of it held out.
+
+    Stratified by class for classification tasks, a seeded permutation otherwise; a function of
+    the task name, the targets and ``seed`` only.
+    """
+    if not 0.0 < fraction < 1.0:
+        raise ConfigError(f"validation fraction must be in (0, 1), got {fraction!r}")
+    n = len(train)
+    k = max(1, int(round(fraction * n)))
+    if k >= n:
+        raise DatasetError(f"task {task.name!r}: {n} training examples are too few to hold out "
+                           f"a validation set of {k}")
+    rng = split_rng(f"{task.name}:holdout", seed)
+    if task.output == "classes":
+        valid_idx, train_idx = stratified_split(train.y, [k, n - k], rng)
+    else:
+        order = rng.permutation(n)
+        valid_idx, train_idx = np.sort(order[:k]), np.sort(order[k:])
+    return train.take(train_idx), train.take(valid_idx)
