@@ -77,3 +77,35 @@ def supernet_step_setup(doc: str, modes: Sequence[str], argv: list[str] | None =
           f"{args.image_size}x{args.image_size}, {args.steps} steps x {args.repeats} rounds, "
           f"torch {torch.__version__}")
     return args, device, batches
+
+
+class SupernetStepper:
+    """One supernet (ours or the official reference) with the optimisers of the NATS-Bench
+    weight-sharing runs, timed by :func:`images_per_second`.
+
+    Weights: SGD lr 0.025, momentum 0.9, Nesterov, weight decay 5e-4; architecture: Adam lr
+    3e-4, betas (0.5, 0.999), weight decay 1e-3. Subclasses define ``step(x, y)``; ``fmt`` is
+    the memory format inputs are given in (channels-last or contiguous).
+    """
+
+    def __init__(self, net: Any, official: bool, mode: str, device: Any, channels_last: bool,
+                 *, arch: list, weights: list) -> None:
+        import torch
+        from torch import nn
+
+        self.net, self.official, self.mode = net.to(device), official, mode
+        self.fmt = torch.channels_last if channels_last else torch.contiguous_format
+        self.net.to(memory_format=self.fmt)
+        self.w_opt = torch.optim.SGD(weights, lr=0.025, momentum=0.9, nesterov=True,
+                                     weight_decay=5e-4)
+        self.a_opt = torch.optim.Adam(arch, lr=3e-4, betas=(0.5, 0.999), weight_decay=1e-3)
+        self.gen = torch.Generator().manual_seed(0)
+        self.device = device
+        self.loss = nn.CrossEntropyLoss()
+
+    def step(self, x: Any, y: Any) -> None:
+        raise NotImplementedError
+
+    def images_per_second(self, batches: list) -> tuple[float, float]:
+        self.net.train()
+        return images_per_second(self.step, batches, self.device)

@@ -36,7 +36,7 @@ from natsbench.spaces import sss
 from search_algorithms.weight_sharing.fbnetv2 import expected_masks
 from search_algorithms.weight_sharing.tas import select_widths
 from search_algorithms.weight_sharing.tunas import sample_widths
-from _timing import compare_rounds, images_per_second, supernet_step_setup  # noqa: E402  (benchmarks/_timing.py)
+from _timing import SupernetStepper, compare_rounds, supernet_step_setup  # noqa: E402  (benchmarks/_timing.py)
 
 OFFICIAL_ALGO = {"tas": "tas", "fbnetv2": "mask_gumbel", "tunas": "mask_rl"}
 
@@ -54,22 +54,14 @@ def _reference(mode: str | None, num_classes: int) -> nn.Module:
     return net
 
 
-class Stepper:
-    """One supernet, its two optimisers and a timed loop of search steps."""
+class Stepper(SupernetStepper):
+    """The sss supernet (ours or GenericNAS301Model) and a timed loop of search steps."""
 
     def __init__(self, net: nn.Module, official: bool, mode: str, device: torch.device,
                  channels_last: bool) -> None:
-        self.net, self.official, self.mode = net.to(device), official, mode
-        self.fmt = torch.channels_last if channels_last else torch.contiguous_format
-        self.net.to(memory_format=self.fmt)
-        arch = list(net.alphas) if official else net.arch_parameters()
-        weights = list(net.weights) if official else net.weights()
-        self.w_opt = torch.optim.SGD(weights, lr=0.025, momentum=0.9, nesterov=True,
-                                     weight_decay=5e-4)
-        self.a_opt = torch.optim.Adam(arch, lr=3e-4, betas=(0.5, 0.999), weight_decay=1e-3)
-        self.gen = torch.Generator().manual_seed(0)
-        self.device = device
-        self.loss = nn.CrossEntropyLoss()
+        super().__init__(net, official, mode, device, channels_last,
+                         arch=list(net.alphas) if official else net.arch_parameters(),
+                         weights=list(net.weights) if official else net.weights())
         self.baseline = 0.0
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list]:
@@ -105,10 +97,6 @@ class Stepper:
             logp = torch.log_softmax(self.net.arch_logits, -1)
             (-(acc - self.baseline) * logp.gather(1, torch.tensor(index).view(-1, 1)).sum()).backward()
         self.a_opt.step()
-
-    def images_per_second(self, batches: list) -> tuple[float, float]:
-        self.net.train()
-        return images_per_second(self.step, batches, self.device)
 
 
 def _copy_weights(ours: SssSupernet, ref: nn.Module) -> None:

@@ -28,7 +28,7 @@ from torch import nn
 
 from natsbench.models.tss_supernet import TssSupernet, gumbel_hard
 from natsbench.spaces import tss
-from _timing import compare_rounds, images_per_second, supernet_step_setup  # noqa: E402  (benchmarks/_timing.py)
+from _timing import SupernetStepper, compare_rounds, supernet_step_setup  # noqa: E402  (benchmarks/_timing.py)
 
 PATH_ARCH = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 OFFICIAL_MODE = {"darts": ("darts-v1", "joint"), "gdas": ("gdas", "gdas"), "path": ("setn", "dynamic")}
@@ -49,23 +49,15 @@ def _reference(mode: str, num_classes: int) -> nn.Module:
     return net
 
 
-class Stepper:
-    """One supernet, its two optimisers and a timed loop of search steps."""
+class Stepper(SupernetStepper):
+    """The tss supernet (ours or GenericNAS201Model) and a timed loop of search steps."""
 
     def __init__(self, net: nn.Module, official: bool, mode: str, device: torch.device,
                  channels_last: bool) -> None:
-        self.net, self.official, self.mode = net.to(device), official, mode
-        self.fmt = torch.channels_last if channels_last else torch.contiguous_format
-        self.net.to(memory_format=self.fmt)
-        arch = [net.arch_parameters] if official else [net.arch_logits]
-        weights = list(net.weights) if official else net.weights()
-        self.w_opt = torch.optim.SGD(weights, lr=0.025, momentum=0.9, nesterov=True,
-                                     weight_decay=5e-4)
-        self.a_opt = torch.optim.Adam(arch, lr=3e-4, betas=(0.5, 0.999), weight_decay=1e-3)
-        self.gen = torch.Generator().manual_seed(0)
+        super().__init__(net, official, mode, device, channels_last,
+                         arch=[net.arch_parameters] if official else net.arch_parameters(),
+                         weights=list(net.weights) if official else net.weights())
         self.path = list(tss.op_indices(PATH_ARCH))
-        self.device = device
-        self.loss = nn.CrossEntropyLoss()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.official:
@@ -83,10 +75,6 @@ class Stepper:
         self.loss(self.forward(x.contiguous(memory_format=self.fmt)), y).backward()
         self.w_opt.step()
         self.a_opt.step()
-
-    def images_per_second(self, batches: list) -> tuple[float, float]:
-        self.net.train()
-        return images_per_second(self.step, batches, self.device)
 
 
 def _copy_weights(ours: TssSupernet, ref: nn.Module) -> None:
