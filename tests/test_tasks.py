@@ -55,8 +55,6 @@ def test_metrics_hand_computed():
     assert compute_metric("1-F1", logits, np.array([0, 1, 1, 0])) == pytest.approx(0.5)
     out, y = np.array([[3.0, 4.0]]), np.array([[0.0, 4.0]])
     assert compute_metric("relative_l2", out, y) == pytest.approx(3.0 / 4.0)
-    assert compute_metric("MAE8", np.array([1.0, 5.0, 20.0]), np.array([2.0, 9.0, 7.0])) \
-        == pytest.approx((1.0 + 13.0) / 2)
     # AUROC: scores .1 .4 .35 .8 for labels 0 0 1 1 -> 3 of 4 pairs ranked right
     s, lab = np.array([[0.1], [0.4], [0.35], [0.8]]), np.array([[0], [0], [1], [1]])
     assert compute_metric("1-AUROC", s, lab) == pytest.approx(0.25)
@@ -65,6 +63,55 @@ def test_metrics_hand_computed():
     # a dense mask is flattened: same numbers for a [1, 1, 2, 2] map
     assert compute_metric("1-AUROC", s.reshape(1, 1, 2, 2), lab.reshape(1, 1, 2, 2)) \
         == pytest.approx(0.25)
+
+
+def test_mae8_follows_nas_bench_360_pair_filter_and_protein_average():
+    """NAS-Bench-360's calculate_mae (mae_lr_d8): pairs j - i >= 24 with true distance <= 8 A,
+    prediction averaged over both triangles, mean per protein, then mean over proteins."""
+    from natsbench.tasks.objectives import compute_metric
+
+    size = 26
+    t = np.full((3, 1, size, size), 20.0)       # far pairs never count
+    p = np.zeros_like(t)
+    # protein 0: (0, 24) true 5, predicted 6 / 8 in the two triangles -> 7, error 2
+    t[0, 0, 0, 24], p[0, 0, 0, 24], p[0, 0, 24, 0] = 5.0, 6.0, 8.0
+    # (0, 25) true 8 (<= 8 counts), predicted 12 / 10 -> 11, error 3
+    t[0, 0, 0, 25], p[0, 0, 0, 25], p[0, 0, 25, 0] = 8.0, 12.0, 10.0
+    t[0, 0, 1, 25] = 9.0                         # > 8 A: dropped
+    t[0, 0, 0, 10] = 3.0                         # separation 10 < 24: dropped
+    t[0, 0, 25, 0] = 4.0                         # lower triangle: dropped
+    # protein 1: (1, 25) true 7.5, predicted 0 -> error 7.5; a NaN distance is dropped
+    t[1, 0, 1, 25] = 7.5
+    t[1, 0, 0, 24] = np.nan
+    # protein 2: no counted pair -> skipped, not a zero
+    per_protein = [(2.0 + 3.0) / 2, 7.5]
+    assert compute_metric("MAE8", p, t) == pytest.approx(np.mean(per_protein))   # 5.0
+    assert compute_metric("MAE8", p[:, 0], t[:, 0]) == pytest.approx(5.0)
+    assert np.isnan(compute_metric("MAE8", p[2:], t[2:]))
+    with pytest.raises(NatsBenchError, match="square distance maps"):
+        compute_metric("MAE8", np.array([1.0, 5.0]), np.array([2.0, 9.0]))
+
+
+def test_cosmic_auroc_honours_ignore_mask():
+    """deepCR / DASH: ignored pixels get probability 0 and label 0 (never a positive)."""
+    from natsbench.tasks.objectives import compute_metric
+
+    # pixels A..F: labels 0 1 1 0 1 0, logits 3 1 2 -2 -3 .5; A and E flagged ignore
+    logits = np.array([3.0, 1.0, 2.0, -2.0, -3.0, 0.5]).reshape(1, 1, 2, 3)
+    labels = np.array([0, 1, 1, 0, 1, 0], dtype=float).reshape(1, 1, 2, 3)
+    ignore = np.array([1, 0, 0, 0, 1, 0], dtype=float).reshape(1, 1, 2, 3)
+    # no mask: positives B C E vs negatives A D F: 2 + 2 + 0 of 9 pairs right
+    assert compute_metric("1-AUROC", logits, labels) == pytest.approx(5 / 9)
+    # mask: positives B (.73) C (.88) above negatives A (0) E (0) D (.12) F (.62)
+    assert compute_metric("1-AUROC", logits, labels, ignore=ignore) == pytest.approx(0.0)
+    # an ignored pixel is a correctly ranked negative, not dropped: positive B (logit -1)
+    # under negative D (logit 0) but above ignored A -> AUROC 1/2 (dropping A would give 0)
+    three = (np.array([5.0, -1.0, 0.0]).reshape(1, 1, 1, 3),
+             np.array([1.0, 1.0, 0.0]).reshape(1, 1, 1, 3))
+    assert compute_metric("1-AUROC", *three, ignore=np.array([1.0, 0, 0]).reshape(1, 1, 1, 3)) \
+        == pytest.approx(0.5)
+    with pytest.raises(NatsBenchError, match="ignore mask"):
+        compute_metric("MAE8", logits, labels, ignore=ignore)
 
 
 def test_losses_hand_computed():
@@ -240,6 +287,12 @@ def test_cosmic_path_lists(tmp_path):
                 allow_pickle=True)
     data = load_task("cosmic", tmp_path)
     assert data.test.x.shape == (2, 1, 8, 8) and data.test.y.shape == (2, 1, 8, 8)
+    # the ignore plane (channel 2 of each file) reaches every set, in the examples' order
+    last = np.load(tmp_path / "cosmic/imgs/test_1.npy")
+    np.testing.assert_array_equal(data.test.ignore[1, 0], last[2])
+    np.testing.assert_array_equal(data.test.y[1, 0], last[1])
+    assert data.train.ignore.shape == data.train.y.shape
+    assert data.valid.ignore.shape == data.valid.y.shape
 
 
 def test_prepared_npz_tasks(tmp_path):

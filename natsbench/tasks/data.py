@@ -21,26 +21,39 @@ __all__ = ["ArraySet", "TaskData", "holdout", "concat_sets"]
 @dataclass(frozen=True)
 class ArraySet:
     """Inputs ``x`` float32 ``[N, C, *S]`` and targets ``y``: int64 ``[N]`` (classes) or float32
-    ``[N, labels]`` / ``[N, outputs, *S]`` (multi-label, dense)."""
+    ``[N, labels]`` / ``[N, outputs, *S]`` (multi-label, dense).
+
+    ``ignore`` (dense tasks only, optional): float32 of ``y``'s shape, 1 where a target element
+    must not count in the metric (Cosmic's bad / saturated pixels); pass it to
+    :func:`~natsbench.tasks.objectives.compute_metric`.
+    """
 
     x: np.ndarray
     y: np.ndarray
+    ignore: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.x.shape[0] != self.y.shape[0]:
             raise DatasetError(f"{self.x.shape[0]} inputs but {self.y.shape[0]} targets")
+        if self.ignore is not None and self.ignore.shape != self.y.shape:
+            raise DatasetError(f"ignore mask of shape {self.ignore.shape}, but targets of shape "
+                               f"{self.y.shape}: they must match")
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
 
     def take(self, indices: np.ndarray) -> "ArraySet":
         """The examples at ``indices`` (in that order)."""
-        return ArraySet(self.x[indices], self.y[indices])
+        return ArraySet(self.x[indices], self.y[indices],
+                        None if self.ignore is None else self.ignore[indices])
 
 
 def concat_sets(*sets: ArraySet) -> ArraySet:
-    """The examples of all ``sets`` in order."""
-    return ArraySet(np.concatenate([s.x for s in sets]), np.concatenate([s.y for s in sets]))
+    """The examples of all ``sets`` in order (an ignore mask only when every set has one)."""
+    ignores = [s.ignore for s in sets]
+    ignore = None if any(m is None for m in ignores) else np.concatenate(ignores)
+    return ArraySet(np.concatenate([s.x for s in sets]), np.concatenate([s.y for s in sets]),
+                    ignore)
 
 
 @dataclass(frozen=True)

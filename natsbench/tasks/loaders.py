@@ -239,7 +239,7 @@ def _cosmic(task: TaskConfig, root: Path) -> Sets:
     for rel in task.files:
         list_path = _file(task, root, rel)
         paths = load_npy_file(list_path)
-        xs, ys = [], []
+        xs, ys, ignores = [], [], []
         for item in np.asarray(paths).reshape(-1).tolist():
             p = Path(str(item))
             p = p if p.is_absolute() else root / p
@@ -249,9 +249,10 @@ def _cosmic(task: TaskConfig, root: Path) -> Sets:
             img = _array(p, load_npy_file(p), "image stack", 3)   # [3, H, W]: image, mask, ignore
             xs.append(img[0:1])
             ys.append(img[1:2])
+            ignores.append(img[2:3])   # deepCR's bad-pixel mask: kept for the metric
         if not xs:
             raise DatasetError(f"{list_path}: lists no image files")
-        sets.append(ArraySet(_f32(np.stack(xs)), _f32(np.stack(ys))))
+        sets.append(ArraySet(_f32(np.stack(xs)), _f32(np.stack(ys)), _f32(np.stack(ignores))))
     return sets[0], None, sets[1]
 
 

@@ -16,10 +16,12 @@ Metrics (:func:`compute_metric`, on the outputs and targets of a whole set; lowe
 
 * ``error_pct``: 100 x the 0-1 error of the arg-max class;
 * ``relative_l2``: as the loss, averaged over examples;
-* ``MAE8``: mean absolute distance error over the residue pairs whose true distance is below 8 A
-  (NAS-Bench-360's PSICOV metric, without its long-range pair filter; see docs/DASH.md);
+* ``MAE8``: NAS-Bench-360's PSICOV metric (:func:`psicov_mae8`): per protein, the mean absolute
+  distance error over the long-range residue pairs (sequence separation >= 24) whose true
+  distance is <= 8 A, of the prediction averaged over both triangles; then the mean over proteins;
 * ``1-AUROC``: 1 - the macro ROC AUC over labels that have both classes (DeepSEA), or over
-  all pixels of a dense mask (Cosmic);
+  all pixels of a dense mask (Cosmic; with an ``ignore`` mask, deepCR's rule: ignored pixels get
+  score 0 and label 0, see :func:`compute_metric`);
 * ``1-mAP``: 1 - the macro average precision over labels with a positive (FSD50K);
 * ``1-F1``: 1 - the macro F1 over classes (ECG).
 """
@@ -38,7 +40,7 @@ import torch.nn.functional as F
 from natsbench.errors import ConfigError
 from natsbench.tasks.configs import METRICS, TaskConfig
 
-__all__ = ["make_loss", "compute_metric", "focal_loss", "relative_l2"]
+__all__ = ["make_loss", "compute_metric", "focal_loss", "relative_l2", "psicov_mae8"]
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -78,14 +80,71 @@ def make_loss(task: TaskConfig) -> LossFn:
     raise ConfigError(f"unknown loss {task.loss!r}")  # pragma: no cover - TaskConfig checks
 
 
-def compute_metric(name: str, outputs: np.ndarray, targets: np.ndarray) -> float:
+#: PSICOV's MAE8 pair filter: minimum sequence separation ``j - i`` and maximum true distance (A)
+PSICOV_MIN_SEPARATION = 24
+PSICOV_MAX_DISTANCE = 8.0
+
+
+def psicov_mae8(outputs: np.ndarray, targets: np.ndarray) -> float:
+    """NAS-Bench-360's PSICOV metric MAE8 (A) of predicted and true distance maps.
+
+    The facts, from ``calculate_mae`` in NAS-Bench-360's ``backbone/utils_grid.py`` (its first
+    value, ``mae_lr_d8``; DASH's ``psicov_mae`` in ``src/task_utils.py`` reports the same one):
+
+    * the prediction is averaged over both triangles, ``(P[i, j] + P[j, i]) / 2``, and only
+      pairs ``i <= j`` are scored;
+    * a pair ``(i, j)`` counts when its sequence separation ``j - i >= 24`` ("long range") and
+      its true distance is ``<= 8`` A (pairs with ``> 8`` A or an undefined, NaN, distance drop);
+    * per protein the mean absolute error over the counted pairs (undefined, and skipped, for a
+      protein with none), then the plain mean over proteins.
+
+    Args:
+        outputs: predicted distances ``[N, 1, L, L]`` or ``[N, L, L]`` (A).
+        targets: true distances of the same shape (A).
+
+    Returns:
+        MAE8 in A; NaN when no protein has a counted pair.
+    """
+    p, t = np.asarray(outputs, np.float64), np.asarray(targets, np.float64)
+    if p.shape != t.shape or p.ndim not in (3, 4) or p.shape[-1] != p.shape[-2] \
+            or (p.ndim == 4 and p.shape[1] != 1):
+        raise ConfigError(f"MAE8 needs square distance maps [N, 1, L, L] or [N, L, L] of equal "
+                          f"shapes; got outputs {p.shape} and targets {t.shape}")
+    n, size = p.shape[0], p.shape[-1]
+    p, t = p.reshape(n, size, size), t.reshape(n, size, size)
+    sym = (p + p.transpose(0, 2, 1)) / 2.0
+    long_range = np.triu(np.ones((size, size), dtype=bool), k=PSICOV_MIN_SEPARATION)
+    counted = long_range & (t <= PSICOV_MAX_DISTANCE)      # NaN distances compare False
+    err = np.where(counted, np.abs(sym - t), 0.0).sum(axis=(1, 2))
+    pairs = counted.sum(axis=(1, 2))
+    has = pairs > 0
+    return float(np.mean(err[has] / pairs[has])) if has.any() else float("nan")
+
+
+def compute_metric(name: str, outputs: np.ndarray, targets: np.ndarray,
+                   ignore: np.ndarray | None = None) -> float:
     """The metric ``name`` (one of :data:`~natsbench.tasks.configs.METRICS`) of a whole set.
 
     Args:
         outputs: network outputs (logits, or predicted values of a dense map).
         targets: int classes ``[N]``, binary labels ``[N, L]`` or dense maps.
+        ignore: for ``1-AUROC`` on a dense mask only (Cosmic, :attr:`ArraySet.ignore
+            <natsbench.tasks.data.ArraySet>`): 1 where a pixel is flagged ignore, of the targets'
+            shape. As deepCR's ``evaluate._roc`` (``binary_mask * (1 - ignore)`` against
+            ``msk * (1 - ignore)``) and DASH's Cosmic ``mask`` transform (``img * (1 - ignore)``
+            on the sigmoid output and on the target) do, an ignored pixel gets probability 0 and
+            label 0: it can never be a true or false positive.
     """
     outputs = np.asarray(outputs, dtype=np.float64)
+    if ignore is not None:
+        ignore = np.asarray(ignore, dtype=np.float64)
+        if name != "1-AUROC" or outputs.ndim <= 2 or ignore.shape != np.shape(targets):
+            raise ConfigError(f"an ignore mask applies to 1-AUROC of a dense mask with the "
+                              f"targets' shape; got metric {name!r}, outputs {outputs.shape}, "
+                              f"targets {np.shape(targets)}, ignore {ignore.shape}")
+        keep = 1.0 - ignore
+        outputs = keep * np.exp(-np.logaddexp(0.0, -outputs))  # sigmoid, zeroed if ignored
+        targets = np.asarray(targets, dtype=np.float64) * keep
     if name == "error_pct":
         return float(100.0 * np.mean(outputs.argmax(axis=1) != np.asarray(targets)))
     if name == "relative_l2":
@@ -93,8 +152,7 @@ def compute_metric(name: str, outputs: np.ndarray, targets: np.ndarray) -> float
         norm = np.linalg.norm(np.asarray(targets, np.float64).reshape(len(outputs), -1), axis=1)
         return float(np.mean(diff / np.maximum(norm, 1e-12)))
     if name == "MAE8":
-        mask = np.asarray(targets) < 8.0
-        return float(np.abs(outputs - targets)[mask].mean()) if mask.any() else float("nan")
+        return psicov_mae8(outputs, targets)
     if name == "1-F1":
         from sklearn.metrics import f1_score
 
