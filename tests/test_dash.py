@@ -250,3 +250,23 @@ def test_retraining_network_gets_full_convolutions_with_the_choices():
     assert out.shape == (1, 1, 9, 9)                   # dense: resolution kept
     with pytest.raises(Exception, match="nope"):
         apply_kernel_choices(net, {"nope": {"k": 3, "d": 1}})
+
+
+def test_evaluate_scores_with_the_sets_ignore_mask():
+    """Cosmic's ignore plane reaches the metric through the stages' ``evaluate``."""
+    import torch
+    from torch import nn
+
+    from natsbench.tasks.data import ArraySet
+    from natsbench.tasks.objectives import compute_metric
+    from search_algorithms.dash.engine import Arrays, evaluate
+
+    rng = np.random.default_rng(0)
+    y = (rng.random((3, 1, 6, 6)) < 0.3).astype(np.float32)
+    x = rng.normal(size=y.shape).astype(np.float32)          # logits; nn.Identity predicts them
+    x[y == 0] += 2.0                                         # many confident false positives...
+    ignore = (y == 0) & (rng.random(y.shape) < 0.7)           # ...mostly flagged ignore
+    data = Arrays(ArraySet(x, y, ignore.astype(np.float32)), torch.device("cpu"))
+    score = evaluate(nn.Identity(), data, "1-AUROC", batch_size=2)
+    assert score == compute_metric("1-AUROC", x, y, ignore=ignore.astype(np.float32))
+    assert score < compute_metric("1-AUROC", x, y) - 0.05    # the mask changes the score

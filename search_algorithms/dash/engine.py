@@ -35,13 +35,16 @@ logger = logging.getLogger(__name__)
 
 
 class Arrays:
-    """An :class:`ArraySet` on ``device`` (inputs float32, targets int64 or float32)."""
+    """An :class:`ArraySet` on ``device`` (inputs float32, targets int64 or float32); its
+    ``ignore`` mask (dense tasks such as Cosmic, else ``None``) stays a host numpy array for
+    :func:`evaluate`."""
 
     def __init__(self, data: ArraySet, device: torch.device) -> None:
         self.x = torch.from_numpy(np.ascontiguousarray(data.x, dtype=np.float32)).to(device)
         y = np.ascontiguousarray(data.y)
         self.y = torch.from_numpy(y.astype(np.int64) if y.dtype.kind in "iu" and y.ndim == 1
                                   else y.astype(np.float32)).to(device)
+        self.ignore = getattr(data, "ignore", None)
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
@@ -104,8 +107,9 @@ def predict(net: nn.Module, data: Arrays, batch_size: int) -> np.ndarray:
 
 
 def evaluate(net: nn.Module, data: Arrays, metric: str, batch_size: int) -> float:
-    """The task's metric of ``net`` on ``data``."""
-    return compute_metric(metric, predict(net, data, batch_size), data.y.cpu().numpy())
+    """The task's metric of ``net`` on ``data`` (with the set's ignore mask where it has one)."""
+    return compute_metric(metric, predict(net, data, batch_size), data.y.cpu().numpy(),
+                          ignore=data.ignore)
 
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
