@@ -364,3 +364,78 @@ def test_pulse_tasks_have_the_construction():
     assert digits.train.x.shape[1:] == (1, 16, 16) and digits.sizes() == \
         {"train": 1297, "valid": 250, "test": 250}
     assert set(OFFLINE_TASKS) == {"digits", "long1d", "local1d", "long2d", "local2d"}
+
+
+# -- PSICOV in its published PDNet layout (DASH's load_psicov / get_feature / get_map) ---------
+
+def _psicov_protein(root, folder, pid, n, rng, dist=None):
+    """Write ``<folder>/features/<pid>.pkl`` and ``<folder>/distance/<pid>-cb.npy``."""
+    feats = {"seq": "A" * n, "ss": rng.random((3, n)), "pssm": rng.random((n, 22)),
+             "sa": rng.random(n), "entropy": rng.random(n), "ccmpred": rng.random((n, n)),
+             "freecon": rng.random((n, n)), "potential": rng.random((n, n))}
+    for sub in ("features", "distance"):
+        (root / "protein" / folder / sub).mkdir(parents=True, exist_ok=True)
+    with open(root / "protein" / folder / "features" / f"{pid}.pkl", "wb") as f:
+        pickle.dump(feats, f, protocol=2)
+    cb = rng.uniform(4.0, 30.0, (n, n)) if dist is None else dist
+    triple = np.empty(3, dtype=object)
+    triple[0], triple[1], triple[2] = np.int64(n), "A" * n, cb
+    np.save(root / "protein" / folder / "distance" / f"{pid}-cb.npy", triple, allow_pickle=True)
+    return feats, cb
+
+
+def test_psicov_published_layout(tmp_path):
+    rng = np.random.default_rng(0)
+    dist = np.array([[0.0, 5.0, 20.0], [5.0, 0.5, 7.0], [20.0, 7.0, 0.0]])
+    f_a, _ = _psicov_protein(tmp_path, "deepcov", "aaa", 3, rng, dist.copy())
+    f_b, _ = _psicov_protein(tmp_path, "deepcov", "bbb", 125, rng)  # 135 padded > 128: cropped
+    (tmp_path / "protein" / "deepcov.lst").write_text("aaa 3\nbbb 125\n")
+    f_t, _ = _psicov_protein(tmp_path, "psicov", "ttt", 3, rng, dist.copy())
+    _psicov_protein(tmp_path, "psicov", "uuu", 6, rng)
+    (tmp_path / "protein" / "psicov.lst").write_text("ttt\nuuu\n")
+    data = load_task("psicov", tmp_path, valid_fraction=0.5)
+    tr = np.concatenate([data.train.x, data.valid.x])
+    assert tr.shape[1:] == (57, 128, 128) and data.test.x.shape == (2, 57, 16, 16)
+    # test protein ttt at offset 5: hand-built channels (v[j] then v[i]) and the cleaned map
+    x, y = data.test.x[0], data.test.y[0, 0]
+    i, j = 0, 2
+    assert x[0, 5 + i, 5 + j] == np.float32(f_t["ss"][0][j])
+    assert x[1, 5 + i, 5 + j] == np.float32(f_t["ss"][0][i])
+    assert x[6, 5 + i, 5 + j] == np.float32(f_t["pssm"][j, 0])
+    assert x[49, 5 + i, 5 + j] == np.float32(f_t["pssm"][i, 21])
+    assert x[50, 5 + i, 5 + j] == np.float32(f_t["sa"][j])
+    assert x[53, 5 + i, 5 + j] == np.float32(f_t["entropy"][i])
+    assert x[54 + 0, 5 + 1, 5 + 2] == np.float32(f_t["ccmpred"][1, 2])
+    assert x[56, 5 + 2, 5 + 1] == np.float32(f_t["potential"][2, 1])
+    # diagonal: ends copy their neighbour, middle = (5 + 7) / 2; values < 1 A raised to 1
+    expected = np.array([[5.0, 5.0, 20.0], [5.0, 6.0, 7.0], [20.0, 7.0, 7.0]])
+    np.testing.assert_array_equal(y[5:8, 5:8], expected)
+    assert (x[:, :5] == 0).all() and (y[:5] == 100).all() and (y[8:, 8:] == 100).all()
+    # training copy of the same map: clamped at 16, padding 100 -> 16, features zero outside
+    a = next(k for k in range(len(tr)) if np.isclose(tr[k, 56, 5, 5], f_a["potential"][0, 0]))
+    ya = np.concatenate([data.train.y, data.valid.y])[a, 0]
+    np.testing.assert_array_equal(ya[5:8, 5:8], np.minimum(expected, 16.0))
+    assert (ya[8:, :] == 16).all() and (tr[a, :, 8:, :] == 0).all()
+    # the long protein is one 128-window of its 135-wide padded maps
+    b = 1 - a
+    pot = np.pad(f_b["potential"], 5).astype(np.float32)
+    hits = [(r, c) for r in range(8) for c in range(8)
+            if np.array_equal(tr[b, 56], pot[r:r + 128, c:c + 128])]
+    assert len(hits) == 1
+
+
+def test_psicov_errors_name_files(tmp_path):
+    with pytest.raises(DatasetError, match=r"\{deepcov,psicov\}\.lst.*psicov_train\.npz"):
+        load_task("psicov", tmp_path)
+    rng = np.random.default_rng(1)
+    _psicov_protein(tmp_path, "deepcov", "aaa", 4, rng)
+    (tmp_path / "protein" / "deepcov.lst").write_text("aaa\nzzz\n")
+    with pytest.raises(DatasetError, match="zzz.pkl"):
+        load_task("psicov", tmp_path)
+    (tmp_path / "protein" / "deepcov.lst").write_text("aaa\n")
+    with pytest.raises(DatasetError, match="psicov.lst"):
+        load_task("psicov", tmp_path)
+    _psicov_protein(tmp_path, "psicov", "ttt", 4, rng, np.ones((5, 5)))  # wrong map size
+    (tmp_path / "protein" / "psicov.lst").write_text("ttt\n")
+    with pytest.raises(DatasetError, match="ttt-cb.npy.*sequence length 4"):
+        load_task("psicov", tmp_path)

@@ -155,8 +155,8 @@ NB360_TASKS: dict[str, TaskConfig] = {t.name: t for t in (
     _t2("psicov", "PSICOV", "protein inter-residue distances from 57 pair features",
         (57, 128, 128), 1, "dense", "mse", "MAE8", 8,
         ("protein/psicov_train.npz", "protein/psicov_test.npz"),
-        _NB360 + "; natsbench reads the 57-channel PDNet features as arrays (keys x, y), "
-        "see docs/DASH.md"),
+        _NB360 + "; the published PDNet layout (protein/{deepcov,psicov}.lst, features/*.pkl, "
+        "distance/*-cb.npy) or prepared arrays (keys x, y), see docs/DASH.md"),
     _t2("cosmic", "Cosmic", "cosmic-ray masks of Hubble images", (1, 128, 128), 1, "dense",
         "bce_logits", "1-AUROC", 4, ("cosmic/train_dirs.npy", "cosmic/test_dirs.npy"),
         _NB360 + " (deepCR-mask data: one (3, 128, 128) .npy per image: image, mask, ignore)"),

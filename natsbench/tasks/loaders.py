@@ -206,7 +206,128 @@ def _fsd50k(task: TaskConfig, root: Path) -> Sets:
     return tr, va, te
 
 
+#: PSICOV's published (PDNet) layout below ``--data-root``, as DASH's ``load_psicov`` reads it
+PSICOV_LISTS = {"train": ("protein/deepcov.lst", "protein/deepcov"),
+                "test": ("protein/psicov.lst", "protein/psicov")}
+PSICOV_PAD = 10          #: zero border around each protein's pair features (5 each side)
+PSICOV_WINDOW = 128      #: training crop size (pixels)
+PSICOV_TRAIN_CLAMP = 16.0  #: training targets above this distance (A) are clamped ('16.0')
+_PSICOV_PAIR = ("ccmpred", "freecon", "potential")
+
+
+def psicov_features(path: Path, feats: Any) -> np.ndarray:
+    """The 57 PDNet pair channels ``[57, L, L]`` (float32) of one feature pickle ``feats``.
+
+    Channel order: for each of the 3 secondary-structure rows (``ss`` ``[3, L]``), the 22 PSSM
+    columns (``pssm`` ``[L, 22]``), ``sa`` ``[L]`` and ``entropy`` ``[L]``: the residue vector
+    along columns (``v[j]``) then along rows (``v[i]``); then ``ccmpred``, ``freecon`` and
+    ``potential`` ``[L, L]`` (6 + 44 + 2 + 2 + 3 = 57).
+    """
+    d = _dict(path, feats, ("seq", "ss", "pssm", "sa", "entropy") + _PSICOV_PAIR)
+    n = len(d["seq"])
+    want = {"ss": (3, n), "pssm": (n, 22), "sa": (n,), "entropy": (n,),
+            **{k: (n, n) for k in _PSICOV_PAIR}}
+    arr = {k: _array(path, d[k], k) for k in want}
+    for k, shape in want.items():
+        if arr[k].shape != shape:
+            raise DatasetError(f"{path}: {k!r} has shape {arr[k].shape}, expected {shape} "
+                               f"(sequence length {n})")
+    vectors = [*arr["ss"], *arr["pssm"].T, arr["sa"], arr["entropy"]]
+    out = np.empty((57, n, n), dtype=np.float32)
+    for c, v in enumerate(vectors):
+        out[2 * c] = v[None, :]
+        out[2 * c + 1] = v[:, None]
+    for c, k in enumerate(_PSICOV_PAIR):
+        out[2 * len(vectors) + c] = arr[k]
+    return out
+
+
+def psicov_distances(path: Path, obj: Any, length: int) -> np.ndarray:
+    """The C-beta distance map ``[L, L]`` (A) of one ``<id>-cb.npy`` ``(L, sequence, map)``,
+    cleaned as PDNet does: values below 1 A set to 1, each diagonal entry the mean of its two
+    neighbours (the ends copy their single neighbour)."""
+    if not (isinstance(obj, (tuple, list, np.ndarray)) and len(obj) == 3):
+        raise DatasetError(f"{path}: expected (length, sequence, distance map), "
+                           f"found {type(obj).__name__}")
+    ly, _seq, cb = obj
+    y = _array(path, cb, "the distance map", ndim=2).astype(np.float64)
+    if int(ly) != length or y.shape != (length, length):
+        raise DatasetError(f"{path}: length {ly} and map {y.shape} do not match the feature "
+                           f"pickle's sequence length {length}")
+    if np.isnan(y).any():
+        raise DatasetError(f"{path}: the distance map has NaN entries (DeepCov/PSICOV maps have "
+                           "none)")
+    y[y < 1.0] = 1.0
+    if length > 1:
+        diag = np.empty(length)
+        diag[0], diag[-1] = y[0, 1], y[-1, -2]
+        idx = np.arange(1, length - 1)
+        diag[1:-1] = (y[idx, idx - 1] + y[idx, idx + 1]) / 2.0
+        y[np.arange(length), np.arange(length)] = diag
+    return y
+
+
+def _read_list(task: TaskConfig, root: Path, rel: str) -> list[str]:
+    path = _file(task, root, rel)
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{path}: cannot read the protein list ({exc})") from exc
+    return [line.split()[0] for line in lines if line.strip()]
+
+
+def _psicov_raw(task: TaskConfig, root: Path) -> Sets:
+    """DeepCov (train) and PSICOV150 (test) from PDNet feature pickles and distance maps.
+
+    Each protein is padded by :data:`PSICOV_PAD` (features 0, target 100 A outside it). Train:
+    one :data:`PSICOV_WINDOW` crop per protein (seeded; DASH draws a fresh random crop per step),
+    shorter ones placed at the top-left of the window, targets clamped at
+    :data:`PSICOV_TRAIN_CLAMP`. Test: every protein padded to the longest (DASH pads to 512).
+    """
+    rng = split_rng("psicov_crops")
+    sets = []
+    for part, (lst, folder) in PSICOV_LISTS.items():
+        proteins = []
+        for pid in _read_list(task, root, lst):
+            fp = _file(task, root, f"{folder}/features/{pid}.pkl")
+            x = psicov_features(fp, read_pickle(fp))
+            dp = _file(task, root, f"{folder}/distance/{pid}-cb.npy")
+            y = psicov_distances(dp, load_npy_file(dp), x.shape[1])
+            proteins.append((x, y))
+        if not proteins:
+            raise DatasetError(f"task {task.name!r}: {root / lst} lists no protein")
+        side = (PSICOV_WINDOW if part == "train"
+                else max(x.shape[1] for x, _ in proteins) + PSICOV_PAD)
+        xs = np.zeros((len(proteins), 57, side, side), dtype=np.float32)
+        ys = np.full((len(proteins), 1, side, side), 100.0, dtype=np.float32)
+        for i, (x, y) in enumerate(proteins):
+            n, h = x.shape[1], PSICOV_PAD // 2
+            xp = np.zeros((57, n + PSICOV_PAD, n + PSICOV_PAD), dtype=np.float32)
+            yp = np.full((n + PSICOV_PAD, n + PSICOV_PAD), 100.0, dtype=np.float32)
+            xp[:, h:h + n, h:h + n], yp[h:h + n, h:h + n] = x, y
+            full = n + PSICOV_PAD
+            if full > side:  # only in training
+                r, c = rng.integers(0, full - side + 1, size=2)
+                xp, yp = xp[:, r:r + side, c:c + side], yp[r:r + side, c:c + side]
+            m = min(full, side)
+            xs[i, :, :m, :m], ys[i, 0, :m, :m] = xp, yp
+        if part == "train":
+            np.minimum(ys, PSICOV_TRAIN_CLAMP, out=ys)
+        sets.append(ArraySet(xs, ys))
+    return sets[0], None, sets[1]
+
+
 def _psicov(task: TaskConfig, root: Path) -> Sets:
+    """The published PDNet layout when ``protein/deepcov.lst`` exists, else the prepared
+    ``.npz`` arrays (:attr:`TaskConfig.files`)."""
+    if (root / PSICOV_LISTS["train"][0]).is_file():
+        return _psicov_raw(task, root)
+    if not (root / task.files[0]).is_file():
+        raise DatasetError(
+            f"task {task.name!r}: found neither the published layout ({root / 'protein'}/"
+            "{deepcov,psicov}.lst with {deepcov,psicov}/features/<id>.pkl and "
+            "{deepcov,psicov}/distance/<id>-cb.npy) nor the prepared arrays "
+            f"({', '.join(task.files)}); the data comes from {task.source}")
     tr, te = _xy_npz(task, root, task.files, add_channel=False)
     return tr, None, te
 
