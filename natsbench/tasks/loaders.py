@@ -13,8 +13,9 @@ Formats:
 * ``.mat``: MATLAB v7.3 files are HDF5 (read with h5py; MATLAB stores column-major, so arrays are
   transposed back), older versions with :func:`scipy.io.loadmat` (Darcy flow).
 * ``.npz`` (DeepSEA, and the prepared FSD50K / PSICOV arrays), ``.npy`` (NinaPro; Satellite's
-  pickled ``{"data", "label"}`` dicts; Cosmic's path lists), gzip pickles (Spherical), plain
-  pickles (ECG), the CIFAR-100 python batches (:mod:`natsbench.datasets.readers`).
+  pickled ``{"data", "label"}`` dicts; Cosmic's path lists; PSICOV's ``(L, seq, map)`` distance
+  files), gzip pickles (Spherical), plain pickles (ECG; PSICOV's PDNet feature dicts), the
+  CIFAR-100 python batches (:mod:`natsbench.datasets.readers`).
 """
 from __future__ import annotations
 
