@@ -61,6 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _btnas(args: argparse.Namespace) -> int:
+    import io
     import json
     import math
     import time
@@ -68,6 +69,7 @@ def _btnas(args: argparse.Namespace) -> int:
 
     from natsbench.errors import QueryError, check_output, check_range, require_dir
     from natsbench.resources import bundled_path
+    from natsbench.store.records import atomic_write_bytes
     from search_algorithms.runner import write_parquet
     from search_algorithms.weight_sharing import get_config
     from search_algorithms.weight_sharing.btnas import (extcell_bench_parts, evaluate_arch,
@@ -113,7 +115,9 @@ def _btnas(args: argparse.Namespace) -> int:
     import pandas as pd
 
     write_parquet(pd.DataFrame(rows), out / "rows.parquet")
-    np.savez(out / "strengths.npz", strengths=strengths, ops=np.array(ops))
+    buf = io.BytesIO()
+    np.savez(buf, strengths=strengths, ops=np.array(ops))
+    atomic_write_bytes(out / "strengths.npz", buf.getvalue())
     arch = rows[-1]["arch"]
     answer = evaluate_arch(bench, args.dataset, arch, train=args.train, device=args.device)
     result = {"strength": args.strength, "k": args.k, "actall": args.actall,
@@ -121,8 +125,6 @@ def _btnas(args: argparse.Namespace) -> int:
               "arch": arch, **answer, "search_time": rows[-1]["search_time"],
               "wall_time": time.perf_counter() - start, "search_wall_time": search_wall,
               **proxy}
-    from natsbench.store.records import atomic_write_bytes
-
     atomic_write_bytes(out / "result.json", json.dumps(result, indent=1).encode())
     print(f"{args.strength} k={args.k}{' actall' if args.actall else ''} seed {args.seed}: {arch}")
     print(f"test {answer['reported']:.2f} % valid {answer['valid']:.2f} % (source "

@@ -126,7 +126,7 @@ def test_parse_size() -> None:
     assert parse_size("1.0", 1297) == 1297
     assert parse_size(40, 1297) == 40
     for bad, match in (("1", "k=1"), ("1298", "1297"), ("1.5", "1.5"), ("x", "'x'"),
-                       ("0%", "k=0")):
+                       ("0%", "k=0"), ("inf%", "'inf%'"), ("nan%", "nan")):
         with pytest.raises(ConfigError, match=match):
             parse_size(bad, 1297)
 

@@ -136,7 +136,7 @@ def parse_size(size: str | int | float, n: int) -> int:
             k = math.floor(value * n)
         else:
             k = int(text)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise ConfigError(f"proxy size {size!r} is not a count (500), a fraction (0.1) or a "
                           "percentage (10%)") from None
     if not 2 <= k <= n:

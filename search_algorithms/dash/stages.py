@@ -428,10 +428,11 @@ def hpo_stage(run: DashRun, choices: dict[str, dict] | None = None, *,
               "best": {k_: best[k_] for k_ in ("lr", "weight_decay", "momentum", "dropout")},
               "n_train": k, "n_valid": len(run.data.valid)}
     _write_json(path, result)
-    with open(out / "hpo.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    buf = io.StringIO(newline="")
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write_bytes(out / "hpo.csv", buf.getvalue().encode())
     _record_wall(run, "hpo", sum(r["wall_s"] for r in rows))
     return result
 
@@ -494,8 +495,7 @@ def retrain_stage(run: DashRun, choices: dict[str, dict] | None = None,
         atomic_write_bytes(out / "model.pt", buffer.getvalue())
     result = {"identity": identity, "task": task.name, "metric": task.metric,
               f"test_{task.metric}": score, "hp": hp, "losses": losses, "wall_s": wall,
-              "params": int(params), "n_train": len(run.data.train.take(run.indices)) +
-              len(run.data.valid)}
+              "params": int(params), "n_train": len(run.indices) + len(run.data.valid)}
     _write_json(result_path, result)
     _write_row(out / "row.csv", "DASH (natsbench)" if name == "retrain" else f"WRN ({name})",
                task, score)

@@ -174,7 +174,6 @@ def table_cells(strengths: Any, ks: Any, seeds: Any, *, state_dir: Any, config: 
     ``state_dir/search/<strength>-s<seed>.parquet``; a rerun skips finished cells and resumes
     searches. Returns the cells (columns :data:`CELL_COLUMNS`) of the requested grid.
     """
-    import io
     import time
     from pathlib import Path
 
@@ -182,6 +181,7 @@ def table_cells(strengths: Any, ks: Any, seeds: Any, *, state_dir: Any, config: 
 
     from natsbench.resources import bundled_path
     from natsbench.store.records import atomic_write_bytes
+    from search_algorithms.runner import write_parquet
     from search_algorithms.weight_sharing.extcell_space import ExtCellAdapter
 
     state = Path(state_dir)
@@ -199,10 +199,7 @@ def table_cells(strengths: Any, ks: Any, seeds: Any, *, state_dir: Any, config: 
                 strength, dataset, config.replace(k=max(ks)), seed, search_bench,
                 device=device, checkpoint_dir=state / "checkpoints", progress=progress,
                 num_threads=1)
-            (state / "search").mkdir(parents=True, exist_ok=True)
-            buf = io.BytesIO()
-            pd.DataFrame(rows).to_parquet(buf, index=False)
-            atomic_write_bytes(state / "search" / f"{strength}-s{seed}.parquet", buf.getvalue())
+            write_parquet(pd.DataFrame(rows), state / "search" / f"{strength}-s{seed}.parquet")
             full, available = extcell.expand_strengths(final, ops)
             for k, act in todo:
                 t0 = time.perf_counter()

@@ -178,7 +178,7 @@ class BetaStrength(Strength):
         alpha, beta = self.concentrations()
         seed = int(torch.randint(0, 2**62, (1,), generator=generator))
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+            torch.default_generator.manual_seed(seed)   # CPU only: CUDA generators untouched
             theta = torch.distributions.Beta(alpha.cpu(), beta.cpu()).rsample()
         # a float32 sample can round to exactly 0 or 1; keep it inside the open interval
         eps = torch.finfo(theta.dtype).eps
