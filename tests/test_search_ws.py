@@ -370,3 +370,28 @@ def test_query_and_oracle_share_one_answer(partial_tss_bench, tmp_path, monkeypa
     assert out.returncode == 0, out.stderr
     answer = json.loads(out.stdout)
     assert answer["source"] == "none" and answer["values"]["x-test_acc1"] is None
+
+
+def test_oracle_trains_missing_archs_on_the_search_device(monkeypatch):
+    """``on_missing="train"`` hands the oracle's device to the on-demand trainer."""
+    import natsbench.build.on_demand as on_demand
+    from natsbench.resources import BUNDLED_SSS
+    from search_algorithms.weight_sharing.engine import BenchOracle
+
+    calls: list = []
+
+    def fake_train(bench, arch, dataset, hp, **kw):
+        calls.append((arch, dataset, str(hp), kw.get("device")))
+        return None                                   # as if training produced nothing
+
+    monkeypatch.setattr(on_demand, "train_missing", fake_train)
+    oracle = BenchOracle(bundled_path(*BUNDLED_SSS), "digits", "train", space="sss",
+                         device="cuda:1")
+    bench = oracle.bench
+    untrained = next(a for a in ("8:8:8:8:8", "8:16:8:16:8", "64:8:64:8:64", "16:8:24:8:40")
+                     if not np.isfinite(bench.metric("digits", bench.hps("digits")[-1],
+                                                     "x-test_acc1",
+                                                     archs=[bench.reader.arch_index[a]])[0]))
+    reported, _ = oracle(untrained)
+    assert math.isnan(reported) and calls
+    assert {c[3] for c in calls} == {"cuda:1"} and calls[0][0] == untrained

@@ -145,7 +145,8 @@ def evaluate_arch(bench: Any, dataset: str, arch: str, *, train: bool = False,
     """
     from search_algorithms.weight_sharing.engine import BenchOracle
 
-    oracle = BenchOracle(bench, dataset, "train" if train else "error", space="extcell")
+    oracle = BenchOracle(bench, dataset, "train" if train else "error", space="extcell",
+                         device=device)
     reported, valid, source, valid_source = oracle.answer(arch)
     return {"reported": float(reported), "valid": float(valid), "source": source,
             "valid_source": valid_source}

@@ -129,8 +129,10 @@ class BenchOracle:
     """
 
     def __init__(self, bench: Any, dataset: str, on_missing: str = "error",
-                 space: str | None = None) -> None:
+                 space: str | None = None, device: str | None = None) -> None:
         from natsbench.api.evaluation import check_on_missing
+
+        self.device = device   # where ``on_missing="train"`` trains (None: CUDA if available)
 
         self.on_missing = check_on_missing(on_missing)
         self._surrogates: Any = None
@@ -170,7 +172,11 @@ class BenchOracle:
 
         trainer = None
         if self.on_missing == "train":
-            from natsbench.build.on_demand import train_missing as trainer
+            import functools
+
+            from natsbench.build.on_demand import train_missing
+
+            trainer = functools.partial(train_missing, device=self.device)
         if self.on_missing == "surrogate" and self._surrogates is None:
             from natsbench.api.surrogate import SurrogateBench
             from natsbench.spaces import get_space
@@ -446,7 +452,7 @@ def run_search(algorithm: str, dataset: str, config: SearchConfig, seed: int, be
     if config.epochs < 1:
         raise QueryError(f"epochs must be >= 1; got {config.epochs}")
     check_warmup(algorithm, config.warmup_ratio)
-    oracle = BenchOracle(bench, dataset, on_missing=on_missing, space=space)
+    oracle = BenchOracle(bench, dataset, on_missing=on_missing, space=space, device=device)
     space = oracle.space
     check_algorithm_space(algorithm, space)
     adapter = get_space_adapter(space)
