@@ -19,13 +19,19 @@ from natsbench.errors import StoreError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["data_root", "bundled_path", "BUNDLED_TSS", "BUNDLED_SSS", "EXTCELL_SAMPLES", "PUBLISHED"]
+__all__ = ["data_root", "bundled_path", "BUNDLED_TSS", "BUNDLED_SSS", "EXTCELL_SAMPLES", "PUBLISHED",
+           "bundled_extcell"]
 
 #: parts (below :func:`data_root`) of the bundled benchmarks and tables
 BUNDLED_TSS: tuple[str, ...] = ("benchmarks", "tss-digits")
 BUNDLED_SSS: tuple[str, ...] = ("benchmarks", "sss-digits")
 EXTCELL_SAMPLES: tuple[str, ...] = ("extcell", "samples.csv")
 PUBLISHED: tuple[str, ...] = ("published",)
+
+
+def bundled_extcell(k: int) -> tuple[str, ...]:
+    """Parts of the bundled digits benchmark of k-ExtCells (k in 10, 12, 14, 16)."""
+    return ("benchmarks", "extcell", f"k{int(k)}")
 
 _PACKAGE = "natsbench._data"
 

@@ -68,11 +68,11 @@ def _btnas(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from natsbench.errors import QueryError, check_output, check_range, require_dir
-    from natsbench.resources import bundled_path
+    from natsbench.resources import bundled_extcell, bundled_path
     from natsbench.store.records import atomic_write_bytes
     from search_algorithms.runner import write_parquet
     from search_algorithms.weight_sharing import get_config
-    from search_algorithms.weight_sharing.btnas import (extcell_bench_parts, evaluate_arch,
+    from search_algorithms.weight_sharing.btnas import (evaluate_arch,
                                                         search_strengths)
 
     out = check_output(args.out, "--out", directory=True)
@@ -83,7 +83,7 @@ def _btnas(args: argparse.Namespace) -> int:
     if not (math.isfinite(args.kl_weight) and args.kl_weight >= 0):
         raise QueryError(f"--kl-weight must be a finite number >= 0; got {args.kl_weight}")
     bench = (str(require_dir(args.bench, "--bench")) if args.bench
-             else str(bundled_path(*extcell_bench_parts(args.k))))
+             else str(bundled_path(*bundled_extcell(args.k))))
     changes = {"k": args.k, "actall": args.actall, "derivation": args.derivation,
                "kl_weight": args.kl_weight}
     if args.epochs is not None:

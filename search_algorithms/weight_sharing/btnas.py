@@ -106,11 +106,6 @@ STRENGTH_ALGORITHMS = {"btnas": "btnas", "darts": "darts-topk", "darts-elu": "da
 
 
 #: the bundled ExtCell digits benchmarks, by operation budget k (resource parts)
-def extcell_bench_parts(k: int) -> tuple[str, ...]:
-    """Resource parts of the bundled digits benchmark of k-ExtCells (k in 10, 12, 14, 16)."""
-    return ("benchmarks", "extcell", f"k{int(k)}")
-
-
 def search_strengths(strength: str, dataset: str, config: Any, seed: int, bench: Any, **kwargs: Any
                      ) -> tuple[list[dict[str, Any]], Any, tuple[str, ...]]:
     """One strength search on the engine: ``(rows, final strengths [2, 14, K], op set)``.
@@ -180,7 +175,7 @@ def table_cells(strengths: Any, ks: Any, seeds: Any, *, state_dir: Any, config: 
 
     import pandas as pd
 
-    from natsbench.resources import bundled_path
+    from natsbench.resources import bundled_extcell, bundled_path
     from natsbench.store.records import atomic_write_bytes
     from search_algorithms.runner import write_parquet
     from search_algorithms.weight_sharing.extcell_space import ExtCellAdapter
@@ -190,7 +185,7 @@ def table_cells(strengths: Any, ks: Any, seeds: Any, *, state_dir: Any, config: 
     cells = pd.read_csv(path) if path.is_file() else pd.DataFrame(columns=list(CELL_COLUMNS))
     done = {(r.strength, int(r.k), bool(r.actall), int(r.seed)) for r in cells.itertuples()}
     adapter = ExtCellAdapter()
-    search_bench = str(bundled_path(*extcell_bench_parts(max(ks))))
+    search_bench = str(bundled_path(*bundled_extcell(max(ks))))
     for strength in strengths:
         for seed in seeds:
             todo = [(k, a) for k in ks for a in actall if (strength, k, a, seed) not in done]
@@ -205,7 +200,7 @@ def table_cells(strengths: Any, ks: Any, seeds: Any, *, state_dir: Any, config: 
             for k, act in todo:
                 t0 = time.perf_counter()
                 arch = extcell.derive(full, rule="topk", k=k, actall=act, available=available)
-                answer = evaluate_arch(str(bundled_path(*extcell_bench_parts(k))), dataset, arch,
+                answer = evaluate_arch(str(bundled_path(*bundled_extcell(k))), dataset, arch,
                                        train=train, device=device)
                 row = {"strength": strength, "k": k, "actall": act, "seed": seed,
                        "epochs": config.epochs, "arch": arch, "reported": answer["reported"],

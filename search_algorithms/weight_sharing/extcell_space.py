@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from natsbench.resources import bundled_extcell
 from natsbench.spaces import extcell
 from search_algorithms.weight_sharing.spaces import SpaceAdapter
 
@@ -30,7 +31,7 @@ class ExtCellAdapter(SpaceAdapter):
 
     name = "extcell"
     nats_hp = None
-    bundled = ("benchmarks", "extcell", "k16")   # k = 16: the budget of a DARTS cell pair
+    bundled = bundled_extcell(16)   # k = 16: the budget of a DARTS cell pair
     summary_columns = ("num_normal", "num_reduce", "num_unconnected")
 
     def net_settings(self, config: Any, net_config: dict[str, Any]) -> dict[str, Any]:
