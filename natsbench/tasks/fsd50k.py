@@ -165,22 +165,14 @@ def load_fsd50k_chunks(task: TaskConfig, root: Path, *,
     """Train, validation and test sets of the published chunk layout below ``root`` (see the
     module docstring); ``ArraySet.groups`` holds every chunk's clip id."""
     from natsbench.tasks import audio
+    from natsbench.tasks.loaders import _file as need
 
-    def need(rel: str) -> Path:
-        path = root / rel
-        if not path.is_file():
-            raise DatasetError(f"task {task.name!r}: expected {path} but it does not exist; "
-                               f"FSD50K's published layout is chunks/{{tr,val,eval}}.csv, "
-                               f"chunks/lbl_map.json and the chunk WAVs they list, below "
-                               f"--data-root; the data comes from {task.source}")
-        return path
-
-    label_map = read_label_map(need(FSD50K_LABEL_MAP), task.num_outputs)
+    label_map = read_label_map(need(task, root, FSD50K_LABEL_MAP), task.num_outputs)
     resolver = ChunkResolver(root, task.source)
     frames = audio.num_frames(audio.MIN_SAMPLES)
     sets = []
     for part, rel in FSD50K_MANIFESTS.items():
-        manifest = need(rel)
+        manifest = need(task, root, rel)
         rows = read_manifest(manifest, label_map)
         clip_labels: dict[str, tuple[str, ...]] = {}
         y = np.zeros((len(rows), task.num_outputs), dtype=np.float32)
