@@ -2,7 +2,7 @@
 
 Layout below ``--data-root`` (facts from DASH's ``src/data_loaders.py`` / ``src/data/
 audio_dataset.py`` and the FSD50K baseline preprocessing they build on, SarthakYadav's
-``chunkify.py`` and ``make_chunks_manifests.py``; no code copied):
+``chunkify.py`` (step 2, chunks) and his step-3 manifest script; no code copied):
 
 * ``chunks/tr.csv``, ``chunks/val.csv``, ``chunks/eval.csv``: one row per audio chunk, columns
   ``files`` (the chunk's WAV path as written when the manifests were made), ``labels`` (the
