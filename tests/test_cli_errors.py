@@ -383,6 +383,8 @@ CASES: dict[str, list[Case]] = {
         C("dash", "deepsea", "--out", "{out}", "--data-root", "{file}", expect="file.txt"),
         C("dash", "deepsea", "--out", "{out}", "--data-root", "{dir}",
           expect="deepsea_filtered.npz"),
+        C("dash", "fsd50k", "--out", "{out}", "--data-root", "{dir}",
+          expect="chunks/{tr,val,eval}.csv"),
         C("dash", "digits", "--out", "{out}", "--stage", "hpo", expect="--stage search"),
         C("dash", "digits", "--out", "{out}", "--proxy-data", "{missing}", expect="does not exist"),
         C("dash", "digits", "--out", "{out}", "--proxy-data", "{table}", expect="not json"),

@@ -13,6 +13,9 @@ Modules:
 * :mod:`~natsbench.tasks.data` -- :class:`TaskData`, validation hold-out (numpy);
 * :mod:`~natsbench.tasks.loaders` -- each task's on-disk format (numpy, scipy, h5py, restricted
   unpickling);
+* :mod:`~natsbench.tasks.fsd50k` -- FSD50K's published chunk layout (CSV manifests, label map,
+  clip ids);
+* :mod:`~natsbench.tasks.audio` -- WAV reading and log-mel features (torch STFT, our mel bank);
 * :mod:`~natsbench.tasks.offline` -- digits and the generated pulse tasks;
 * :mod:`~natsbench.tasks.objectives` -- losses and metrics (torch, scikit-learn);
 * :mod:`~natsbench.tasks.networks` -- each task's backbone per stage (torch).

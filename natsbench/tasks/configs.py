@@ -145,9 +145,12 @@ NB360_TASKS: dict[str, TaskConfig] = {t.name: t for t in (
               for k in ("ninapro", "label")), _NB360),
     _t2("fsd50k", "FSD50K", "sound-event log-mel spectrograms, 200 labels", (1, 96, 101), 200,
         "multilabel", "bce_logits", "1-mAP", 128,
-        ("fsd50k/fsd50k_train.npz", "fsd50k/fsd50k_val.npz", "fsd50k/fsd50k_test.npz"),
-        "FSD50K (Fonseca et al.; https://zenodo.org/record/4060432) as log-mel chunks; "
-        "natsbench reads precomputed arrays (keys x, y), see docs/DASH.md", pos_weight=10.0),
+        ("chunks/tr.csv", "chunks/val.csv", "chunks/eval.csv", "chunks/lbl_map.json"),
+        "FSD50K (Fonseca et al.; https://zenodo.org/record/4060432) cut into 1 s chunks at "
+        "22,050 Hz as NAS-Bench-360 publishes it for DASH (https://pde-xd.s3.amazonaws.com/"
+        "audio/audio.zip: chunks/{tr,val,eval}.csv, chunks/lbl_map.json, the chunk WAVs); or "
+        "prepared arrays fsd50k/fsd50k_{train,val,test}.npz (keys x, y), see docs/DASH.md",
+        pos_weight=10.0),
     _t2("darcyflow", "DarcyFlow", "Darcy flow PDE: coefficient field -> solution", (3, 85, 85), 1,
         "dense", "relative_l2", "relative_l2", 10,
         ("piececonst_r421_N1024_smooth1.mat", "piececonst_r421_N1024_smooth2.mat"),

@@ -26,11 +26,16 @@ class ArraySet:
     ``ignore`` (dense tasks only, optional): float32 of ``y``'s shape, 1 where a target element
     must not count in the metric (Cosmic's bad / saturated pixels); pass it to
     :func:`~natsbench.tasks.objectives.compute_metric`.
+
+    ``groups`` (optional): ``[N]`` ids (e.g. FSD50K clip ids, str) of the recording each example
+    was cut from; the metric averages the outputs of a group's examples and scores groups
+    (:func:`~natsbench.tasks.objectives.compute_metric`).
     """
 
     x: np.ndarray
     y: np.ndarray
     ignore: np.ndarray | None = None
+    groups: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.x.shape[0] != self.y.shape[0]:
@@ -38,6 +43,9 @@ class ArraySet:
         if self.ignore is not None and self.ignore.shape != self.y.shape:
             raise DatasetError(f"ignore mask of shape {self.ignore.shape}, but targets of shape "
                                f"{self.y.shape}: they must match")
+        if self.groups is not None and self.groups.shape != (self.x.shape[0],):
+            raise DatasetError(f"groups of shape {self.groups.shape} for {self.x.shape[0]} "
+                               "examples: one group id per example")
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
@@ -45,15 +53,20 @@ class ArraySet:
     def take(self, indices: np.ndarray) -> "ArraySet":
         """The examples at ``indices`` (in that order)."""
         return ArraySet(self.x[indices], self.y[indices],
-                        None if self.ignore is None else self.ignore[indices])
+                        None if self.ignore is None else self.ignore[indices],
+                        None if self.groups is None else self.groups[indices])
+
+
+def _concat_optional(arrays: list[np.ndarray | None]) -> np.ndarray | None:
+    return None if any(a is None for a in arrays) else np.concatenate(arrays)
 
 
 def concat_sets(*sets: ArraySet) -> ArraySet:
-    """The examples of all ``sets`` in order (an ignore mask only when every set has one)."""
-    ignores = [s.ignore for s in sets]
-    ignore = None if any(m is None for m in ignores) else np.concatenate(ignores)
+    """The examples of all ``sets`` in order (an ignore mask or group ids only when every set
+    has them)."""
     return ArraySet(np.concatenate([s.x for s in sets]), np.concatenate([s.y for s in sets]),
-                    ignore)
+                    _concat_optional([s.ignore for s in sets]),
+                    _concat_optional([s.groups for s in sets]))
 
 
 @dataclass(frozen=True)
@@ -79,8 +92,9 @@ def holdout(task: TaskConfig, train: ArraySet, fraction: float,
             seed: int = DEFAULT_SPLIT_SEED) -> tuple[ArraySet, ArraySet]:
     """Split ``train`` into (train, validation) with ``fraction`` of it held out.
 
-    Stratified by class for classification tasks, a seeded permutation otherwise; a function of
-    the task name, the targets and ``seed`` only.
+    Stratified by class for classification tasks, a seeded permutation otherwise, whole groups
+    (``train.groups``, e.g. a clip's chunks) when the set has them; a function of the task
+    name, the targets (or groups) and ``seed`` only.
     """
     if not 0.0 < fraction < 1.0:
         raise ConfigError(f"validation fraction must be in (0, 1), got {fraction!r}")
@@ -90,6 +104,15 @@ def holdout(task: TaskConfig, train: ArraySet, fraction: float,
         raise DatasetError(f"task {task.name!r}: {n} training examples are too few to hold out "
                            f"a validation set of {k}")
     rng = split_rng(f"{task.name}:holdout", seed)
+    if train.groups is not None:   # whole recordings: no clip has chunks on both sides
+        keys, inverse = np.unique(train.groups, return_inverse=True)
+        if len(keys) < 2:
+            raise DatasetError(f"task {task.name!r}: {len(keys)} group(s) are too few to hold "
+                               "out a validation set")
+        held = rng.permutation(len(keys))[:min(len(keys) - 1,
+                                               max(1, int(round(fraction * len(keys)))))]
+        mask = np.isin(inverse, held)
+        return train.take(np.flatnonzero(~mask)), train.take(np.flatnonzero(mask))
     if task.output == "classes":
         valid_idx, train_idx = stratified_split(train.y, [k, n - k], rng)
     else:

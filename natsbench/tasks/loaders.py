@@ -1,4 +1,4 @@
-"""Loaders of the NAS-Bench-360 tasks' on-disk formats (numpy, scipy, h5py; no torch).
+"""Loaders of the NAS-Bench-360 tasks' on-disk formats (numpy, scipy, h5py; torch for FSD50K).
 
 Each loader reads its files below ``data_root`` (the names in :attr:`TaskConfig.files`),
 preprocesses as DASH's ``data_loaders.py`` does (facts only; docs/DASH.md lists them) and
@@ -12,6 +12,9 @@ Formats:
 
 * ``.mat``: MATLAB v7.3 files are HDF5 (read with h5py; MATLAB stores column-major, so arrays are
   transposed back), older versions with :func:`scipy.io.loadmat` (Darcy flow).
+* FSD50K's published chunk layout (CSV manifests, a JSON label map, 22,050 Hz WAV chunks; log-mel
+  features computed with torch, :mod:`natsbench.tasks.fsd50k` and :mod:`natsbench.tasks.audio`,
+  the only loader that needs torch);
 * ``.npz`` (DeepSEA, and the prepared FSD50K / PSICOV arrays), ``.npy`` (NinaPro; Satellite's
   pickled ``{"data", "label"}`` dicts; Cosmic's path lists; PSICOV's ``(L, seq, map)`` distance
   files), gzip pickles (Spherical), plain pickles (ECG; PSICOV's PDNet feature dicts), the
@@ -202,8 +205,25 @@ def _xy_npz(task: TaskConfig, root: Path, parts: tuple[str, ...], add_channel: b
     return sets
 
 
+#: prepared FSD50K arrays (``x`` ``[N, 96, 101]`` log-mel, ``y`` ``[N, 200]``): the fallback
+FSD50K_PREPARED = ("fsd50k/fsd50k_train.npz", "fsd50k/fsd50k_val.npz", "fsd50k/fsd50k_test.npz")
+
+
 def _fsd50k(task: TaskConfig, root: Path) -> Sets:
-    tr, va, te = _xy_npz(task, root, task.files, add_channel=True)
+    """The published chunk layout (:mod:`natsbench.tasks.fsd50k`; log-mel features computed
+    with torch) when ``chunks/tr.csv`` exists, else the prepared ``.npz`` arrays."""
+    from natsbench.tasks.fsd50k import FSD50K_MANIFESTS
+
+    if (root / FSD50K_MANIFESTS["train"]).is_file():
+        from natsbench.tasks.fsd50k import load_fsd50k_chunks
+
+        return load_fsd50k_chunks(task, root)
+    if not (root / FSD50K_PREPARED[0]).is_file():
+        raise DatasetError(
+            f"task {task.name!r}: found neither the published layout ({root / 'chunks'}/"
+            "{tr,val,eval}.csv, lbl_map.json and the chunk WAVs they list) nor the prepared "
+            f"arrays ({', '.join(FSD50K_PREPARED)}); the data comes from {task.source}")
+    tr, va, te = _xy_npz(task, root, FSD50K_PREPARED, add_channel=True)
     return tr, va, te
 
 

@@ -22,7 +22,8 @@ Metrics (:func:`compute_metric`, on the outputs and targets of a whole set; lowe
 * ``1-AUROC``: 1 - the macro ROC AUC over labels that have both classes (DeepSEA), or over
   all pixels of a dense mask (Cosmic; with an ``ignore`` mask, deepCR's rule: ignored pixels get
   score 0 and label 0, see :func:`compute_metric`);
-* ``1-mAP``: 1 - the macro average precision over labels with a positive (FSD50K);
+* ``1-mAP``: 1 - the macro average precision over labels with a positive (FSD50K; with the
+  set's clip ids as ``groups``, over clips, each the mean of its chunks' logits);
 * ``1-F1``: 1 - the macro F1 over classes (ECG).
 """
 from __future__ import annotations
@@ -40,7 +41,7 @@ import torch.nn.functional as F
 from natsbench.errors import ConfigError
 from natsbench.tasks.configs import METRICS, TaskConfig
 
-__all__ = ["make_loss", "compute_metric", "focal_loss", "relative_l2", "psicov_mae8"]
+__all__ = ["make_loss", "compute_metric", "group_mean", "focal_loss", "relative_l2", "psicov_mae8"]
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -121,8 +122,29 @@ def psicov_mae8(outputs: np.ndarray, targets: np.ndarray) -> float:
     return float(np.mean(err[has] / pairs[has])) if has.any() else float("nan")
 
 
+def group_mean(outputs: np.ndarray, targets: np.ndarray,
+               groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per group (e.g. an FSD50K clip's chunks): the mean of its examples' outputs and the
+    targets of its first example, in the order of the sorted group ids.
+
+    DASH scores FSD50K this way (``evaluate`` in ``src/main.py``: ``model(chunks).mean(0)``
+    over a clip's chunks, the label of its first chunk), before the sigmoid and the per-class
+    average precision over clips.
+    """
+    outputs = np.asarray(outputs, dtype=np.float64)
+    groups = np.asarray(groups)
+    if groups.shape != (len(outputs),):
+        raise ConfigError(f"groups of shape {groups.shape} for {len(outputs)} outputs: one "
+                          "group id per example")
+    _, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
+    sums = np.zeros((len(first),) + outputs.shape[1:])
+    np.add.at(sums, inverse, outputs)
+    counts = np.bincount(inverse).reshape((-1,) + (1,) * (outputs.ndim - 1))
+    return sums / counts, np.asarray(targets)[first]
+
+
 def compute_metric(name: str, outputs: np.ndarray, targets: np.ndarray,
-                   ignore: np.ndarray | None = None) -> float:
+                   ignore: np.ndarray | None = None, groups: np.ndarray | None = None) -> float:
     """The metric ``name`` (one of :data:`~natsbench.tasks.configs.METRICS`) of a whole set.
 
     Args:
@@ -134,8 +156,16 @@ def compute_metric(name: str, outputs: np.ndarray, targets: np.ndarray,
             ``msk * (1 - ignore)``) and DASH's Cosmic ``mask`` transform (``img * (1 - ignore)``
             on the sigmoid output and on the target) do, an ignored pixel gets probability 0 and
             label 0: it can never be a true or false positive.
+        groups: ``[N]`` group ids of a point task's examples (FSD50K clips): the metric scores
+            groups, each with the mean of its examples' outputs (logits) and its first
+            example's targets (:func:`group_mean`).
     """
     outputs = np.asarray(outputs, dtype=np.float64)
+    if groups is not None:
+        if ignore is not None or outputs.ndim != 2:
+            raise ConfigError(f"groups apply to a point task's outputs [N, outputs] without an "
+                              f"ignore mask; got outputs {outputs.shape}")
+        outputs, targets = group_mean(outputs, targets, groups)
     if ignore is not None:
         ignore = np.asarray(ignore, dtype=np.float64)
         if name != "1-AUROC" or outputs.ndim <= 2 or ignore.shape != np.shape(targets):

@@ -36,8 +36,8 @@ logger = logging.getLogger(__name__)
 
 class Arrays:
     """An :class:`ArraySet` on ``device`` (inputs float32, targets int64 or float32); its
-    ``ignore`` mask (dense tasks such as Cosmic, else ``None``) stays a host numpy array for
-    :func:`evaluate`."""
+    ``ignore`` mask (dense tasks such as Cosmic, else ``None``) and ``groups`` (FSD50K's clip
+    ids, else ``None``) stay host numpy arrays for :func:`evaluate`."""
 
     def __init__(self, data: ArraySet, device: torch.device) -> None:
         self.x = torch.from_numpy(np.ascontiguousarray(data.x, dtype=np.float32)).to(device)
@@ -45,6 +45,7 @@ class Arrays:
         self.y = torch.from_numpy(y.astype(np.int64) if y.dtype.kind in "iu" and y.ndim == 1
                                   else y.astype(np.float32)).to(device)
         self.ignore = getattr(data, "ignore", None)
+        self.groups = getattr(data, "groups", None)
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
@@ -107,9 +108,10 @@ def predict(net: nn.Module, data: Arrays, batch_size: int) -> np.ndarray:
 
 
 def evaluate(net: nn.Module, data: Arrays, metric: str, batch_size: int) -> float:
-    """The task's metric of ``net`` on ``data`` (with the set's ignore mask where it has one)."""
+    """The task's metric of ``net`` on ``data`` (with the set's ignore mask or groups where it
+    has them)."""
     return compute_metric(metric, predict(net, data, batch_size), data.y.cpu().numpy(),
-                          ignore=data.ignore)
+                          ignore=data.ignore, groups=data.groups)
 
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
