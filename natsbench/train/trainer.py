@@ -44,8 +44,8 @@ from natsbench.datasets.splits import split_rng, stratified_split
 from natsbench.errors import (ConfigError, DatasetError, QueryError, check_output, check_range,
                               require_file)
 from natsbench.store.records import RunRecord, record_path, write_record
-from natsbench.train.checkpoint import load_checkpoint, save_checkpoint
 from natsbench.train.batches import DeviceSet, Normalizer, eval_batches, train_batches
+from natsbench.train.checkpoint import load_checkpoint, save_checkpoint
 from natsbench.train.protocol import Protocol, get_protocol
 
 __all__ = ["train_arch", "resolve_device", "EpochMetrics"]
