@@ -1,6 +1,8 @@
 """Rules that exist once and are shared by every layer that needs them: hp normalisation,
 space-name aliases, the NATS-Bench dataset/set mapping and mixed-radix codes/neighbours.
-(The restricted unpickler, the fifth such rule, has tests/test_safe_unpickle.py.)"""
+(The restricted unpickler, the fifth such rule, has tests/test_safe_unpickle.py; checkpoint
+I/O and the Gumbel draw have tests/test_train_checkpoint.py and tests/test_ops_gumbel.py, the
+test below checks that no other module does either.)"""
 from __future__ import annotations
 
 import itertools
@@ -106,3 +108,28 @@ def test_spaces_and_search_algorithms_share_neighbours():
             codes = tuple(int(c) for c in space.encode(arch))
             assert [space.decode(c) for c in algo.neighbours(codes)] == space.neighbours(arch)
             assert space.arch_at(space.index_of(arch)) == arch
+
+
+# -- checkpoints and Gumbel draws ------------------------------------------------------------------
+
+def _library_sources():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    for package in ("natsbench", "search_algorithms", "analysis"):
+        for path in sorted((root / package).rglob("*.py")):
+            yield path.relative_to(root).as_posix(), path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("needle, allowed", [
+    # torch.save/torch.load of checkpoints: natsbench.train.checkpoint (the NB201 archive fixture
+    # writes a torch file on purpose, it is not a checkpoint)
+    ("torch.save(", {"natsbench/train/checkpoint.py", "natsbench/testing/nb201_archive.py"}),
+    ("torch.load(", {"natsbench/train/checkpoint.py"}),
+    # Gumbel noise -log(Exp(1)) is drawn in natsbench.ops.gumbel only
+    ("exponential_(", {"natsbench/ops/gumbel.py"}),
+])
+def test_checkpoint_io_and_gumbel_draws_exist_once(needle, allowed):
+    users = {name for name, text in _library_sources() if needle in text}
+    assert users <= allowed, f"{needle} outside {sorted(allowed)}: {sorted(users - allowed)}"
+    assert users & allowed

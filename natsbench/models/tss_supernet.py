@@ -43,6 +43,7 @@ from torch import nn
 
 from natsbench.errors import InvalidArchError
 from natsbench.models.ops import ResidualBlock, Zero, make_op
+from natsbench.ops.gumbel import gumbel_perturb
 from natsbench.spaces import tss
 
 __all__ = ["TssSupernet", "SearchCell", "gumbel_hard", "MODES"]
@@ -56,16 +57,15 @@ def gumbel_hard(logits: torch.Tensor, tau: float, generator: torch.Generator | N
                 ) -> tuple[torch.Tensor, torch.Tensor]:
     """GDAS sampling: ``(hardwts [E, K], index [E])`` from logits ``[E, K]``.
 
-    ``probs = softmax((log_softmax(logits) + g) / tau)`` with Gumbel noise ``g`` (drawn on the
-    CPU from ``generator``, redrawn if any value is inf/nan); ``index = argmax probs``;
+    ``probs = softmax((log_softmax(logits) + g) / tau)`` with Gumbel noise ``g``
+    (:func:`natsbench.ops.gumbel.gumbel_perturb`: drawn on the CPU from ``generator``, redrawn
+    until finite; redrawn too if ``probs`` is not finite); ``index = argmax probs``;
     ``hardwts = onehot(index) - probs.detach() + probs`` (value one-hot, gradient of
     ``probs``).
     """
     while True:
-        exp = torch.empty(logits.shape, dtype=torch.float32).exponential_(generator=generator)
-        gumbels = (-exp.log()).to(device=logits.device, dtype=logits.dtype)
-        probs = torch.softmax((logits.log_softmax(dim=-1) + gumbels) / tau, dim=-1)
-        if bool(torch.isfinite(gumbels).all()) and bool(torch.isfinite(probs).all()):
+        probs = torch.softmax(gumbel_perturb(logits, tau, generator), dim=-1)
+        if bool(torch.isfinite(probs).all()):
             break
     index = probs.argmax(dim=-1)
     one_hot = torch.zeros_like(probs).scatter_(-1, index.unsqueeze(-1), 1.0)

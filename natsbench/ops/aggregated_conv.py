@@ -50,6 +50,7 @@ from natsbench.ops.fft_conv import (
     tap_index,
     useful_window,
 )
+from natsbench.ops.gumbel import gumbel_perturb
 
 __all__ = [
     "MODES",
@@ -99,7 +100,8 @@ def arch_weights(logits: Tensor, *, sampling: str = "softmax", temperature: floa
         logits: ``[n]`` architecture parameters.
         sampling: ``"softmax"`` -> ``softmax(logits / T)``; ``"gumbel"`` -> the soft
             Gumbel-softmax sample ``softmax((log_softmax(logits) + g) / T)`` with
-            ``g ~ Gumbel(0, 1)`` drawn from ``generator`` (a CPU ``torch.Generator``).
+            ``g ~ Gumbel(0, 1)`` drawn from ``generator`` (a CPU ``torch.Generator``;
+            :func:`natsbench.ops.gumbel.gumbel_perturb`).
         temperature: ``T > 0``.
         generator: required for ``"gumbel"``.
     """
@@ -110,11 +112,7 @@ def arch_weights(logits: Tensor, *, sampling: str = "softmax", temperature: floa
     if sampling == "gumbel":
         if generator is None:
             raise ConfigError("sampling='gumbel' needs a torch.Generator (pass generator=...)")
-        eps = torch.finfo(torch.float32).tiny
-        u = torch.rand(logits.shape, generator=generator, dtype=torch.float32)
-        gumbel = -torch.log(-torch.log(u.clamp(min=eps, max=1.0 - 1e-7)))
-        gumbel = gumbel.to(device=logits.device, dtype=logits.dtype)
-        return torch.softmax((torch.log_softmax(logits, dim=-1) + gumbel) / temperature, dim=-1)
+        return torch.softmax(gumbel_perturb(logits, temperature, generator), dim=-1)
     raise ConfigError(f"weight sampling {sampling!r} is not valid; use one of {WEIGHT_SAMPLINGS}")
 
 

@@ -43,8 +43,9 @@ from natsbench.datasets import LoadedDataset, load_dataset
 from natsbench.datasets.splits import split_rng, stratified_split
 from natsbench.errors import (ConfigError, DatasetError, QueryError, check_output, check_range,
                               require_file)
-from natsbench.store.records import RunRecord, atomic_write_bytes, record_path, write_record
+from natsbench.store.records import RunRecord, record_path, write_record
 from natsbench.train.batches import DeviceSet, Normalizer, eval_batches, train_batches
+from natsbench.train.checkpoint import load_checkpoint, save_checkpoint
 from natsbench.train.protocol import Protocol, get_protocol
 
 __all__ = ["train_arch", "resolve_device", "EpochMetrics"]
@@ -269,22 +270,11 @@ def _checkpoint_file(checkpoint_dir: Path, space: str, arch: str, dataset: str, 
     return checkpoint_dir / f"{name}.pt"
 
 
-def _save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
-    import io
-
-    buffer = io.BytesIO()
-    torch.save(payload, buffer)
-    atomic_write_bytes(path, buffer.getvalue())  # a crash never leaves a torn checkpoint
-
-
 def _resume(run: _Run, path: Path | None, identity: dict[str, Any], metrics: EpochMetrics,
             lrs: list[float]) -> int:
     """Load the checkpoint of this run if there is one; returns the first epoch to train."""
-    if path is None or not path.is_file():
-        return 0
-    state = torch.load(path, map_location=run.device, weights_only=True)
-    if state.get("identity") != identity:
-        logger.warning("ignoring checkpoint %s of a different run", path)
+    state = load_checkpoint(path, identity, run.device)
+    if state is None:
         return 0
     run.load_state(state)
     metrics.values = {k: list(v) for k, v in state["metrics"].items()}
@@ -418,9 +408,9 @@ def train_arch(space: str, arch: str, dataset: str | LoadedDataset,
                                     acc=f"{stats['acc1']:.1f}",
                                     **{first_eval: f"{metrics.values[f'{first_eval}_acc1'][-1]:.1f}"})
                 if ckpt_path is not None and epoch + 1 < prot.epochs:
-                    _save_checkpoint(ckpt_path, {**run.state(), "identity": identity,
-                                                 "epoch": epoch, "lrs": lrs,
-                                                 "metrics": metrics.values})
+                    save_checkpoint(ckpt_path, {**run.state(), "identity": identity,
+                                                "epoch": epoch, "lrs": lrs,
+                                                "metrics": metrics.values})
         except Exception as exc:
             if store is not None:
                 failed = _record(space, arch, data, prot, seed, metrics.padded(prot.epochs),

@@ -8,11 +8,9 @@ gives the same batches on every device and a resumed run continues the same stre
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
 import math
 import time
-from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -24,9 +22,9 @@ import torch  # noqa: E402
 from torch import nn
 
 from natsbench.errors import ConfigError
-from natsbench.store.records import atomic_write_bytes
 from natsbench.tasks.data import ArraySet
 from natsbench.tasks.objectives import compute_metric
+from natsbench.train.checkpoint import load_checkpoint, save_checkpoint  # noqa: F401 (re-exported)
 
 __all__ = ["Arrays", "run_epoch", "predict", "evaluate", "save_checkpoint", "load_checkpoint",
            "autocast"]
@@ -112,25 +110,6 @@ def evaluate(net: nn.Module, data: Arrays, metric: str, batch_size: int) -> floa
     has them)."""
     return compute_metric(metric, predict(net, data, batch_size), data.y.cpu().numpy(),
                           ignore=data.ignore, groups=data.groups)
-
-
-def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
-    """``torch.save`` into ``path`` atomically (a kill never leaves a torn checkpoint)."""
-    buffer = io.BytesIO()
-    torch.save(payload, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
-
-
-def load_checkpoint(path: Path, identity: dict[str, Any],
-                    device: torch.device) -> dict[str, Any] | None:
-    """The checkpoint at ``path`` if it belongs to the run ``identity``; None otherwise."""
-    if not path.is_file():
-        return None
-    state = torch.load(path, map_location=device, weights_only=True)
-    if state.get("identity") != identity:
-        logger.warning("ignoring checkpoint %s of a different run", path)
-        return None
-    return state
 
 
 class Stopwatch:

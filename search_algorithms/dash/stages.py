@@ -57,6 +57,7 @@ from natsbench.tasks.configs import get_task
 from natsbench.tasks.data import TaskData, concat_sets
 from natsbench.tasks.networks import build_backbone
 from natsbench.tasks.objectives import make_loss
+from natsbench.train.checkpoint import read_checkpoint
 from natsbench.train.trainer import resolve_device, torch_settings
 from search_algorithms.dash.engine import (Arrays, Stopwatch, check_indices, evaluate,
                                            load_checkpoint, run_epoch, save_checkpoint)
@@ -197,9 +198,7 @@ def save_searched(supernet: nn.Module, path: Path, meta: dict[str, Any]) -> dict
     discretize_aggregated(net)
     meta = {**meta, "choices": {n: {k: v for k, v in c.items() if k != "weights"}
                                 for n, c in choices.items()}}
-    buffer = io.BytesIO()
-    torch.save({"meta": meta, "state_dict": net.state_dict()}, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
+    save_checkpoint(path, {"meta": meta, "state_dict": net.state_dict()})
     _write_json(path.with_suffix(".json"), {**meta, "choices": choices})
     return meta
 
@@ -215,7 +214,7 @@ def load_searched(path: str | Path, *, base: nn.Module | None = None
     Returns:
         ``(network with the saved weights, metadata)``.
     """
-    state = torch.load(Path(path), map_location="cpu", weights_only=True)
+    state = read_checkpoint(path)
     meta = state["meta"]
     net = base if base is not None else build_backbone(get_task(meta["task"]), "search",
                                                        in_channels=int(meta["in_channels"]))
@@ -242,7 +241,7 @@ def search_stage(run: DashRun, backbone: nn.Module | None = None, *,
     searched = out / "searched.pt"
     identity = run.identity("search", custom_backbone=backbone is not None)
     if searched.is_file():
-        meta = torch.load(searched, map_location="cpu", weights_only=True)["meta"]
+        meta = read_checkpoint(searched)["meta"]
         if meta.get("identity") == identity:
             logger.info("search of %s already done (%s)", task.name, searched)
             return meta
@@ -442,7 +441,7 @@ def _searched_choices(run: DashRun) -> dict[str, dict]:
     if not path.is_file():
         raise ConfigError(f"{path} does not exist: run `natsbench dash {run.task.name} --stage "
                           "search` (or --stage all) first")
-    return torch.load(path, map_location="cpu", weights_only=True)["meta"]["choices"]
+    return read_checkpoint(path)["meta"]["choices"]
 
 
 def _best_hp(run: DashRun) -> dict[str, float]:
@@ -490,9 +489,7 @@ def retrain_stage(run: DashRun, choices: dict[str, dict] | None = None,
         test = Arrays(run.data.test, run.dev)                 # read once, after the last epoch
         score = evaluate(net, test, task.metric, s.eval_batch_size)
         params = sum(p.numel() for p in net.parameters())
-        buffer = io.BytesIO()
-        torch.save(net.state_dict(), buffer)
-        atomic_write_bytes(out / "model.pt", buffer.getvalue())
+        save_checkpoint(out / "model.pt", net.state_dict())
     result = {"identity": identity, "task": task.name, "metric": task.metric,
               f"test_{task.metric}": score, "hp": hp, "losses": losses, "wall_s": wall,
               "params": int(params), "n_train": len(run.indices) + len(run.data.valid)}

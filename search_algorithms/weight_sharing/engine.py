@@ -24,7 +24,6 @@ uninterrupted one (except the wall-time column).  Training runs in float32, chan
 """
 from __future__ import annotations
 
-import io
 import logging
 import math
 import time
@@ -44,7 +43,7 @@ from torch import nn
 from natsbench.datasets import LoadedDataset, load_dataset
 from natsbench.datasets.specs import NATS_SET_SOURCES, TEST_SET_PREFERENCE
 from natsbench.errors import QueryError
-from natsbench.store.records import atomic_write_bytes
+from natsbench.train.checkpoint import read_checkpoint, save_checkpoint
 from natsbench.train.batches import DeviceSet, Normalizer, augment
 from natsbench.train.trainer import torch_settings, resolve_device
 from search_algorithms.weight_sharing.config import SearchConfig
@@ -391,13 +390,6 @@ def _checkpoint_path(directory: Path, algorithm: str, dataset: str, config: Sear
     return Path(directory) / f"ws-{tag}{algorithm}-{dataset}-{config.name}-{digest:08x}-s{seed}.pt"
 
 
-def _save(path: Path, payload: dict[str, Any]) -> None:
-    buf = io.BytesIO()
-    torch.save(payload, buf)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, buf.getvalue())
-
-
 def _resolve_scale(config: SearchConfig, oracle: BenchOracle, data_name: str
                    ) -> tuple[dict[str, Any], int | None, int | None, float | None]:
     """Supernet settings (the space adapter's, e.g. tss ``{"C": 8, "N": 1}``), image size,
@@ -477,7 +469,7 @@ def run_search(algorithm: str, dataset: str, config: SearchConfig, seed: int, be
                 else _checkpoint_path(Path(checkpoint_dir), algorithm, dataset, config, int(seed),
                                       on_missing, space))
         if ckpt is not None and ckpt.exists():
-            payload = torch.load(ckpt, map_location=dev, weights_only=True)
+            payload = read_checkpoint(ckpt, dev)
             engine.load_state(payload["engine"])
             rows, start_epoch, elapsed = list(payload["rows"]), int(payload["epoch"]), float(payload["elapsed"])
             logger.info("resumed %s after epoch %d from %s", algorithm, start_epoch, ckpt)
@@ -510,8 +502,8 @@ def run_search(algorithm: str, dataset: str, config: SearchConfig, seed: int, be
                 logger.info("%s seed %d epoch %d: %s reported %.2f", algorithm, seed, epoch + 1,
                             arch, reported)
                 if ckpt is not None:
-                    _save(ckpt, {"engine": engine.state(), "rows": rows, "epoch": epoch + 1,
-                                 "elapsed": elapsed})
+                    save_checkpoint(ckpt, {"engine": engine.state(), "rows": rows,
+                                           "epoch": epoch + 1, "elapsed": elapsed})
         finally:
             if bar is not None:
                 bar.close()

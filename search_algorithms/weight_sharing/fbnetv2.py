@@ -13,7 +13,8 @@ from typing import Any
 
 import torch
 
-from search_algorithms.weight_sharing.size import SizeAlgorithm, gumbel_noise
+from natsbench.ops.gumbel import gumbel_perturb
+from search_algorithms.weight_sharing.size import SizeAlgorithm
 
 __all__ = ["FBNetV2", "expected_masks"]
 
@@ -21,8 +22,7 @@ __all__ = ["FBNetV2", "expected_masks"]
 def expected_masks(logits: torch.Tensor, width_masks: torch.Tensor, tau: float,
                    generator: torch.Generator) -> torch.Tensor:
     """``[P, W]`` expected masks of one soft Gumbel-softmax sample of ``logits`` ``[P, K]``."""
-    noise = gumbel_noise(tuple(logits.shape), generator).to(logits.device, logits.dtype)
-    weights = torch.softmax((logits.log_softmax(dim=-1) + noise) / tau, dim=-1)
+    weights = torch.softmax(gumbel_perturb(logits, tau, generator), dim=-1)
     return weights @ width_masks.to(logits.dtype)
 
 

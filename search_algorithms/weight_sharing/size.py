@@ -22,16 +22,7 @@ import torch
 from natsbench.models.sss_supernet import NUM_POSITIONS
 from search_algorithms.weight_sharing.base import DifferentiableAlgorithm
 
-__all__ = ["SizeAlgorithm", "gumbel_noise"]
-
-
-def gumbel_noise(shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
-    """Standard Gumbel noise ``-log(Exp(1))`` of ``shape`` (CPU float32, from ``generator``);
-    redrawn until finite."""
-    while True:
-        noise = -torch.empty(shape, dtype=torch.float32).exponential_(generator=generator).log()
-        if bool(torch.isfinite(noise).all()):
-            return noise
+__all__ = ["SizeAlgorithm"]
 
 
 class SizeAlgorithm(DifferentiableAlgorithm):

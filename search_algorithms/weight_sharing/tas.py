@@ -23,7 +23,8 @@ from typing import Any
 
 import torch
 
-from search_algorithms.weight_sharing.size import SizeAlgorithm, gumbel_noise
+from natsbench.ops.gumbel import gumbel_perturb
+from search_algorithms.weight_sharing.size import SizeAlgorithm
 
 __all__ = ["TAS", "select_widths", "cost_loss"]
 
@@ -33,8 +34,7 @@ def select_widths(logits: torch.Tensor, tau: float, generator: torch.Generator, 
     """``(index [P, num], probs [P, num])``: ``num`` distinct candidates per row of ``logits``
     ``[P, K]`` drawn from the Gumbel-softmax distribution, and their renormalised weights
     (differentiable in ``logits``)."""
-    noise = gumbel_noise(tuple(logits.shape), generator).to(logits.device, logits.dtype)
-    z = (logits.log_softmax(dim=-1) + noise) / tau
+    z = gumbel_perturb(logits, tau, generator)
     with torch.no_grad():
         p = torch.softmax(z.detach().float().cpu(), dim=-1)
         index = torch.multinomial(p + 1e-7, num, replacement=False, generator=generator)
