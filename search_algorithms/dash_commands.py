@@ -5,6 +5,8 @@ Examples::
     natsbench dash digits --out runs/digits                      # all stages, quick settings
     natsbench dash long1d --stage search --out runs/long1d
     natsbench dash deepsea --data-root ~/nb360 --device cuda --out runs/deepsea   # paper settings
+    natsbench dash fsd50k --data-root ~/nb360/audio --feature-cache /scratch/features \
+        --out runs/fsd50k                # features computed once, memory-mapped, out-of-core batches
 """
 from __future__ import annotations
 
