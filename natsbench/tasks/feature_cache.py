@@ -30,7 +30,7 @@ from typing import Any, Callable
 import numpy as np
 
 from natsbench.errors import DatasetError
-from natsbench.store.records import atomic_write_bytes
+from natsbench.store.records import _fsync_dir, atomic_write_bytes  # the one fsync rule
 
 __all__ = ["CACHE_SUBDIR", "FeatureCache", "cache_folder", "file_digest"]
 
@@ -57,19 +57,6 @@ def cache_folder(namespace: str, key: dict[str, Any], base: str | Path | None = 
         base = cache_root() / CACHE_SUBDIR
     digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode("utf-8")).hexdigest()[:20]
     return Path(base).expanduser() / f"{namespace}-{digest}"
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
 
 
 class FeatureCache:
