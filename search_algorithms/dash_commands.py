@@ -5,6 +5,8 @@ Examples::
     natsbench dash digits --out runs/digits                      # all stages, quick settings
     natsbench dash long1d --stage search --out runs/long1d
     natsbench dash deepsea --data-root ~/nb360 --device cuda --out runs/deepsea   # paper settings
+    natsbench dash fsd50k --data-root ~/nb360/audio --feature-cache /scratch/features \
+        --out runs/fsd50k                # features computed once, memory-mapped, out-of-core batches
 """
 from __future__ import annotations
 
@@ -51,6 +53,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a file of `natsbench proxy-data` made on the task's training set "
                         "(e.g. --dataset digits): every stage trains on those examples only "
                         "(DASH is single-level: all of them train weights and architecture)")
+    p.add_argument("--feature-cache", default=None, metavar="DIR|off",
+                   help="FSD50K: folder of the log-mel feature cache (default: features/ below "
+                        "$NATSBENCH_CACHE or ~/.cache/natsbench; computed once, memory-mapped "
+                        "afterwards); 'off' computes the features into memory on every load")
+    p.add_argument("--out-of-core", choices=("auto", "on", "off"), default="auto",
+                   help="keep the training data on the host and move each batch to the device "
+                        "(auto: when it is memory-mapped, e.g. a feature cache, or too large "
+                        "for the device; the results are the same)")
     p.set_defaults(func=_run)
 
 
@@ -69,6 +79,10 @@ def _run(args: argparse.Namespace) -> int:
             check_range(f"--{name.replace('_', '-')}", value, 1, 100_000)
     if args.data_root is not None:
         require_dir(args.data_root, "--data-root")
+    feature_cache = None
+    if args.feature_cache is not None:
+        feature_cache = False if args.feature_cache == "off" else check_output(
+            args.feature_cache, "--feature-cache", directory=True)
     if args.baseline and args.stage not in ("retrain", "all"):
         from natsbench.errors import ConfigError
 
@@ -85,7 +99,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.mode is not None:
         changes["mode"] = args.mode
     settings = settings.replace(**changes)
-    data = load_task(task, args.data_root, seed=args.seed)
+    data = load_task(task, args.data_root, seed=args.seed, feature_cache=feature_cache)
     train_indices = None
     if args.proxy_data is not None:
         from natsbench.datasets.proxy import check_selection_split, read_proxy_selection
@@ -95,7 +109,8 @@ def _run(args: argparse.Namespace) -> int:
         train_indices = selection.indices
     run = DashRun(data, settings, args.out, device=args.device, seed=args.seed,
                   progress=not args.no_progress, num_threads=args.threads,
-                  train_indices=train_indices)
+                  train_indices=train_indices,
+                  out_of_core={"auto": None, "on": True, "off": False}[args.out_of_core])
     stages = STAGES if args.stage == "all" else (args.stage,)
     results = run_pipeline(run, stages)
     summary: dict = {"task": task.name, "out": str(run.out)}

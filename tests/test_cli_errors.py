@@ -388,6 +388,11 @@ CASES: dict[str, list[Case]] = {
         C("dash", "digits", "--out", "{out}", "--stage", "hpo", expect="--stage search"),
         C("dash", "digits", "--out", "{out}", "--proxy-data", "{missing}", expect="does not exist"),
         C("dash", "digits", "--out", "{out}", "--proxy-data", "{table}", expect="not json"),
+        C("dash", "fsd50k", "--out", "{out}", "--data-root", "{dir}", "--feature-cache",
+          "{file}", expect="file.txt"),
+        C("dash", "digits", "--out", "{out}", "--feature-cache", "{dir}",
+          expect="computes no features"),
+        C("dash", "digits", "--out", "{out}", "--out-of-core", "maybe", expect="maybe"),
     ],
     "btnas": [
         C("btnas", "--out", "{out}", "--k", "11", expect="11"),

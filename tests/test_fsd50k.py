@@ -2,7 +2,6 @@
 WAV reading, the CSV/JSON manifests, clip-level scoring and one DASH step on a tiny layout."""
 from __future__ import annotations
 
-import csv
 import json
 import math
 from pathlib import Path
@@ -19,6 +18,7 @@ from natsbench.tasks import audio  # noqa: E402
 from natsbench.tasks.data import ArraySet, holdout  # noqa: E402
 from natsbench.tasks.loaders import load_task  # noqa: E402
 from natsbench.tasks.objectives import compute_metric  # noqa: E402
+from natsbench.testing.fsd50k_layout import write_chunk_layout  # noqa: E402
 
 SR = 22050
 LABELS = [f"Label_{i:03d}" for i in range(200)]
@@ -45,24 +45,13 @@ def write_layout(root: Path, *, written_prefix: str = "/elsewhere/fsd50k") -> No
     """A tiny FSD50K in the published layout: chunks/{tr,val,eval}.csv with files/labels/ext,
     chunks/lbl_map.json, 16-bit 22,050 Hz chunk WAVs named <clip>_<NNNN>.wav in dev_chunks/ and
     eval_chunks/ (the manifests name them under another machine's ``written_prefix``)."""
-    (root / "chunks").mkdir(parents=True)
-    (root / "chunks" / "lbl_map.json").write_text(json.dumps({n: i for i, n in enumerate(LABELS)}))
     rng = np.random.default_rng(0)
-    rows = {"tr": [], "val": [], "eval": []}
-    for clip, (part, labels, n) in CLIPS.items():
-        folder = "eval_chunks" if part == "eval" else "dev_chunks"
-        (root / folder).mkdir(exist_ok=True)
-        for j in range(n):
-            name = f"{clip}_{j:04d}.wav"
-            wave = _tone(300.0 + 40 * int(clip) % 5000) + 0.05 * rng.standard_normal(SR)
-            samples = wave[: SR - 5000] if clip == "103" else wave        # one short chunk
-            wavfile.write(root / folder / name, SR, (samples * 32767).astype(np.int16))
-            rows[part].append((f"{written_prefix}/{folder}/{name}", ",".join(labels), clip))
-    for part, recs in rows.items():
-        with open(root / "chunks" / f"{part}.csv", "w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["files", "labels", "ext"])
-            writer.writerows(recs)
+
+    def wave(clip: str, j: int) -> np.ndarray:
+        samples = _tone(300.0 + 40 * int(clip) % 5000) + 0.05 * rng.standard_normal(SR)
+        return samples[: SR - 5000] if clip == "103" else samples     # one short chunk
+
+    write_chunk_layout(root, CLIPS, LABELS, wave, written_prefix=written_prefix)
 
 
 # -- the mel filter bank and the log-mel features ---------------------------------------------
@@ -156,7 +145,7 @@ def test_read_wav_scales_and_rejects(tmp_path):
 
 def test_layout_shapes_labels_and_splits(tmp_path):
     write_layout(tmp_path)
-    data = load_task("fsd50k", tmp_path)
+    data = load_task("fsd50k", tmp_path, feature_cache=False)   # float32 (cache: test_fsd50k_cache)
     task = data.task
     assert data.input_shape == task.input_shape == (1, 96, 101)
     assert data.provenance["validation"] == "published"

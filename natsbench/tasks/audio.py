@@ -59,7 +59,7 @@ from natsbench.errors import DatasetError  # noqa: E402
 
 __all__ = ["SAMPLE_RATE", "N_FFT", "WIN_LENGTH", "HOP_LENGTH", "N_MELS", "TOP_DB", "AMIN",
            "MIN_SAMPLES", "hz_to_mel", "mel_to_hz", "mel_filterbank", "log_mel", "read_wav",
-           "fit_length", "num_frames"]
+           "fit_length", "num_frames", "FEATURES_VERSION", "feature_settings"]
 
 SAMPLE_RATE = 22050                   #: Hz
 N_FFT = 96 * 20                       #: 1,920 FFT points (960 Hz / 1,920 = 11.5 Hz bins)
@@ -69,6 +69,16 @@ N_MELS = 96                           #: mel bands
 TOP_DB = 80.0                         #: dynamic range kept below each chunk's maximum (dB)
 AMIN = 1e-10                          #: power floor before the logarithm
 MIN_SAMPLES = SAMPLE_RATE             #: 1 s: shorter audio is tiled to this length
+#: bump when :func:`log_mel` / :func:`fit_length` change what they compute (feature cache key)
+FEATURES_VERSION = 1
+
+
+def feature_settings() -> dict[str, int | float]:
+    """The log-mel parameters in force (this module's constants, read at call time): what the
+    FSD50K chunk features are computed with and what their cache key holds."""
+    return {"version": FEATURES_VERSION, "sample_rate": SAMPLE_RATE, "n_fft": N_FFT,
+            "win_length": WIN_LENGTH, "hop_length": HOP_LENGTH, "n_mels": N_MELS,
+            "top_db": TOP_DB, "amin": AMIN, "min_samples": MIN_SAMPLES}
 
 
 def hz_to_mel(hz: np.ndarray | float) -> np.ndarray:

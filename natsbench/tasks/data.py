@@ -21,7 +21,9 @@ __all__ = ["ArraySet", "TaskData", "holdout", "concat_sets"]
 @dataclass(frozen=True)
 class ArraySet:
     """Inputs ``x`` float32 ``[N, C, *S]`` and targets ``y``: int64 ``[N]`` (classes) or float32
-    ``[N, labels]`` / ``[N, outputs, *S]`` (multi-label, dense).
+    ``[N, labels]`` / ``[N, outputs, *S]`` (multi-label, dense). ``x`` may also be a read-only
+    float16 memory map (FSD50K's feature cache, :mod:`natsbench.tasks.feature_cache`); the DASH
+    engine then keeps it on the host and widens each batch to float32.
 
     ``ignore`` (dense tasks only, optional): float32 of ``y``'s shape, 1 where a target element
     must not count in the metric (Cosmic's bad / saturated pixels); pass it to

@@ -209,15 +209,16 @@ def _xy_npz(task: TaskConfig, root: Path, parts: tuple[str, ...], add_channel: b
 FSD50K_PREPARED = ("fsd50k/fsd50k_train.npz", "fsd50k/fsd50k_val.npz", "fsd50k/fsd50k_test.npz")
 
 
-def _fsd50k(task: TaskConfig, root: Path) -> Sets:
+def _fsd50k(task: TaskConfig, root: Path, feature_cache: str | Path | bool | None = None) -> Sets:
     """The published chunk layout (:mod:`natsbench.tasks.fsd50k`; log-mel features computed
-    with torch) when ``chunks/tr.csv`` exists, else the prepared ``.npz`` arrays."""
+    with torch, cached in ``feature_cache``) when ``chunks/tr.csv`` exists, else the prepared
+    ``.npz`` arrays."""
     from natsbench.tasks.fsd50k import FSD50K_MANIFESTS
 
     if (root / FSD50K_MANIFESTS["train"]).is_file():
         from natsbench.tasks.fsd50k import load_fsd50k_chunks
 
-        return load_fsd50k_chunks(task, root)
+        return load_fsd50k_chunks(task, root, feature_cache=feature_cache)
     if not (root / FSD50K_PREPARED[0]).is_file():
         raise DatasetError(
             f"task {task.name!r}: found neither the published layout ({root / 'chunks'}/"
@@ -455,7 +456,10 @@ def _deepsea(task: TaskConfig, root: Path) -> Sets:
     return sets[0], sets[1], sets[2]
 
 
-LOADERS: dict[str, Callable[[TaskConfig, Path], Sets]] = {
+#: tasks whose loader computes features from raw files and caches them (``feature_cache=``)
+CACHED_FEATURES: tuple[str, ...] = ("fsd50k",)
+
+LOADERS: dict[str, Callable[..., Sets]] = {
     "cifar100": _cifar100, "spherical": _spherical, "ninapro": _ninapro, "fsd50k": _fsd50k,
     "darcyflow": _darcyflow, "psicov": _psicov, "cosmic": _cosmic, "ecg": _ecg,
     "satellite": _satellite, "deepsea": _deepsea,
@@ -464,7 +468,8 @@ LOADERS: dict[str, Callable[[TaskConfig, Path], Sets]] = {
 
 def load_task(task: str | TaskConfig, data_root: str | Path | None = None, *,
               valid_fraction: float = DEFAULT_VALID_FRACTION,
-              split_seed: int = DEFAULT_SPLIT_SEED, seed: int = 0) -> TaskData:
+              split_seed: int = DEFAULT_SPLIT_SEED, seed: int = 0,
+              feature_cache: str | Path | bool | None = None) -> TaskData:
     """Load ``task`` (a name or a config) with train / validation / test sets.
 
     Args:
@@ -474,11 +479,18 @@ def load_task(task: str | TaskConfig, data_root: str | Path | None = None, *,
             validation set.
         split_seed: seed of that hold-out.
         seed: seed of the generated offline tasks' examples.
+        feature_cache: tasks whose inputs are computed from raw files (:data:`CACHED_FEATURES`):
+            the base folder of their feature cache (``None``: the default below the natsbench
+            cache root; ``False``: no cache). Any other value than ``None`` for another task is
+            a :class:`ConfigError`.
 
     Raises:
         DatasetError: missing or malformed files (naming the file and the data's source).
     """
     cfg = task if isinstance(task, TaskConfig) else get_task(task)
+    if feature_cache is not None and cfg.name not in CACHED_FEATURES:
+        raise ConfigError(f"task {cfg.name!r} computes no features, so a feature cache does "
+                          f"not apply; tasks with one: {', '.join(CACHED_FEATURES)}")
     if cfg.offline:
         from natsbench.tasks.offline import load_offline
 
@@ -491,7 +503,10 @@ def load_task(task: str | TaskConfig, data_root: str | Path | None = None, *,
         raise DatasetError(f"task {cfg.name!r}: data root {root} is not a directory")
     if cfg.name not in LOADERS:  # pragma: no cover - every NB360 task has one
         raise ConfigError(f"no loader for task {cfg.name!r}")
-    train, valid, test = LOADERS[cfg.name](cfg, root)
+    if cfg.name in CACHED_FEATURES:
+        train, valid, test = LOADERS[cfg.name](cfg, root, feature_cache=feature_cache)
+    else:
+        train, valid, test = LOADERS[cfg.name](cfg, root)
     split = "published"
     if valid is None:
         train, valid = holdout(cfg, train, valid_fraction, split_seed)

@@ -54,12 +54,12 @@ from natsbench.models.wrn import (apply_kernel_choices, discretize_aggregated,
 from natsbench.ops.aggregated_conv import AggregatedConv, arch_parameters, arch_weights
 from natsbench.store.records import atomic_write_bytes
 from natsbench.tasks.configs import get_task
-from natsbench.tasks.data import TaskData, concat_sets
+from natsbench.tasks.data import TaskData
 from natsbench.tasks.networks import build_backbone
 from natsbench.tasks.objectives import make_loss
 from natsbench.train.checkpoint import read_checkpoint
 from natsbench.train.trainer import resolve_device, torch_settings
-from search_algorithms.dash.engine import (Arrays, Stopwatch, check_indices, evaluate,
+from search_algorithms.dash.engine import (Arrays, Part, Stopwatch, check_indices, evaluate,
                                            load_checkpoint, run_epoch, save_checkpoint)
 from search_algorithms.dash.settings import (DashSettings, hpo_subsample_ratio, lr_factor,
                                              scaled_milestones)
@@ -89,6 +89,9 @@ class DashRun:
         progress: tqdm bars on stderr.
         deterministic: deterministic algorithms (default: on CPU only).
         num_threads: torch intra-op threads (None: torch's default).
+        out_of_core: keep the sets on the host and move each batch to the device (``None``:
+            when a set is memory-mapped or too large for the device,
+            :func:`~search_algorithms.dash.engine.keep_on_host`); results are the same.
     """
 
     data: TaskData
@@ -100,6 +103,7 @@ class DashRun:
     progress: bool = True
     deterministic: bool | None = None
     num_threads: int | None = None
+    out_of_core: bool | None = None
     dev: torch.device = field(init=False)
     indices: np.ndarray = field(init=False)
 
@@ -119,6 +123,11 @@ class DashRun:
         return {"stage": stage, "task": self.task.name, "sizes": self.data.sizes(),
                 "subset": int(zlib.crc32(self.indices.tobytes())), "n_subset": int(self.indices.size),
                 "settings": self.settings.to_dict(), "seed": int(self.seed), **extra}
+
+    def arrays(self, *parts: Part) -> Arrays:
+        """The examples of ``parts`` (``(set, rows or None)``) on this run's device, in memory
+        or out of core (:class:`~search_algorithms.dash.engine.Arrays`)."""
+        return Arrays(parts, self.dev, out_of_core=self.out_of_core)
 
     def bar(self, total: int, initial: int, desc: str) -> Any:
         if not self.progress:
@@ -262,7 +271,7 @@ def search_stage(run: DashRun, backbone: nn.Module | None = None, *,
                                 weight_decay=s.weight_decay)
         scaler = torch.amp.GradScaler("cuda", enabled=run.dev.type == "cuda")
         gen = torch.Generator().manual_seed(run.seed)
-        train = Arrays(run.data.train.take(run.indices), run.dev)   # training data only
+        train = run.arrays((run.data.train, run.indices))         # training data only
         loss_fn = make_loss(task)
         history: list[dict[str, Any]] = []
         first, watch = 0, Stopwatch(0.0, run.dev)
@@ -409,8 +418,8 @@ def hpo_stage(run: DashRun, choices: dict[str, dict] | None = None, *,
     grid = s.hpo_grid()
     milestones = scaled_milestones(s.retrain_milestones, s.retrain_epochs, s.hpo_epochs)
     with run.context():
-        train = Arrays(run.data.train.take(run.indices[subset]), run.dev)
-        valid = Arrays(run.data.valid, run.dev)                 # validation, never test
+        train = run.arrays((run.data.train, run.indices[subset]))
+        valid = run.arrays((run.data.valid, None))             # validation, never test
         for i, hp in enumerate(grid):
             if i < len(rows):
                 continue
@@ -482,11 +491,11 @@ def retrain_stage(run: DashRun, choices: dict[str, dict] | None = None,
             return done
     with run.context():
         net = build(hp["dropout"])
-        train = Arrays(concat_sets(run.data.train.take(run.indices), run.data.valid), run.dev)
+        train = run.arrays((run.data.train, run.indices), (run.data.valid, None))
         losses, wall = _train_fixed(run, net, train, hp, s.retrain_epochs, s.retrain_milestones,
                                     out / "checkpoint.pt", identity, f"dash {name} {task.name}")
         del train
-        test = Arrays(run.data.test, run.dev)                 # read once, after the last epoch
+        test = run.arrays((run.data.test, None))             # read once, after the last epoch
         score = evaluate(net, test, task.metric, s.eval_batch_size)
         params = sum(p.numel() for p in net.parameters())
         save_checkpoint(out / "model.pt", net.state_dict())

@@ -1,0 +1,155 @@
+"""An on-disk cache of computed feature arrays (``.npy``), built once in blocks and memory-mapped
+afterwards (numpy only).
+
+A cache is a folder ``<base>/<namespace>-<digest>/`` where ``<base>`` is
+``<cache root>/features`` (the cache root of :func:`natsbench.api.evaluation.cache_root`:
+``$NATSBENCH_CACHE`` or ``~/.cache/natsbench``) unless the caller names another, and
+``<digest>`` is a SHA-1 of the key (a JSON object: what the arrays are computed from and how), so
+any change of the key lands in another folder and the old one is never read. The folder holds
+``key.json`` (the key, readable) and one ``<name>.npy`` per array.
+
+Building (:meth:`FeatureCache.build`) writes ``<name>.npy.partial`` (a complete ``.npy`` header
+and data area from the start, :func:`numpy.lib.format.open_memmap`) block by block: after every
+block the data is flushed and ``<name>.progress.json`` (the number of finished rows) is
+rewritten atomically; a killed build continues from the last finished block. The finished file
+is fsynced and renamed to ``<name>.npy`` (atomic), so a ``.npy`` in the folder is always whole.
+Later loads open it with ``np.load(mmap_mode="r")``: no copy, pages are read on first touch.
+A ``.npy`` whose header, dtype, shape or size is wrong (truncated, overwritten) is a
+:class:`~natsbench.errors.DatasetError` naming it; delete it to rebuild. The contents are not
+checksummed (that would read the whole array on every load).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from natsbench.errors import DatasetError
+from natsbench.store.records import _fsync_dir, atomic_write_bytes  # the one fsync rule
+
+__all__ = ["CACHE_SUBDIR", "FeatureCache", "cache_folder", "file_digest"]
+
+logger = logging.getLogger(__name__)
+
+CACHE_SUBDIR = "features"             #: below the natsbench cache root
+DEFAULT_BLOCK = 4096                  #: rows per block: progress is saved after each
+
+
+def file_digest(path: Path) -> str:
+    """SHA-1 (hex) of a file's bytes, read in 1 MiB pieces."""
+    h = hashlib.sha1()
+    with open(path, "rb") as fh:
+        for piece in iter(lambda: fh.read(1 << 20), b""):
+            h.update(piece)
+    return h.hexdigest()
+
+
+def cache_folder(namespace: str, key: dict[str, Any], base: str | Path | None = None) -> Path:
+    """``<base>/<namespace>-<digest of key>`` (``base`` default ``<cache root>/features``)."""
+    if base is None:
+        from natsbench.api.evaluation import cache_root
+
+        base = cache_root() / CACHE_SUBDIR
+    digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode("utf-8")).hexdigest()[:20]
+    return Path(base).expanduser() / f"{namespace}-{digest}"
+
+
+class FeatureCache:
+    """The arrays of one key in ``folder`` (see the module docstring)."""
+
+    def __init__(self, namespace: str, key: dict[str, Any], base: str | Path | None = None) -> None:
+        self.key = key
+        self.folder = cache_folder(namespace, key, base)
+
+    def path(self, name: str) -> Path:
+        return self.folder / f"{name}.npy"
+
+    def open(self, name: str, shape: tuple[int, ...], dtype: np.dtype | str) -> np.memmap | None:
+        """The finished array ``name`` memory-mapped read-only, or ``None`` if it is not built.
+
+        Raises:
+            DatasetError: the file exists but is not a whole ``.npy`` of ``shape`` / ``dtype``.
+        """
+        path = self.path(name)
+        if not path.is_file():
+            return None
+        try:
+            arr = np.load(path, mmap_mode="r", allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            raise DatasetError(f"{path}: a corrupt or truncated feature cache file ({exc}); "
+                               "delete it to rebuild it") from exc
+        if arr.shape != tuple(shape) or arr.dtype != np.dtype(dtype):
+            raise DatasetError(f"{path}: feature cache of shape {arr.shape} and dtype "
+                               f"{arr.dtype}, expected {tuple(shape)} {np.dtype(dtype)}; delete "
+                               "it to rebuild it")
+        return arr
+
+    def build(self, name: str, shape: tuple[int, ...], dtype: np.dtype | str,
+              fill: Callable[[int, int, np.ndarray], None], *, block: int = DEFAULT_BLOCK,
+              progress: bool = True, desc: str | None = None, unit: str = "row") -> np.memmap:
+        """Compute array ``name`` block by block and return it memory-mapped.
+
+        Args:
+            shape: ``(rows, *row shape)``.
+            dtype: the stored dtype (``fill`` writes float32; it is cast on storing).
+            fill: ``fill(start, stop, out)`` writes rows ``start:stop`` into float32 ``out``
+                ``[stop - start, *row shape]``.
+            block: rows per block (progress is saved after each).
+        """
+        from tqdm.auto import tqdm
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        key_file = self.folder / "key.json"
+        if not key_file.is_file():
+            atomic_write_bytes(key_file, json.dumps(self.key, indent=1, sort_keys=True).encode())
+        partial = self.folder / f"{name}.npy.partial"
+        state_file = self.folder / f"{name}.progress.json"
+        dtype = np.dtype(dtype)
+        state = {"shape": list(shape), "dtype": dtype.str, "done": 0}
+        arr = None
+        if partial.is_file() and state_file.is_file():
+            try:
+                saved = json.loads(state_file.read_text())
+                if saved.get("shape") == state["shape"] and saved.get("dtype") == state["dtype"]:
+                    arr = np.lib.format.open_memmap(partial, mode="r+")
+                    if arr.shape == tuple(shape) and arr.dtype == dtype:
+                        state["done"] = int(saved["done"])
+                    else:
+                        arr = None
+            except (ValueError, OSError, KeyError, TypeError) as exc:
+                logger.warning("restarting the feature cache build of %s (%s)", partial, exc)
+                arr = None
+        if arr is None:
+            state["done"] = 0
+            arr = np.lib.format.open_memmap(partial, mode="w+", dtype=dtype, shape=tuple(shape))
+        elif state["done"]:
+            logger.info("resuming the feature cache build of %s at row %d of %d", partial,
+                        state["done"], shape[0])
+        rows = shape[0]
+        with tqdm(total=rows, initial=state["done"], desc=desc or f"feature cache {name}",
+                  unit=unit, disable=not progress, leave=False) as bar:
+            for start in range(state["done"], rows, block):
+                stop = min(rows, start + block)
+                buf = np.empty((stop - start, *shape[1:]), dtype=np.float32)
+                fill(start, stop, buf)
+                arr[start:stop] = buf
+                arr.flush()
+                state["done"] = stop
+                atomic_write_bytes(state_file, json.dumps(state).encode())
+                bar.update(stop - start)
+        arr.flush()
+        del arr
+        with open(partial, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(partial, self.path(name))
+        _fsync_dir(self.folder)
+        state_file.unlink(missing_ok=True)
+        logger.info("feature cache %s written (%d rows)", self.path(name), rows)
+        out = self.open(name, shape, dtype)
+        assert out is not None
+        return out
