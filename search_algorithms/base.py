@@ -30,7 +30,7 @@ from typing import Any, Callable, ClassVar, Iterator, Protocol, Sequence, runtim
 import numpy as np
 
 from natsbench.errors import ConfigError, QueryError
-from natsbench.spaces.base import code_neighbours
+from natsbench.spaces.base import code_neighbours, radix_weights
 
 logger = logging.getLogger(__name__)
 
@@ -224,6 +224,28 @@ class RandomStream:
         """An integer uniform in [0, n) excluding ``current`` (requires n >= 2)."""
         value = self.below(n - 1)
         return value + 1 if value >= current else value
+
+
+def mutation_children(codes: np.ndarray, num_choices: Sequence[int],
+                      force_change: bool) -> np.ndarray:
+    """[N, D, V] int64 (V = the largest number of choices): the product-order index
+    (:func:`~natsbench.spaces.base.radix_weights`) of the child that
+    :meth:`Algorithm.mutate_with` makes of each encoding of ``codes`` ([N, D]) when its draws
+    give dimension d and value index v, i.e. ``int(u_value * (n - 1))`` with the parent's value
+    skipped (``force_change`` and n > 1), else ``int(u_value * n)``; -1 where v is out of
+    range for d. The same rule as :meth:`Algorithm.mutate_with`, over whole arrays (for the
+    asynchronous runner's fused evolution loop)."""
+    codes = np.asarray(codes, dtype=np.int64)
+    radix = radix_weights(num_choices)
+    flat = codes @ np.asarray(radix, dtype=np.int64)
+    out = np.full((len(codes), len(num_choices), max(num_choices)), -1, dtype=np.int64)
+    for dim, n in enumerate(num_choices):
+        parent = codes[:, dim]
+        skip = force_change and n > 1
+        for v in range(n - 1 if skip else n):
+            value = v + (v >= parent) if skip else v        # skips the parent's value
+            out[:, dim, v] = flat + (value - parent) * radix[dim]
+    return out
 
 
 class Algorithm(abc.ABC):

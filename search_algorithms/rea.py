@@ -103,13 +103,27 @@ class RegularizedEvolution(Algorithm):
     def _next_plan(self) -> list[tuple[int, int, int, list[int]]]:
         """The draws of the next children of a full population, in blocks (128 children,
         doubling up to 1024): per child ``(dimension, value before skipping the parent's,
-        first tournament position, the other positions)``, next child last. The same uniforms of the stream, in the
-        same order and with the same arithmetic, as the tournament of :meth:`ask` and
-        :meth:`Algorithm.mutate_with` make one by one (a child takes ``sample_size + 2`` of
-        them); draws of a block the run does not use are never looked at (nothing else
-        draws from this stream once the population is full)."""
-        k, s = self._plan_block, self.sample_size
+        first tournament position, the other positions)``, next child last (the columns of
+        :meth:`child_draws`)."""
+        k = self._plan_block
         self._plan_block = min(2 * k, 1024)
+        s = self.sample_size
+        ints = self._draw_children(k)
+        plan = list(zip(ints[:, s].tolist(), ints[:, s + 1].tolist(), ints[:, 0].tolist(),
+                        ints[:, 1:s].tolist()))
+        plan.reverse()
+        self._plan = plan
+        return plan
+
+    def _draw_children(self, k: int) -> np.ndarray:
+        """[k, sample_size + 2] int64: the draws of the next ``k`` children of a full
+        population on a grid, turned into integers: the tournament positions (0: the oldest
+        member), the mutated dimension and its value before skipping the parent's value. The
+        same uniforms of the stream, in the same order and with the same arithmetic, as the
+        tournament of :meth:`ask` and :meth:`Algorithm.mutate_with` make one by one (a child
+        takes ``sample_size + 2`` of them); draws the run does not use are never looked at
+        (nothing else draws from this stream once the population is full)."""
+        s = self.sample_size
         key = (self.population_size, s, self.num_choices, self.force_change)
         scales = _PLAN_SCALES.get(key)
         if scales is None:
@@ -123,11 +137,31 @@ class RegularizedEvolution(Algorithm):
         draws = self.stream.uniforms(k * (s + 2)).reshape(k, s + 2)
         ints = (draws * scale).astype(np.int64)
         ints[:, s + 1] = draws[:, s + 1] * value_scale[ints[:, s]]   # truncates as int()
-        plan = list(zip(ints[:, s].tolist(), ints[:, s + 1].tolist(), ints[:, 0].tolist(),
-                        ints[:, 1:s].tolist()))
-        plan.reverse()
-        self._plan = plan
-        return plan
+        return ints
+
+    def in_steady_state(self) -> bool:
+        """True when every further :meth:`ask` is a child of a full population on a grid
+        (then :meth:`child_draws` gives the draws of the next children)."""
+        return len(self.population) == self._full and self._asked >= self._full
+
+    def child_draws(self, k: int) -> np.ndarray:
+        """[k, sample_size + 2] int64, the draws of the next ``k`` children in the steady state
+        (:meth:`in_steady_state`), in ask order: tournament positions (0: the oldest member
+        of the population at the child's ask), dimension, value before skipping the parent's
+        value (:meth:`Algorithm.mutate_with`). For a runner that computes the children itself
+        (the asynchronous runner's fused loop); the algorithm's own asks no longer hold after
+        this call."""
+        if not self.in_steady_state():
+            raise RuntimeError("child_draws() needs a full population on a grid")
+        planned = self._plan[::-1][:k]
+        self._plan = self._plan[:len(self._plan) - len(planned)]
+        if not planned:
+            return self._draw_children(k)
+        s = self.sample_size
+        ahead = np.array([[first, *rest, dim, value] for dim, value, first, rest in planned],
+                         dtype=np.int64).reshape(len(planned), s + 2)
+        return ahead if len(planned) == k else np.concatenate(
+            [ahead, self._draw_children(k - len(planned))])
 
     def tell(self, trial: Trial, feedback: float) -> None:
         self.population.append((trial.arch, feedback))   # the oldest leaves (maxlen)

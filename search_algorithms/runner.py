@@ -306,8 +306,10 @@ def run_one(problem: TabularProblem, spec: RunSpec, run: int,
                 and problem.answers_every_encoding():
             return _run_async_ahead(run, algorithm, problem, evaluate.stream, budget, max_evals,
                                     int(spec.sim_workers), seed_values, evaluate.name)
+        fused = _evolution_handoff(run, algorithm, problem, spec, evaluate.stream, budget,
+                                   max_evals, int(spec.sim_workers), seed_values)
         return _run_async(run, algorithm, evaluate, budget, max_evals, int(spec.sim_workers),
-                          by_fidelity, seed_values)
+                          by_fidelity, seed_values, fused)
 
     out: list[tuple] = []                             # one tuple per row (_ROW_FIELDS)
     record = out.append
@@ -331,7 +333,8 @@ def run_one(problem: TabularProblem, spec: RunSpec, run: int,
 
 def _run_async(run: int, algorithm: Algorithm, evaluate: Callable, budget: float,
                max_evals: int, workers: int, by_fidelity: bool,
-               seed_values: tuple[int, ...]) -> RunTrace:
+               seed_values: tuple[int, ...],
+               fused: tuple[int, Callable[..., RunTrace]] | None = None) -> RunTrace:
     """Event-queue simulation of ``workers`` workers on the simulated clock.
 
     At time 0 the workers, in order 0..n-1, each take the next ``ask``. Whenever an evaluation
@@ -341,6 +344,10 @@ def _run_async(run: int, algorithm: Algorithm, evaluate: Callable, budget: float
     the next result (or ends the run when nothing is in flight). An evaluation that would
     finish after the budget is not performed, and the run ends there. Everything is a function
     of the run's seed: the host's process count plays no part.
+
+    ``fused`` (:func:`_evolution_handoff`): ``(seq, resume)``; when the ask of evaluation
+    ``seq`` is due with every worker busy, ``resume(heap, out, seq)`` runs the rest of the
+    run (the fused steady state of regularized evolution) and gives its trace.
     """
     if workers < 1:
         raise QueryError(f"sim_workers must be >= 1, got {workers}")
@@ -363,6 +370,8 @@ def _run_async(run: int, algorithm: Algorithm, evaluate: Callable, budget: float
     seq = 0
     out: list[tuple] = []
     record = out.append
+    handoff, resume = fused if fused is not None else (-1, None)
+    stop = max_evals if handoff < 0 else handoff   # (a hand-off comes before max_evals)
 
     while True:
         while free and seq != max_evals:      # idle workers take the next asks
@@ -383,7 +392,9 @@ def _run_async(run: int, algorithm: Algorithm, evaluate: Callable, budget: float
                 return _trace(run, out, seed_values, by_fidelity)
             tell(entry[4], entry[8])
             record(entry)
-            if free or seq == max_evals:      # idle workers first: back to the loop above
+            if free or seq == stop:           # idle workers first: back to the loop above
+                if seq == handoff and not free:
+                    return resume(heap, out, seq)   # type: ignore[misc]
                 pop(heap)
                 release(entry[2])
                 break
@@ -409,6 +420,115 @@ def _run_async(run: int, algorithm: Algorithm, evaluate: Callable, budget: float
                                feedback, source))
             seq += 1
         else:
+            break
+    return _trace(run, out, seed_values, by_fidelity)
+
+
+def _evolution_handoff(run: int, algorithm: Algorithm, problem: TabularProblem,
+                       spec: RunSpec, stream: RandomStream, budget: float, max_evals: int,
+                       workers: int, seed_values: tuple[int, ...]
+                       ) -> tuple[int, Callable[..., RunTrace]] | None:
+    """``(seq, resume)`` for :func:`_run_async` where the fused steady state of regularized
+    evolution (:func:`_run_evolution_steady`) can take over, else None. It can where the
+    algorithm is :class:`~search_algorithms.rea.RegularizedEvolution` itself (its own
+    ``ask``/``tell``) on a grid, the problem answers every encoding from its table with the
+    same number of seeds per row, and queries train from scratch. The hand-off comes at the
+    first ask of a full population: evaluation ``population_size + workers - 1`` (by then
+    ``population_size`` results are told), if ``max_evals`` lets the run get there."""
+    from search_algorithms.rea import RegularizedEvolution
+
+    cls = type(algorithm)
+    if not (isinstance(algorithm, RegularizedEvolution) and cls.ask is RegularizedEvolution.ask
+            and cls.tell is RegularizedEvolution.tell) or algorithm.through_space \
+            or spec.fidelity_cost != "scratch" or not problem.answers_every_encoding() \
+            or problem.full_fidelity_by_draw() is None:
+        return None
+    handoff = algorithm.population_size + workers - 1
+    if 0 <= max_evals <= handoff:
+        return None
+    by_fidelity = spec.incumbent == "highest_fidelity"
+
+    def resume(heap: list[tuple], out: list[tuple], seq: int) -> RunTrace:
+        return _run_evolution_steady(run, algorithm, problem, stream, budget, max_evals,
+                                     workers, seed_values, by_fidelity, heap, out, seq)
+
+    return handoff, resume
+
+
+def _run_evolution_steady(run: int, algorithm: Any, problem: TabularProblem,
+                          stream: RandomStream, budget: float, max_evals: int, workers: int,
+                          seed_values: tuple[int, ...], by_fidelity: bool, heap: list[tuple],
+                          out: list[tuple], seq: int) -> RunTrace:
+    """The rest of :func:`_run_async` for regularized evolution from the first ask of a full
+    population on (:func:`_evolution_handoff`), fused: the same rows, bit for bit.
+
+    ``heap`` holds the ``workers`` evaluations in flight, ``heap[0]`` the one just told and
+    written (the last row of ``out``, rows in finish order with fields :data:`_ROW_FIELDS`);
+    its worker takes the ask of evaluation ``seq``. From here on every finished evaluation's
+    worker at once takes the next child (no worker is idle), so the child of evaluation ``k``
+    sees the results ``k - workers + 1 - population_size .. k - workers`` in finish order:
+    the population of its ask is a window of ``out``, known ahead. So the draws of a block
+    of children come from the algorithm as arrays (:meth:`RegularizedEvolution.child_draws`:
+    tournament positions, made absolute indices of ``out`` for each child, and the mutation's
+    dimension and value, one index into :meth:`TabularProblem.mutation_rows`), the runner's
+    seed draws of the block are made at once, and per evaluation only the tournament (which
+    reads results finished just before the ask), one table read for the child's row, one
+    for its seed column, accuracy and cost (:meth:`TabularProblem.full_fidelity_by_draw`)
+    and one heap replace remain. ``algorithm`` no longer learns (its ``ask`` is never
+    called again)."""
+    s, full = algorithm.sample_size, algorithm.population_size
+    num_choices = problem.num_choices
+    width = max(num_choices)
+    stride = len(num_choices) * width
+    children = problem.mutation_rows(algorithm.force_change)
+    c, valid, cost, slots = problem.full_fidelity_by_draw()   # type: ignore[misc]
+    epochs = problem.epochs
+    replace, pop = heapq.heapreplace, heapq.heappop
+    record = out.append
+    block = 128
+    plan: list[tuple[int, int, list[int], int]] = []
+    plan_pop = plan.pop
+    entry = heap[0]                           # told and written by _run_async
+    now = entry[0]
+    while True:
+        try:
+            offset, first, rest, draw = plan_pop()
+        except IndexError:                    # the next block of children's draws
+            k = block if max_evals < 0 else min(block, max_evals - seq)
+            block = min(2 * block, 4096)
+            ints = algorithm.child_draws(k)
+            ranks = ints[:, :s] + (np.arange(seq, seq + k) - (workers - 1 + full))[:, None]
+            draws = (stream.uniforms(k) * c).astype(np.int64) if c > 1 \
+                else np.zeros(k, np.int64)    # one seed: every draw picks it
+            plan = list(zip((ints[:, s] * width + ints[:, s + 1]).tolist(),
+                            ranks[:, 0].tolist(), ranks[:, 1:].tolist(), draws.tolist()))
+            plan.reverse()
+            plan_pop = plan.pop
+            offset, first, rest, draw = plan_pop()
+        # the tournament over the population of this ask (rows of out), then the mutation
+        parent = out[first]
+        best = parent[8]
+        for i in rest:
+            candidate = out[i]
+            if candidate[8] > best:
+                parent, best = candidate, candidate[8]
+        child = children[parent[5] * stride + offset]
+        at = child * c + draw
+        replace(heap, (now + cost[at], seq, entry[2], now, None, child, epochs, slots[at],
+                       valid[at], 0))
+        seq += 1
+        entry = heap[0]
+        now = entry[0]
+        if now > budget:
+            break
+        record(entry)
+        if seq == max_evals:                  # no more asks: the evaluations in flight finish
+            pop(heap)
+            while heap:
+                entry = pop(heap)
+                if entry[0] > budget:
+                    break
+                record(entry)
             break
     return _trace(run, out, seed_values, by_fidelity)
 
