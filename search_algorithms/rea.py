@@ -115,14 +115,15 @@ class RegularizedEvolution(Algorithm):
         self._plan = plan
         return plan
 
-    def _draw_children(self, k: int) -> np.ndarray:
-        """[k, sample_size + 2] int64: the draws of the next ``k`` children of a full
-        population on a grid, turned into integers: the tournament positions (0: the oldest
-        member), the mutated dimension and its value before skipping the parent's value. The
-        same uniforms of the stream, in the same order and with the same arithmetic, as the
-        tournament of :meth:`ask` and :meth:`Algorithm.mutate_with` make one by one (a child
-        takes ``sample_size + 2`` of them); draws the run does not use are never looked at
-        (nothing else draws from this stream once the population is full)."""
+    def _draw_children(self, k: int, sizes: np.ndarray | None = None) -> np.ndarray:
+        """[k, sample_size + 2] int64: the draws of the next ``k`` children on a grid, turned
+        into integers: the tournament positions (0: the oldest member) in a population of
+        ``sizes[i]`` members (default: a full population), the mutated dimension and its value
+        before skipping the parent's value. The same uniforms of the stream, in the same order
+        and with the same arithmetic, as the tournament of :meth:`ask` and
+        :meth:`Algorithm.mutate_with` make one by one (a child takes ``sample_size + 2`` of
+        them); draws the run does not use are never looked at (nothing else draws from this
+        stream once the children begin)."""
         s = self.sample_size
         key = (self.population_size, s, self.num_choices, self.force_change)
         scales = _PLAN_SCALES.get(key)
@@ -136,32 +137,39 @@ class RegularizedEvolution(Algorithm):
         scale, value_scale = scales
         draws = self.stream.uniforms(k * (s + 2)).reshape(k, s + 2)
         ints = (draws * scale).astype(np.int64)
+        if sizes is not None:                 # populations not (all) full: u * size
+            ints[:, :s] = draws[:, :s] * sizes.astype(np.float64)[:, None]
         ints[:, s + 1] = draws[:, s + 1] * value_scale[ints[:, s]]   # truncates as int()
         return ints
 
-    def in_steady_state(self) -> bool:
-        """True when every further :meth:`ask` is a child of a full population on a grid
-        (then :meth:`child_draws` gives the draws of the next children)."""
-        return len(self.population) == self._full and self._asked >= self._full
+    def draws_ahead(self, workers: int, k: int, first: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """The draws of asks ``first .. first + k - 1`` (0-based) of a run in which the first
+        ``workers`` asks come before any result is told and every later ask comes right after
+        one more result is told (ask ``j >= workers`` sees ``j - workers + 1`` results: the
+        event queue of the asynchronous runner, every worker busy; one worker: the synchronous
+        loop). Asks must be taken in order, all of them, without :meth:`ask` in between (this
+        object's own ``ask`` and ``tell`` no longer hold afterwards).
 
-    def child_draws(self, k: int) -> np.ndarray:
-        """[k, sample_size + 2] int64, the draws of the next ``k`` children in the steady state
-        (:meth:`in_steady_state`), in ask order: tournament positions (0: the oldest member
-        of the population at the child's ask), dimension, value before skipping the parent's
-        value (:meth:`Algorithm.mutate_with`). For a runner that computes the children itself
-        (the asynchronous runner's fused loop); the algorithm's own asks no longer hold after
-        this call."""
-        if not self.in_steady_state():
-            raise RuntimeError("child_draws() needs a full population on a grid")
-        planned = self._plan[::-1][:k]
-        self._plan = self._plan[:len(self._plan) - len(planned)]
-        if not planned:
-            return self._draw_children(k)
-        s = self.sample_size
-        ahead = np.array([[first, *rest, dim, value] for dim, value, first, rest in planned],
-                         dtype=np.int64).reshape(len(planned), s + 2)
-        return ahead if len(planned) == k else np.concatenate(
-            [ahead, self._draw_children(k - len(planned))])
+        Returns ``(codes, children)``: ``codes`` [r, D] the random architectures of the first
+        ``r`` of these asks (those with ``asked <= population_size`` or an empty population,
+        see the module docstring), ``children`` [k - r, sample_size + 2] the draws of the
+        rest, as :meth:`_draw_children`, with the tournament positions made indices of the
+        told results in told order (the population of ask ``j`` is the last
+        ``min(j - workers + 1, population_size)`` of them). Only on a grid."""
+        if self.through_space:
+            raise RuntimeError("draws_ahead() needs a grid encoding")
+        random_asks = max(self.population_size, workers)
+        r = max(0, min(k, random_asks - first))
+        d = len(self.num_choices)
+        codes = (self.stream.uniforms(r * d).reshape(r, d)
+                 * np.asarray(self.num_choices, dtype=np.float64)).astype(np.int64)
+        asks = np.arange(first + r, first + k, dtype=np.int64)
+        told = asks - (workers - 1)
+        sizes = np.minimum(told, self.population_size)
+        full = bool(len(sizes)) and sizes[0] == self.population_size
+        children = self._draw_children(len(asks), None if full else sizes)
+        children[:, :self.sample_size] += (told - sizes)[:, None]
+        return codes, children
 
     def tell(self, trial: Trial, feedback: float) -> None:
         self.population.append((trial.arch, feedback))   # the oldest leaves (maxlen)

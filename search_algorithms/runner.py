@@ -290,6 +290,8 @@ def run_one(problem: TabularProblem, spec: RunSpec, run: int,
 
     ``spec.sim_workers`` None: the synchronous loop (one evaluation at a time); an int n:
     the event-queue simulation of n workers (:func:`_run_async`; n = 1 gives the same rows).
+    Regularized evolution on a complete table runs fused (:func:`_run_evolution`, the same
+    rows in either mode).
     """
     algo_rng, bench_rng = run_generators(spec.base_seed, run)
     epochs = problem.epochs
@@ -298,18 +300,19 @@ def run_one(problem: TabularProblem, spec: RunSpec, run: int,
     budget = spec.resolved_budget(problem)
     max_evals = spec.max_evals if spec.max_evals is not None else -1
     by_fidelity = spec.incumbent == "highest_fidelity"
+    seed_values = problem.seeds + (-1,)               # column -1: a surrogate draw
+    if _fuses_evolution(algorithm, problem, spec):
+        return _run_evolution(run, algorithm, problem, RandomStream(bench_rng), budget,
+                              max_evals, spec.sim_workers or 1, seed_values, by_fidelity)
     evaluate = _evaluator(problem, spec, RandomStream(bench_rng),
                           algorithm.name or type(algorithm).__name__)
-    seed_values = problem.seeds + (-1,)               # column -1: a surrogate draw
     if spec.sim_workers is not None:
         if algorithm.ignores_feedback and spec.fidelity_cost == "scratch" and not by_fidelity \
                 and problem.answers_every_encoding():
             return _run_async_ahead(run, algorithm, problem, evaluate.stream, budget, max_evals,
                                     int(spec.sim_workers), seed_values, evaluate.name)
-        fused = _evolution_handoff(run, algorithm, problem, spec, evaluate.stream, budget,
-                                   max_evals, int(spec.sim_workers), seed_values)
         return _run_async(run, algorithm, evaluate, budget, max_evals, int(spec.sim_workers),
-                          by_fidelity, seed_values, fused)
+                          by_fidelity, seed_values)
 
     out: list[tuple] = []                             # one tuple per row (_ROW_FIELDS)
     record = out.append
@@ -333,8 +336,7 @@ def run_one(problem: TabularProblem, spec: RunSpec, run: int,
 
 def _run_async(run: int, algorithm: Algorithm, evaluate: Callable, budget: float,
                max_evals: int, workers: int, by_fidelity: bool,
-               seed_values: tuple[int, ...],
-               fused: tuple[int, Callable[..., RunTrace]] | None = None) -> RunTrace:
+               seed_values: tuple[int, ...]) -> RunTrace:
     """Event-queue simulation of ``workers`` workers on the simulated clock.
 
     At time 0 the workers, in order 0..n-1, each take the next ``ask``. Whenever an evaluation
@@ -344,10 +346,6 @@ def _run_async(run: int, algorithm: Algorithm, evaluate: Callable, budget: float
     the next result (or ends the run when nothing is in flight). An evaluation that would
     finish after the budget is not performed, and the run ends there. Everything is a function
     of the run's seed: the host's process count plays no part.
-
-    ``fused`` (:func:`_evolution_handoff`): ``(seq, resume)``; when the ask of evaluation
-    ``seq`` is due with every worker busy, ``resume(heap, out, seq)`` runs the rest of the
-    run (the fused steady state of regularized evolution) and gives its trace.
     """
     if workers < 1:
         raise QueryError(f"sim_workers must be >= 1, got {workers}")
@@ -370,8 +368,6 @@ def _run_async(run: int, algorithm: Algorithm, evaluate: Callable, budget: float
     seq = 0
     out: list[tuple] = []
     record = out.append
-    handoff, resume = fused if fused is not None else (-1, None)
-    stop = max_evals if handoff < 0 else handoff   # (a hand-off comes before max_evals)
 
     while True:
         while free and seq != max_evals:      # idle workers take the next asks
@@ -392,9 +388,7 @@ def _run_async(run: int, algorithm: Algorithm, evaluate: Callable, budget: float
                 return _trace(run, out, seed_values, by_fidelity)
             tell(entry[4], entry[8])
             record(entry)
-            if free or seq == stop:           # idle workers first: back to the loop above
-                if seq == handoff and not free:
-                    return resume(heap, out, seq)   # type: ignore[misc]
+            if free or seq == max_evals:      # idle workers first: back to the loop above
                 pop(heap)
                 release(entry[2])
                 break
@@ -424,99 +418,84 @@ def _run_async(run: int, algorithm: Algorithm, evaluate: Callable, budget: float
     return _trace(run, out, seed_values, by_fidelity)
 
 
-def _evolution_handoff(run: int, algorithm: Algorithm, problem: TabularProblem,
-                       spec: RunSpec, stream: RandomStream, budget: float, max_evals: int,
-                       workers: int, seed_values: tuple[int, ...]
-                       ) -> tuple[int, Callable[..., RunTrace]] | None:
-    """``(seq, resume)`` for :func:`_run_async` where the fused steady state of regularized
-    evolution (:func:`_run_evolution_steady`) can take over, else None. It can where the
-    algorithm is :class:`~search_algorithms.rea.RegularizedEvolution` itself (its own
-    ``ask``/``tell``) on a grid, the problem answers every encoding from its table with the
-    same number of seeds per row, and queries train from scratch. The hand-off comes at the
-    first ask of a full population: evaluation ``population_size + workers - 1`` (by then
-    ``population_size`` results are told), if ``max_evals`` lets the run get there."""
+def _fuses_evolution(algorithm: Algorithm, problem: TabularProblem, spec: RunSpec) -> bool:
+    """True where :func:`_run_evolution` gives the run's rows: the algorithm is
+    :class:`~search_algorithms.rea.RegularizedEvolution` itself (its own ``ask``/``tell``) on
+    a grid, the problem answers every encoding from its table with the same number of seeds
+    per row (:meth:`TabularProblem.full_fidelity_by_draw`), and queries train from scratch."""
     from search_algorithms.rea import RegularizedEvolution
 
     cls = type(algorithm)
-    if not (isinstance(algorithm, RegularizedEvolution) and cls.ask is RegularizedEvolution.ask
-            and cls.tell is RegularizedEvolution.tell) or algorithm.through_space \
-            or spec.fidelity_cost != "scratch" or not problem.answers_every_encoding() \
-            or problem.full_fidelity_by_draw() is None:
-        return None
-    handoff = algorithm.population_size + workers - 1
-    if 0 <= max_evals <= handoff:
-        return None
-    by_fidelity = spec.incumbent == "highest_fidelity"
-
-    def resume(heap: list[tuple], out: list[tuple], seq: int) -> RunTrace:
-        return _run_evolution_steady(run, algorithm, problem, stream, budget, max_evals,
-                                     workers, seed_values, by_fidelity, heap, out, seq)
-
-    return handoff, resume
+    return isinstance(algorithm, RegularizedEvolution) and cls.ask is RegularizedEvolution.ask \
+        and cls.tell is RegularizedEvolution.tell and not algorithm.through_space \
+        and spec.fidelity_cost == "scratch" and problem.answers_every_encoding() \
+        and problem.full_fidelity_by_draw() is not None
 
 
-def _run_evolution_steady(run: int, algorithm: Any, problem: TabularProblem,
-                          stream: RandomStream, budget: float, max_evals: int, workers: int,
-                          seed_values: tuple[int, ...], by_fidelity: bool, heap: list[tuple],
-                          out: list[tuple], seq: int) -> RunTrace:
-    """The rest of :func:`_run_async` for regularized evolution from the first ask of a full
-    population on (:func:`_evolution_handoff`), fused: the same rows, bit for bit.
+def _evolution_plan(algorithm: Any, problem: TabularProblem, stream: RandomStream,
+                    workers: int, first: int, k: int) -> list[tuple[int, int, list[int], int]]:
+    """The asks ``first .. first + k - 1`` of :func:`_run_evolution`, next ask last: per ask
+    ``(row, -1, [], seed draw)`` for a random architecture, ``(mutation index, first
+    tournament row, the other tournament rows, seed draw)`` for a child. Tournament rows are
+    indices of the finished rows (in finish order), the mutation index ``dimension * V +
+    value`` (:meth:`TabularProblem.mutation_rows`), the seed draw ``int(u * C)`` from the
+    runner's stream (:meth:`TabularProblem.full_fidelity_by_draw`; no draw needed for C = 1)."""
+    s = algorithm.sample_size
+    codes, kids = algorithm.draws_ahead(workers, k, first)
+    c = problem.full_fidelity_by_draw()[0]    # type: ignore[index]
+    draws = ((stream.uniforms(k) * c).astype(np.int64) if c > 1
+             else np.zeros(k, dtype=np.int64)).tolist()
+    r = len(codes)
+    rows = problem.flat_to_row[codes @ np.asarray(problem.radix, dtype=np.int64)].tolist()
+    plan = list(zip(rows, [-1] * r, [[]] * r, draws[:r]))
+    plan += zip((kids[:, s] * max(problem.num_choices) + kids[:, s + 1]).tolist(),
+                kids[:, 0].tolist(), kids[:, 1:s].tolist(), draws[r:])
+    plan.reverse()
+    return plan
 
-    ``heap`` holds the ``workers`` evaluations in flight, ``heap[0]`` the one just told and
-    written (the last row of ``out``, rows in finish order with fields :data:`_ROW_FIELDS`);
-    its worker takes the ask of evaluation ``seq``. From here on every finished evaluation's
-    worker at once takes the next child (no worker is idle), so the child of evaluation ``k``
-    sees the results ``k - workers + 1 - population_size .. k - workers`` in finish order:
-    the population of its ask is a window of ``out``, known ahead. So the draws of a block
-    of children come from the algorithm as arrays (:meth:`RegularizedEvolution.child_draws`:
-    tournament positions, made absolute indices of ``out`` for each child, and the mutation's
-    dimension and value, one index into :meth:`TabularProblem.mutation_rows`), the runner's
-    seed draws of the block are made at once, and per evaluation only the tournament (which
-    reads results finished just before the ask), one table read for the child's row, one
-    for its seed column, accuracy and cost (:meth:`TabularProblem.full_fidelity_by_draw`)
-    and one heap replace remain. ``algorithm`` no longer learns (its ``ask`` is never
-    called again)."""
-    s, full = algorithm.sample_size, algorithm.population_size
-    num_choices = problem.num_choices
-    width = max(num_choices)
-    stride = len(num_choices) * width
+
+def _run_evolution(run: int, algorithm: Any, problem: TabularProblem, stream: RandomStream,
+                   budget: float, max_evals: int, workers: int, seed_values: tuple[int, ...],
+                   by_fidelity: bool) -> RunTrace:
+    """Regularized evolution under :func:`_run_async`'s event queue, fused: the same rows, bit
+    for bit (with one worker also the synchronous loop's rows).
+
+    Regularized evolution always answers an ask, so every finished evaluation's worker at
+    once takes the next ask: ask ``j`` (0-based) comes at time 0 for ``j < workers``, else
+    right after the ``(j - workers + 1)``-th result is told, and its population is the last
+    ``min(j - workers + 1, population_size)`` finished rows, a window of the rows written so
+    far that is known ahead. So the algorithm's draws of a block of asks come as arrays
+    (:meth:`RegularizedEvolution.draws_ahead`: random architectures first, then the
+    tournament positions as indices of the finished rows and the mutation as one index into
+    :meth:`TabularProblem.mutation_rows`), the runner's seed draws of the block at once, and
+    per evaluation only the tournament (it reads results finished just before the ask), two
+    list reads for the child's row and its seed column, accuracy and cost
+    (:meth:`TabularProblem.full_fidelity_by_draw`) and one heap replace remain. Trials are
+    never built and the algorithm object never asks or learns (its state is left as it was
+    made)."""
     children = problem.mutation_rows(algorithm.force_change)
     c, valid, cost, slots = problem.full_fidelity_by_draw()   # type: ignore[misc]
+    stride = len(problem.num_choices) * max(problem.num_choices)
     epochs = problem.epochs
-    replace, pop = heapq.heapreplace, heapq.heappop
+    push, pop, replace = heapq.heappush, heapq.heappop, heapq.heapreplace
+    # heap entries and rows as _run_async's (_ROW_FIELDS), trial None
+    heap: list[tuple[float, int, int, float, None, int, int, int, float, int]] = []
+    out: list[tuple] = []
     record = out.append
     block = 128
-    plan: list[tuple[int, int, list[int], int]] = []
+    seq = 0
+    now = 0.0
+    plan = _evolution_plan(algorithm, problem, stream, workers, 0,
+                           block if max_evals < 0 else min(block, max_evals))
+    planned = len(plan)
     plan_pop = plan.pop
-    entry = heap[0]                           # told and written by _run_async
-    now = entry[0]
-    while True:
-        try:
-            offset, first, rest, draw = plan_pop()
-        except IndexError:                    # the next block of children's draws
-            k = block if max_evals < 0 else min(block, max_evals - seq)
-            block = min(2 * block, 4096)
-            ints = algorithm.child_draws(k)
-            ranks = ints[:, :s] + (np.arange(seq, seq + k) - (workers - 1 + full))[:, None]
-            draws = (stream.uniforms(k) * c).astype(np.int64) if c > 1 \
-                else np.zeros(k, np.int64)    # one seed: every draw picks it
-            plan = list(zip((ints[:, s] * width + ints[:, s + 1]).tolist(),
-                            ranks[:, 0].tolist(), ranks[:, 1:].tolist(), draws.tolist()))
-            plan.reverse()
-            plan_pop = plan.pop
-            offset, first, rest, draw = plan_pop()
-        # the tournament over the population of this ask (rows of out), then the mutation
-        parent = out[first]
-        best = parent[8]
-        for i in rest:
-            candidate = out[i]
-            if candidate[8] > best:
-                parent, best = candidate, candidate[8]
-        child = children[parent[5] * stride + offset]
+    for worker in range(workers if max_evals < 0 else min(workers, max_evals)):
+        child, _, _, draw = plan_pop()       # at time 0: random architectures
         at = child * c + draw
-        replace(heap, (now + cost[at], seq, entry[2], now, None, child, epochs, slots[at],
-                       valid[at], 0))
+        push(heap, (now + cost[at], seq, worker, now, None, child, epochs, slots[at],
+                    valid[at], 0))
         seq += 1
+    while heap:
         entry = heap[0]
         now = entry[0]
         if now > budget:
@@ -530,6 +509,27 @@ def _run_evolution_steady(run: int, algorithm: Any, problem: TabularProblem,
                     break
                 record(entry)
             break
+        try:                                  # the ask of this worker
+            child, first, rest, draw = plan_pop()
+        except IndexError:                    # the next block of asks
+            block = min(2 * block, 4096)
+            plan = _evolution_plan(algorithm, problem, stream, workers, planned,
+                                   block if max_evals < 0 else min(block, max_evals - planned))
+            planned += len(plan)
+            plan_pop = plan.pop
+            child, first, rest, draw = plan_pop()
+        if first >= 0:                        # a child: tournament, then mutation
+            parent = out[first]
+            best = parent[8]
+            for i in rest:
+                candidate = out[i]
+                if candidate[8] > best:       # the earliest drawn wins ties
+                    parent, best = candidate, candidate[8]
+            child = children[parent[5] * stride + child]
+        at = child * c + draw
+        replace(heap, (now + cost[at], seq, entry[2], now, None, child, epochs, slots[at],
+                       valid[at], 0))
+        seq += 1
     return _trace(run, out, seed_values, by_fidelity)
 
 
