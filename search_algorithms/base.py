@@ -198,18 +198,26 @@ class RandomStream:
             self._start = len(self._array) - len(self._buffer)
             self._buffer = None
         need = max(int(k), 0)
-        parts = []
-        while need > len(self._array) - self._start:
-            left = len(self._array) - self._start
-            if left:
-                parts.append(self._array[self._start:])
-                need -= left
-            self._array = self._rng.random(self._block)
+        start, array = self._start, self._array
+        left = len(array) - start
+        if need <= left:
+            self._start = start + need
+            return array[start:start + need].copy()
+        # the blocks the one-by-one refills would draw (sizes 64, 128, ... 4096), drawn with
+        # one call of the generator: the same doubles, and the generator left where those
+        # refills would leave it
+        need -= left
+        sizes = []
+        total = 0
+        while total < need:
+            sizes.append(self._block)
+            total += self._block
             self._block = min(2 * self._block, 4096)
-            self._start = 0
-        parts.append(self._array[self._start:self._start + need])
-        self._start += need
-        return np.concatenate(parts) if len(parts) > 1 else parts[0].copy()
+        fresh = self._rng.random(total)
+        last = total - sizes[-1]
+        self._array = fresh[last:]               # the current block is the last one drawn
+        self._start = need - last
+        return np.concatenate((array[start:], fresh[:need])) if left else fresh[:need].copy()
 
     def codes_batch(self, num_choices: Sequence[int], k: int) -> list[tuple[int, ...]]:
         """``k`` uniformly random encodings: the same as ``k`` calls of :meth:`codes`, drawn

@@ -155,20 +155,29 @@ class RegularizedEvolution(Algorithm):
         see the module docstring), ``children`` [k - r, sample_size + 2] the draws of the
         rest, as :meth:`_draw_children`, with the tournament positions made indices of the
         told results in told order (the population of ask ``j`` is the last
-        ``min(j - workers + 1, population_size)`` of them). Only on a grid."""
+        ``min(j - workers + 1, population_size)`` of them). The same uniforms of the stream,
+        in the same order and with the same arithmetic, as :meth:`ask` takes. Only on a
+        grid."""
         if self.through_space:
             raise RuntimeError("draws_ahead() needs a grid encoding")
-        random_asks = max(self.population_size, workers)
-        r = max(0, min(k, random_asks - first))
-        d = len(self.num_choices)
-        codes = (self.stream.uniforms(r * d).reshape(r, d)
-                 * np.asarray(self.num_choices, dtype=np.float64)).astype(np.int64)
-        asks = np.arange(first + r, first + k, dtype=np.int64)
-        told = asks - (workers - 1)
-        sizes = np.minimum(told, self.population_size)
-        full = bool(len(sizes)) and sizes[0] == self.population_size
-        children = self._draw_children(len(asks), None if full else sizes)
-        children[:, :self.sample_size] += (told - sizes)[:, None]
+        s, d, size = self.sample_size, len(self.num_choices), self.population_size
+        r = max(0, min(k, max(size, workers) - first))
+        m = k - r
+        if r:
+            codes = (self.stream.uniforms(r * d).reshape(r, d)
+                     * np.asarray(self.num_choices, dtype=np.float64)).astype(np.int64)
+        else:
+            codes = np.zeros((0, d), dtype=np.int64)
+        full = size + workers - 1               # the first ask of a full population
+        start = first + r
+        if start >= full:                       # every population full
+            children = self._draw_children(m)
+            children[:, :s] += np.arange(start - full, start - full + m)[:, None]
+        else:                                   # populations of the told results so far
+            told = np.arange(start - workers + 1, start - workers + 1 + m)
+            sizes = np.minimum(told, size)
+            children = self._draw_children(m, sizes)
+            children[:, :s] += (told - sizes)[:, None]
         return codes, children
 
     def tell(self, trial: Trial, feedback: float) -> None:

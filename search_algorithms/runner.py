@@ -93,14 +93,19 @@ def default_budget(space: str, dataset: str) -> float:
 
 def run_generators(base_seed: int, run: int) -> tuple[np.random.Generator, np.random.Generator]:
     """(algorithm generator, runner generator) of run ``run`` under ``base_seed``."""
+    return run_generator(base_seed, run, 0), run_generator(base_seed, run, 1)
+
+
+def run_generator(base_seed: int, run: int, which: int) -> np.random.Generator:
+    """One generator of :func:`run_generators`: ``which`` 0 the algorithm's, 1 the runner's
+    (made alone where a run needs only one)."""
     if base_seed < 0 or run < 0:
         raise QueryError(f"seeds and run indices must be >= 0, got base_seed={base_seed}, "
                          f"run={run}")
-    # the two children of SeedSequence(entropy=base_seed, spawn_key=(run,)).spawn(2), made
-    # directly (the same sequences, without mixing the parent's pool)
-    children = [np.random.SeedSequence(entropy=base_seed, spawn_key=(run, i)) for i in (0, 1)]
-    return np.random.Generator(np.random.PCG64(children[0])), \
-        np.random.Generator(np.random.PCG64(children[1]))
+    # a child of SeedSequence(entropy=base_seed, spawn_key=(run,)).spawn(2), made directly
+    # (the same sequence, without mixing the parent's pool)
+    return np.random.Generator(np.random.PCG64(
+        np.random.SeedSequence(entropy=base_seed, spawn_key=(run, which))))
 
 
 @dataclass(frozen=True)
@@ -293,7 +298,7 @@ def run_one(problem: TabularProblem, spec: RunSpec, run: int,
     Regularized evolution on a complete table runs fused (:func:`_run_evolution`, the same
     rows in either mode).
     """
-    algo_rng, bench_rng = run_generators(spec.base_seed, run)
+    algo_rng = run_generator(spec.base_seed, run, 0)
     epochs = problem.epochs
     algorithm = _factory(spec, registry)(problem.space, algo_rng, max_fidelity=epochs,
                                          **dict(spec.hyperparameters))
@@ -302,9 +307,12 @@ def run_one(problem: TabularProblem, spec: RunSpec, run: int,
     by_fidelity = spec.incumbent == "highest_fidelity"
     seed_values = problem.seeds + (-1,)               # column -1: a surrogate draw
     if _fuses_evolution(algorithm, problem, spec):
-        return _run_evolution(run, algorithm, problem, RandomStream(bench_rng), budget,
-                              max_evals, spec.sim_workers or 1, seed_values, by_fidelity)
-    evaluate = _evaluator(problem, spec, RandomStream(bench_rng),
+        # one seed per row: the runner's seed draws decide nothing, so none are made
+        stream = RandomStream(run_generator(spec.base_seed, run, 1)) \
+            if problem.full_fidelity_by_draw()[0] > 1 else None   # type: ignore[index]
+        return _run_evolution(run, algorithm, problem, stream, budget, max_evals,
+                              spec.sim_workers or 1, seed_values, by_fidelity)
+    evaluate = _evaluator(problem, spec, RandomStream(run_generator(spec.base_seed, run, 1)),
                           algorithm.name or type(algorithm).__name__)
     if spec.sim_workers is not None:
         if algorithm.ignores_feedback and spec.fidelity_cost == "scratch" and not by_fidelity \
@@ -432,7 +440,7 @@ def _fuses_evolution(algorithm: Algorithm, problem: TabularProblem, spec: RunSpe
         and problem.full_fidelity_by_draw() is not None
 
 
-def _evolution_plan(algorithm: Any, problem: TabularProblem, stream: RandomStream,
+def _evolution_plan(algorithm: Any, problem: TabularProblem, stream: RandomStream | None,
                     workers: int, first: int, k: int) -> list[tuple[int, int, list[int], int]]:
     """The asks ``first .. first + k - 1`` of :func:`_run_evolution`, next ask last: per ask
     ``(row, -1, [], seed draw)`` for a random architecture, ``(mutation index, first
@@ -443,20 +451,20 @@ def _evolution_plan(algorithm: Any, problem: TabularProblem, stream: RandomStrea
     s = algorithm.sample_size
     codes, kids = algorithm.draws_ahead(workers, k, first)
     c = problem.full_fidelity_by_draw()[0]    # type: ignore[index]
-    draws = ((stream.uniforms(k) * c).astype(np.int64) if c > 1
-             else np.zeros(k, dtype=np.int64)).tolist()
+    draws = (stream.uniforms(k) * c).astype(np.int64).tolist() if stream is not None \
+        else [0] * k                          # one seed: every draw picks it
     r = len(codes)
-    rows = problem.flat_to_row[codes @ np.asarray(problem.radix, dtype=np.int64)].tolist()
-    plan = list(zip(rows, [-1] * r, [[]] * r, draws[:r]))
+    plan = list(zip(problem.flat_to_row[codes @ problem.radix].tolist(), [-1] * r, [[]] * r,
+                    draws[:r])) if r else []
     plan += zip((kids[:, s] * max(problem.num_choices) + kids[:, s + 1]).tolist(),
                 kids[:, 0].tolist(), kids[:, 1:s].tolist(), draws[r:])
     plan.reverse()
     return plan
 
 
-def _run_evolution(run: int, algorithm: Any, problem: TabularProblem, stream: RandomStream,
-                   budget: float, max_evals: int, workers: int, seed_values: tuple[int, ...],
-                   by_fidelity: bool) -> RunTrace:
+def _run_evolution(run: int, algorithm: Any, problem: TabularProblem,
+                   stream: RandomStream | None, budget: float, max_evals: int, workers: int,
+                   seed_values: tuple[int, ...], by_fidelity: bool) -> RunTrace:
     """Regularized evolution under :func:`_run_async`'s event queue, fused: the same rows, bit
     for bit (with one worker also the synchronous loop's rows).
 
