@@ -503,7 +503,7 @@ def _run_evolution(run: int, algorithm: Any, problem: TabularProblem,
         push(heap, (now + cost[at], seq, worker, now, None, child, epochs, slots[at],
                     valid[at], 0))
         seq += 1
-    while heap:
+    while True:                               # (every worker stays busy: the heap is full)
         entry = heap[0]
         now = entry[0]
         if now > budget:
