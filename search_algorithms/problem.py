@@ -31,6 +31,7 @@ set. The search-time costs come from the same records as the feedback (for CIFAR
 """
 from __future__ import annotations
 
+import array
 import logging
 import math
 from dataclasses import dataclass, field
@@ -168,7 +169,7 @@ class TabularProblem:
         self._full_fidelity: tuple[list, ...] | None = None  # cache of full_fidelity_lists()
         self._full_fidelity_arrays: tuple[np.ndarray, ...] | None = None   # and of the arrays
         self._by_draw: tuple[int, list[float], list[float], list[int]] | None = None
-        self._mutation_rows: dict[bool, list[int]] = {}  # cache of mutation_rows()
+        self._mutation_rows: dict[bool, array.array] = {}  # cache of mutation_rows()
         from natsbench.api.evaluation import check_on_missing
 
         check_on_missing(self.on_missing)
@@ -262,19 +263,23 @@ class TabularProblem:
                              slot.reshape(-1).tolist())
         return self._by_draw
 
-    def mutation_rows(self, force_change: bool) -> list[int]:
+    def mutation_rows(self, force_change: bool) -> "array.array[int]":
         """[N * D * V] the row of each single-dimension mutation of each row, index
         ``(row * D + d) * V + v`` (V = the largest number of choices): the child
         :meth:`~search_algorithms.base.Algorithm.mutate_with` makes when its draws give
         dimension d and value index v (:func:`~search_algorithms.base.mutation_children`);
-        -1 where v is out of range or the child is not a row. Not for open spaces."""
+        -1 where v is out of range or the child is not a row. Not for open spaces. An
+        ``array.array`` of int64 (8 bytes an entry, 3.75 MB for the 15,625 tss archs; read
+        one entry at a time faster than a list of Python ints, which would take 36 bytes an
+        entry)."""
         rows = self._mutation_rows.get(force_change)
         if rows is None:
             if self.flat_to_row is None:
                 raise QueryError("an open space has no table of mutations")
             children = mutation_children(self.codes, self.num_choices, force_change)
-            rows = np.where(children >= 0, self.flat_to_row[np.maximum(children, 0)], -1)
-            rows = self._mutation_rows[force_change] = rows.reshape(-1).tolist()
+            table = np.where(children >= 0, self.flat_to_row[np.maximum(children, 0)], -1)
+            rows = self._mutation_rows[force_change] = array.array(
+                "q", table.reshape(-1).astype(np.int64).tobytes())
         return rows
 
     @cached_property

@@ -173,15 +173,17 @@ def test_runner_rows_equal_the_reference(problem, workers, algorithm, hp, limit,
 
 
 @pytest.mark.parametrize("workers", [None, 1, 4, 13])
-@pytest.mark.parametrize("kind", ["complete", "ties"])
-def test_long_fused_evolution_runs_equal_the_reference(kind, workers):
-    """Thousands of evaluations: the fused loop's blocks of 128, 256, ... asks, and
-    populations that only fill after the first asks (13 workers > population 10)."""
+@pytest.mark.parametrize("kind, hp", [("complete", {}), ("ties", {}),
+                                      ("complete", {"population_size": 150, "sample_size": 4})])
+def test_long_fused_evolution_runs_equal_the_reference(kind, hp, workers):
+    """Over a thousand evaluations: the fused loop's blocks of 128, 256, ... asks, populations
+    that only fill after the first asks (13 workers > population 10), and populations that
+    are still filling when the first block ends (population 150)."""
     problem = make_problem(kind)
-    spec = RunSpec("rea", sim_workers=workers, base_seed=5, max_evals=1500)
+    spec = RunSpec("rea", sim_workers=workers, base_seed=5, max_evals=1500, hyperparameters=hp)
     for run in range(2):
         trace = run_one(problem, spec, run)
-        expected = reference_rows(problem, "rea", workers, run, 5, 1500, math.inf)
+        expected = reference_rows(problem, "rea", workers, run, 5, 1500, math.inf, **hp)
         got = list(zip(trace.sim_time.tolist(), trace.start_time.tolist(), trace.row.tolist(),
                        trace.feedback.tolist(), trace.seed.tolist(), trace.incumbent.tolist(),
                        trace.worker.tolist()))
