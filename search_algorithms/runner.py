@@ -490,7 +490,7 @@ def _run_evolution(run: int, algorithm: Any, problem: TabularProblem,
     heap: list[tuple[float, int, int, float, None, int, int, int, float, int]] = []
     out: list[tuple] = []
     record = out.append
-    block = 128
+    block = max(128, workers)                  # (the asks at time 0 come from the first block)
     seq = 0
     now = 0.0
     plan = _evolution_plan(algorithm, problem, stream, workers, 0,
@@ -509,18 +509,18 @@ def _run_evolution(run: int, algorithm: Any, problem: TabularProblem,
         if now > budget:
             break
         record(entry)
-        if seq == max_evals:                  # no more asks: the evaluations in flight finish
-            pop(heap)
-            while heap:
-                entry = pop(heap)
-                if entry[0] > budget:
-                    break
-                record(entry)
-            break
         try:                                  # the ask of this worker
             child, first, rest, draw = plan_pop()
-        except IndexError:                    # the next block of asks
-            block = min(2 * block, 4096)
+        except IndexError:                    # the plan is used up
+            if seq == max_evals:              # no more asks: the evaluations in flight finish
+                pop(heap)
+                while heap:
+                    entry = pop(heap)
+                    if entry[0] > budget:
+                        break
+                    record(entry)
+                break
+            block = min(2 * block, 4096)      # the next block of asks
             plan = _evolution_plan(algorithm, problem, stream, workers, planned,
                                    block if max_evals < 0 else min(block, max_evals - planned))
             planned += len(plan)

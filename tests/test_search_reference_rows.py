@@ -172,7 +172,7 @@ def test_runner_rows_equal_the_reference(problem, workers, algorithm, hp, limit,
         assert trace.source.tolist() == [0] * len(got)
 
 
-@pytest.mark.parametrize("workers", [None, 1, 4, 13])
+@pytest.mark.parametrize("workers", [None, 1, 4, 13, 200])
 @pytest.mark.parametrize("kind, hp", [("complete", {}), ("ties", {}),
                                       ("complete", {"population_size": 150, "sample_size": 4})])
 def test_long_fused_evolution_runs_equal_the_reference(kind, hp, workers):
