@@ -104,7 +104,7 @@ class RegularizedEvolution(Algorithm):
         """The draws of the next children of a full population, in blocks (128 children,
         doubling up to 1024): per child ``(dimension, value before skipping the parent's,
         first tournament position, the other positions)``, next child last (the columns of
-        :meth:`child_draws`)."""
+        :meth:`_draw_children`)."""
         k = self._plan_block
         self._plan_block = min(2 * k, 1024)
         s = self.sample_size

@@ -479,8 +479,8 @@ def _run_evolution(run: int, algorithm: Any, problem: TabularProblem,
     per evaluation only the tournament (it reads results finished just before the ask), two
     list reads for the child's row and its seed column, accuracy and cost
     (:meth:`TabularProblem.full_fidelity_by_draw`) and one heap replace remain. Trials are
-    never built and the algorithm object never asks or learns (its state is left as it was
-    made)."""
+    never built, and the algorithm object neither asks nor learns (only its random stream
+    moves on). See docs/ALGORITHMS.md for why the tournaments themselves stay one by one."""
     children = problem.mutation_rows(algorithm.force_change)
     c, valid, cost, slots = problem.full_fidelity_by_draw()   # type: ignore[misc]
     stride = len(problem.num_choices) * max(problem.num_choices)
