@@ -168,7 +168,8 @@ class TabularProblem:
         self._every_encoding = False             # cache of answers_every_encoding()
         self._full_fidelity: tuple[list, ...] | None = None  # cache of full_fidelity_lists()
         self._full_fidelity_arrays: tuple[np.ndarray, ...] | None = None   # and of the arrays
-        self._by_draw: tuple[int, list[float], list[float], list[int]] | None = None
+        # cache of full_fidelity_by_draw(); False: the seed counts differ
+        self._by_draw: tuple[int, list[float], list[float], list[int]] | bool | None = None
         self._mutation_rows: dict[bool, array.array] = {}  # cache of mutation_rows()
         from natsbench.api.evaluation import check_on_missing
 
@@ -256,12 +257,13 @@ class TabularProblem:
             counts, slots, valid, cost = self.full_fidelity_arrays()
             c = int(counts[0])
             if c == 0 or np.any(counts != c):
+                self._by_draw = False             # (remembered until fill_row)
                 return None
             slot = self.seed_slots[:n, :c]
             at = (np.arange(n, dtype=np.int64) * self.num_seeds)[:, None] + slot
             self._by_draw = (c, valid[at].reshape(-1).tolist(), cost[at].reshape(-1).tolist(),
                              slot.reshape(-1).tolist())
-        return self._by_draw
+        return self._by_draw or None
 
     def mutation_rows(self, force_change: bool) -> "array.array[int]":
         """[N * D * V] the row of each single-dimension mutation of each row, index
