@@ -30,7 +30,7 @@ from typing import Any, Callable, ClassVar, Iterator, Protocol, Sequence, runtim
 import numpy as np
 
 from natsbench.errors import ConfigError, QueryError
-from natsbench.spaces.base import code_neighbours
+from natsbench.spaces.base import code_neighbours, radix_weights
 
 logger = logging.getLogger(__name__)
 
@@ -198,18 +198,26 @@ class RandomStream:
             self._start = len(self._array) - len(self._buffer)
             self._buffer = None
         need = max(int(k), 0)
-        parts = []
-        while need > len(self._array) - self._start:
-            left = len(self._array) - self._start
-            if left:
-                parts.append(self._array[self._start:])
-                need -= left
-            self._array = self._rng.random(self._block)
+        start, array = self._start, self._array
+        left = len(array) - start
+        if need <= left:
+            self._start = start + need
+            return array[start:start + need].copy()
+        # the blocks the one-by-one refills would draw (sizes 64, 128, ... 4096), drawn with
+        # one call of the generator: the same doubles, and the generator left where those
+        # refills would leave it
+        need -= left
+        sizes = []
+        total = 0
+        while total < need:
+            sizes.append(self._block)
+            total += self._block
             self._block = min(2 * self._block, 4096)
-            self._start = 0
-        parts.append(self._array[self._start:self._start + need])
-        self._start += need
-        return np.concatenate(parts) if len(parts) > 1 else parts[0].copy()
+        fresh = self._rng.random(total)
+        last = total - sizes[-1]
+        self._array = fresh[last:]               # the current block is the last one drawn
+        self._start = need - last
+        return np.concatenate((array[start:], fresh[:need])) if left else fresh[:need].copy()
 
     def codes_batch(self, num_choices: Sequence[int], k: int) -> list[tuple[int, ...]]:
         """``k`` uniformly random encodings: the same as ``k`` calls of :meth:`codes`, drawn
@@ -224,6 +232,28 @@ class RandomStream:
         """An integer uniform in [0, n) excluding ``current`` (requires n >= 2)."""
         value = self.below(n - 1)
         return value + 1 if value >= current else value
+
+
+def mutation_children(codes: np.ndarray, num_choices: Sequence[int],
+                      force_change: bool) -> np.ndarray:
+    """[N, D, V] int64 (V = the largest number of choices): the product-order index
+    (:func:`~natsbench.spaces.base.radix_weights`) of the child that
+    :meth:`Algorithm.mutate_with` makes of each encoding of ``codes`` ([N, D]) when its draws
+    give dimension d and value index v, i.e. ``int(u_value * (n - 1))`` with the parent's value
+    skipped (``force_change`` and n > 1), else ``int(u_value * n)``; -1 where v is out of
+    range for d. The same rule as :meth:`Algorithm.mutate_with`, over whole arrays (for the
+    asynchronous runner's fused evolution loop)."""
+    codes = np.asarray(codes, dtype=np.int64)
+    radix = radix_weights(num_choices)
+    flat = codes @ np.asarray(radix, dtype=np.int64)
+    out = np.full((len(codes), len(num_choices), max(num_choices)), -1, dtype=np.int64)
+    for dim, n in enumerate(num_choices):
+        parent = codes[:, dim]
+        skip = force_change and n > 1
+        for v in range(n - 1 if skip else n):
+            value = v + (v >= parent) if skip else v        # skips the parent's value
+            out[:, dim, v] = flat + (value - parent) * radix[dim]
+    return out
 
 
 class Algorithm(abc.ABC):

@@ -31,6 +31,7 @@ set. The search-time costs come from the same records as the feedback (for CIFAR
 """
 from __future__ import annotations
 
+import array
 import logging
 import math
 from dataclasses import dataclass, field
@@ -43,7 +44,7 @@ from natsbench.datasets.specs import NATS_SET_SOURCES, TEST_SET_PREFERENCE
 from natsbench.errors import QueryError
 from natsbench.spaces.base import radix_weights
 from natsbench.store.records import normalize_hp
-from search_algorithms.base import GridSpace, SpaceLike
+from search_algorithms.base import GridSpace, SpaceLike, mutation_children
 
 logger = logging.getLogger(__name__)
 
@@ -167,6 +168,9 @@ class TabularProblem:
         self._every_encoding = False             # cache of answers_every_encoding()
         self._full_fidelity: tuple[list, ...] | None = None  # cache of full_fidelity_lists()
         self._full_fidelity_arrays: tuple[np.ndarray, ...] | None = None   # and of the arrays
+        # cache of full_fidelity_by_draw(); False: the seed counts differ
+        self._by_draw: tuple[int, list[float], list[float], list[int]] | bool | None = None
+        self._mutation_rows: dict[bool, array.array] = {}  # cache of mutation_rows()
         from natsbench.api.evaluation import check_on_missing
 
         check_on_missing(self.on_missing)
@@ -241,6 +245,45 @@ class TabularProblem:
                 (self.cum_train[:n, :, -1] + self.valid_per_time[:n, :, -1]).reshape(-1))
         return self._full_fidelity_arrays
 
+    def full_fidelity_by_draw(self) -> tuple[int, list[float], list[float], list[int]] | None:
+        """Where every table row has the same number C of available seeds: (C, validation
+        accuracy after the last epoch [N*C], cost of a full-fidelity query [N*C], seed column
+        [N*C]) as Python lists, index ``row * C + d`` for the seed draw ``d = int(u * C)`` of a
+        query (the evaluator's table path: ``seed_slots[row, d]``, then the columns of
+        :meth:`full_fidelity_arrays`); None where the counts differ. Rebuilt after
+        :meth:`fill_row`."""
+        if self._by_draw is None:
+            n = self.num_table_rows
+            counts, slots, valid, cost = self.full_fidelity_arrays()
+            c = int(counts[0])
+            if c == 0 or np.any(counts != c):
+                self._by_draw = False             # (remembered until fill_row)
+                return None
+            slot = self.seed_slots[:n, :c]
+            at = (np.arange(n, dtype=np.int64) * self.num_seeds)[:, None] + slot
+            self._by_draw = (c, valid[at].reshape(-1).tolist(), cost[at].reshape(-1).tolist(),
+                             slot.reshape(-1).tolist())
+        return self._by_draw or None
+
+    def mutation_rows(self, force_change: bool) -> "array.array[int]":
+        """[N * D * V] the row of each single-dimension mutation of each row, index
+        ``(row * D + d) * V + v`` (V = the largest number of choices): the child
+        :meth:`~search_algorithms.base.Algorithm.mutate_with` makes when its draws give
+        dimension d and value index v (:func:`~search_algorithms.base.mutation_children`);
+        -1 where v is out of range or the child is not a row. Not for open spaces. An
+        ``array.array`` of int64 (8 bytes an entry, 3.75 MB for the 15,625 tss archs; read
+        one entry at a time faster than a list of Python ints, which would take 36 bytes an
+        entry)."""
+        rows = self._mutation_rows.get(force_change)
+        if rows is None:
+            if self.flat_to_row is None:
+                raise QueryError("an open space has no table of mutations")
+            children = mutation_children(self.codes, self.num_choices, force_change)
+            table = np.where(children >= 0, self.flat_to_row[np.maximum(children, 0)], -1)
+            rows = self._mutation_rows[force_change] = array.array(
+                "q", table.reshape(-1).astype(np.int64).tobytes())
+        return rows
+
     @cached_property
     def codes_to_row(self) -> dict[tuple[int, ...], int]:
         """Row of each encoding (as a tuple of Python ints)."""
@@ -302,7 +345,7 @@ class TabularProblem:
             raise QueryError(f"record seed {record.seed} is not a seed column of the problem "
                              f"({list(self.seeds)})")
         slot = self.seeds.index(record.seed)
-        self._full_fidelity = self._full_fidelity_arrays = None
+        self._full_fidelity = self._full_fidelity_arrays = self._by_draw = None
         _, search_set, _ = self.sources["search"]
         e = self.epochs
         values = {}

@@ -103,13 +103,28 @@ class RegularizedEvolution(Algorithm):
     def _next_plan(self) -> list[tuple[int, int, int, list[int]]]:
         """The draws of the next children of a full population, in blocks (128 children,
         doubling up to 1024): per child ``(dimension, value before skipping the parent's,
-        first tournament position, the other positions)``, next child last. The same uniforms of the stream, in the
-        same order and with the same arithmetic, as the tournament of :meth:`ask` and
-        :meth:`Algorithm.mutate_with` make one by one (a child takes ``sample_size + 2`` of
-        them); draws of a block the run does not use are never looked at (nothing else
-        draws from this stream once the population is full)."""
-        k, s = self._plan_block, self.sample_size
+        first tournament position, the other positions)``, next child last (the columns of
+        :meth:`_draw_children`)."""
+        k = self._plan_block
         self._plan_block = min(2 * k, 1024)
+        s = self.sample_size
+        ints = self._draw_children(k)
+        plan = list(zip(ints[:, s].tolist(), ints[:, s + 1].tolist(), ints[:, 0].tolist(),
+                        ints[:, 1:s].tolist()))
+        plan.reverse()
+        self._plan = plan
+        return plan
+
+    def _draw_children(self, k: int, sizes: np.ndarray | None = None) -> np.ndarray:
+        """[k, sample_size + 2] int64: the draws of the next ``k`` children on a grid, turned
+        into integers: the tournament positions (0: the oldest member) in a population of
+        ``sizes[i]`` members (default: a full population), the mutated dimension and its value
+        before skipping the parent's value. The same uniforms of the stream, in the same order
+        and with the same arithmetic, as the tournament of :meth:`ask` and
+        :meth:`Algorithm.mutate_with` make one by one (a child takes ``sample_size + 2`` of
+        them); draws the run does not use are never looked at (nothing else draws from this
+        stream once the children begin)."""
+        s = self.sample_size
         key = (self.population_size, s, self.num_choices, self.force_change)
         scales = _PLAN_SCALES.get(key)
         if scales is None:
@@ -122,12 +137,48 @@ class RegularizedEvolution(Algorithm):
         scale, value_scale = scales
         draws = self.stream.uniforms(k * (s + 2)).reshape(k, s + 2)
         ints = (draws * scale).astype(np.int64)
+        if sizes is not None:                 # populations not (all) full: u * size
+            ints[:, :s] = draws[:, :s] * sizes.astype(np.float64)[:, None]
         ints[:, s + 1] = draws[:, s + 1] * value_scale[ints[:, s]]   # truncates as int()
-        plan = list(zip(ints[:, s].tolist(), ints[:, s + 1].tolist(), ints[:, 0].tolist(),
-                        ints[:, 1:s].tolist()))
-        plan.reverse()
-        self._plan = plan
-        return plan
+        return ints
+
+    def draws_ahead(self, workers: int, k: int, first: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """The draws of asks ``first .. first + k - 1`` (0-based) of a run in which the first
+        ``workers`` asks come before any result is told and every later ask comes right after
+        one more result is told (ask ``j >= workers`` sees ``j - workers + 1`` results: the
+        event queue of the asynchronous runner, every worker busy; one worker: the synchronous
+        loop). Asks must be taken in order, all of them, without :meth:`ask` in between (this
+        object's own ``ask`` and ``tell`` no longer hold afterwards).
+
+        Returns ``(codes, children)``: ``codes`` [r, D] the random architectures of the first
+        ``r`` of these asks (those with ``asked <= population_size`` or an empty population,
+        see the module docstring), ``children`` [k - r, sample_size + 2] the draws of the
+        rest, as :meth:`_draw_children`, with the tournament positions made indices of the
+        told results in told order (the population of ask ``j`` is the last
+        ``min(j - workers + 1, population_size)`` of them). The same uniforms of the stream,
+        in the same order and with the same arithmetic, as :meth:`ask` takes. Only on a
+        grid."""
+        if self.through_space:
+            raise RuntimeError("draws_ahead() needs a grid encoding")
+        s, d, size = self.sample_size, len(self.num_choices), self.population_size
+        r = max(0, min(k, max(size, workers) - first))
+        m = k - r
+        if r:
+            codes = (self.stream.uniforms(r * d).reshape(r, d)
+                     * np.asarray(self.num_choices, dtype=np.float64)).astype(np.int64)
+        else:
+            codes = np.zeros((0, d), dtype=np.int64)
+        full = size + workers - 1               # the first ask of a full population
+        start = first + r
+        if start >= full:                       # every population full
+            children = self._draw_children(m)
+            children[:, :s] += np.arange(start - full, start - full + m)[:, None]
+        else:                                   # populations of the told results so far
+            told = np.arange(start - workers + 1, start - workers + 1 + m)
+            sizes = np.minimum(told, size)
+            children = self._draw_children(m, sizes)
+            children[:, :s] += (told - sizes)[:, None]
+        return codes, children
 
     def tell(self, trial: Trial, feedback: float) -> None:
         self.population.append((trial.arch, feedback))   # the oldest leaves (maxlen)

@@ -93,14 +93,19 @@ def default_budget(space: str, dataset: str) -> float:
 
 def run_generators(base_seed: int, run: int) -> tuple[np.random.Generator, np.random.Generator]:
     """(algorithm generator, runner generator) of run ``run`` under ``base_seed``."""
+    return run_generator(base_seed, run, 0), run_generator(base_seed, run, 1)
+
+
+def run_generator(base_seed: int, run: int, which: int) -> np.random.Generator:
+    """One generator of :func:`run_generators`: ``which`` 0 the algorithm's, 1 the runner's
+    (made alone where a run needs only one)."""
     if base_seed < 0 or run < 0:
         raise QueryError(f"seeds and run indices must be >= 0, got base_seed={base_seed}, "
                          f"run={run}")
-    # the two children of SeedSequence(entropy=base_seed, spawn_key=(run,)).spawn(2), made
-    # directly (the same sequences, without mixing the parent's pool)
-    children = [np.random.SeedSequence(entropy=base_seed, spawn_key=(run, i)) for i in (0, 1)]
-    return np.random.Generator(np.random.PCG64(children[0])), \
-        np.random.Generator(np.random.PCG64(children[1]))
+    # a child of SeedSequence(entropy=base_seed, spawn_key=(run,)).spawn(2), made directly
+    # (the same sequence, without mixing the parent's pool)
+    return np.random.Generator(np.random.PCG64(
+        np.random.SeedSequence(entropy=base_seed, spawn_key=(run, which))))
 
 
 @dataclass(frozen=True)
@@ -290,17 +295,25 @@ def run_one(problem: TabularProblem, spec: RunSpec, run: int,
 
     ``spec.sim_workers`` None: the synchronous loop (one evaluation at a time); an int n:
     the event-queue simulation of n workers (:func:`_run_async`; n = 1 gives the same rows).
+    Regularized evolution on a complete table runs fused (:func:`_run_evolution`, the same
+    rows in either mode).
     """
-    algo_rng, bench_rng = run_generators(spec.base_seed, run)
+    algo_rng = run_generator(spec.base_seed, run, 0)
     epochs = problem.epochs
     algorithm = _factory(spec, registry)(problem.space, algo_rng, max_fidelity=epochs,
                                          **dict(spec.hyperparameters))
     budget = spec.resolved_budget(problem)
     max_evals = spec.max_evals if spec.max_evals is not None else -1
     by_fidelity = spec.incumbent == "highest_fidelity"
-    evaluate = _evaluator(problem, spec, RandomStream(bench_rng),
-                          algorithm.name or type(algorithm).__name__)
     seed_values = problem.seeds + (-1,)               # column -1: a surrogate draw
+    if _fuses_evolution(algorithm, problem, spec):
+        # one seed per row: the runner's seed draws decide nothing, so none are made
+        stream = RandomStream(run_generator(spec.base_seed, run, 1)) \
+            if problem.full_fidelity_by_draw()[0] > 1 else None   # type: ignore[index]
+        return _run_evolution(run, algorithm, problem, stream, budget, max_evals,
+                              spec.sim_workers or 1, seed_values, by_fidelity)
+    evaluate = _evaluator(problem, spec, RandomStream(run_generator(spec.base_seed, run, 1)),
+                          algorithm.name or type(algorithm).__name__)
     if spec.sim_workers is not None:
         if algorithm.ignores_feedback and spec.fidelity_cost == "scratch" and not by_fidelity \
                 and problem.answers_every_encoding():
@@ -410,6 +423,121 @@ def _run_async(run: int, algorithm: Algorithm, evaluate: Callable, budget: float
             seq += 1
         else:
             break
+    return _trace(run, out, seed_values, by_fidelity)
+
+
+def _fuses_evolution(algorithm: Algorithm, problem: TabularProblem, spec: RunSpec) -> bool:
+    """True where :func:`_run_evolution` gives the run's rows: the algorithm is
+    :class:`~search_algorithms.rea.RegularizedEvolution` itself (its own ``ask``/``tell``) on
+    a grid, the problem answers every encoding from its table with the same number of seeds
+    per row (:meth:`TabularProblem.full_fidelity_by_draw`), and queries train from scratch."""
+    from search_algorithms.rea import RegularizedEvolution
+
+    cls = type(algorithm)
+    return isinstance(algorithm, RegularizedEvolution) and cls.ask is RegularizedEvolution.ask \
+        and cls.tell is RegularizedEvolution.tell and not algorithm.through_space \
+        and spec.fidelity_cost == "scratch" and problem.answers_every_encoding() \
+        and problem.full_fidelity_by_draw() is not None
+
+
+def _evolution_plan(algorithm: Any, problem: TabularProblem, stream: RandomStream | None,
+                    workers: int, first: int, k: int) -> list[tuple[int, int, list[int], int]]:
+    """The asks ``first .. first + k - 1`` of :func:`_run_evolution`, next ask last: per ask
+    ``(row, -1, [], seed draw)`` for a random architecture, ``(mutation index, first
+    tournament row, the other tournament rows, seed draw)`` for a child. Tournament rows are
+    indices of the finished rows (in finish order), the mutation index ``dimension * V +
+    value`` (:meth:`TabularProblem.mutation_rows`), the seed draw ``int(u * C)`` from the
+    runner's stream (:meth:`TabularProblem.full_fidelity_by_draw`; no draw needed for C = 1)."""
+    s = algorithm.sample_size
+    codes, kids = algorithm.draws_ahead(workers, k, first)
+    c = problem.full_fidelity_by_draw()[0]    # type: ignore[index]
+    draws = (stream.uniforms(k) * c).astype(np.int64).tolist() if stream is not None \
+        else [0] * k                          # one seed: every draw picks it
+    r = len(codes)
+    plan = list(zip(problem.flat_to_row[codes @ problem.radix].tolist(), [-1] * r, [[]] * r,
+                    draws[:r])) if r else []
+    plan += zip((kids[:, s] * max(problem.num_choices) + kids[:, s + 1]).tolist(),
+                kids[:, 0].tolist(), kids[:, 1:s].tolist(), draws[r:])
+    plan.reverse()
+    return plan
+
+
+def _run_evolution(run: int, algorithm: Any, problem: TabularProblem,
+                   stream: RandomStream | None, budget: float, max_evals: int, workers: int,
+                   seed_values: tuple[int, ...], by_fidelity: bool) -> RunTrace:
+    """Regularized evolution under :func:`_run_async`'s event queue, fused: the same rows, bit
+    for bit (with one worker also the synchronous loop's rows).
+
+    Regularized evolution always answers an ask, so every finished evaluation's worker at
+    once takes the next ask: ask ``j`` (0-based) comes at time 0 for ``j < workers``, else
+    right after the ``(j - workers + 1)``-th result is told, and its population is the last
+    ``min(j - workers + 1, population_size)`` finished rows, a window of the rows written so
+    far that is known ahead. So the algorithm's draws of a block of asks come as arrays
+    (:meth:`RegularizedEvolution.draws_ahead`: random architectures first, then the
+    tournament positions as indices of the finished rows and the mutation as one index into
+    :meth:`TabularProblem.mutation_rows`), the runner's seed draws of the block at once, and
+    per evaluation only the tournament (it reads results finished just before the ask), two
+    list reads for the child's row and its seed column, accuracy and cost
+    (:meth:`TabularProblem.full_fidelity_by_draw`) and one heap replace remain. Trials are
+    never built, and the algorithm object neither asks nor learns (only its random stream
+    moves on). See docs/ALGORITHMS.md for why the tournaments themselves stay one by one."""
+    children = problem.mutation_rows(algorithm.force_change)
+    c, valid, cost, slots = problem.full_fidelity_by_draw()   # type: ignore[misc]
+    stride = len(problem.num_choices) * max(problem.num_choices)
+    epochs = problem.epochs
+    push, pop, replace = heapq.heappush, heapq.heappop, heapq.heapreplace
+    # heap entries and rows as _run_async's (_ROW_FIELDS), trial None
+    heap: list[tuple[float, int, int, float, None, int, int, int, float, int]] = []
+    out: list[tuple] = []
+    record = out.append
+    block = max(128, workers)                  # (the asks at time 0 come from the first block)
+    seq = 0
+    now = 0.0
+    plan = _evolution_plan(algorithm, problem, stream, workers, 0,
+                           block if max_evals < 0 else min(block, max_evals))
+    planned = len(plan)
+    plan_pop = plan.pop
+    for worker in range(workers if max_evals < 0 else min(workers, max_evals)):
+        child, _, _, draw = plan_pop()       # at time 0: random architectures
+        at = child * c + draw
+        push(heap, (now + cost[at], seq, worker, now, None, child, epochs, slots[at],
+                    valid[at], 0))
+        seq += 1
+    while True:                               # (every worker stays busy: the heap is full)
+        entry = heap[0]
+        now = entry[0]
+        if now > budget:
+            break
+        record(entry)
+        try:                                  # the ask of this worker
+            child, first, rest, draw = plan_pop()
+        except IndexError:                    # the plan is used up
+            if seq == max_evals:              # no more asks: the evaluations in flight finish
+                pop(heap)
+                while heap:
+                    entry = pop(heap)
+                    if entry[0] > budget:
+                        break
+                    record(entry)
+                break
+            block = min(2 * block, 4096)      # the next block of asks
+            plan = _evolution_plan(algorithm, problem, stream, workers, planned,
+                                   block if max_evals < 0 else min(block, max_evals - planned))
+            planned += len(plan)
+            plan_pop = plan.pop
+            child, first, rest, draw = plan_pop()
+        if first >= 0:                        # a child: tournament, then mutation
+            parent = out[first]
+            best = parent[8]
+            for i in rest:
+                candidate = out[i]
+                if candidate[8] > best:       # the earliest drawn wins ties
+                    parent, best = candidate, candidate[8]
+            child = children[parent[5] * stride + child]
+        at = child * c + draw
+        replace(heap, (now + cost[at], seq, entry[2], now, None, child, epochs, slots[at],
+                       valid[at], 0))
+        seq += 1
     return _trace(run, out, seed_values, by_fidelity)
 
 

@@ -125,16 +125,24 @@ def reference_rows(problem, algorithm, workers, run, base_seed, max_evals, budge
         free.append(worker)
 
 
-@pytest.fixture(scope="module", params=["complete", "missing_seeds"])
-def problem(request):
+def make_problem(kind):
     p = TabularProblem.synthetic((3, 4, 5, 3), np.random.default_rng(11), seeds=3, epochs=6,
-                                 missing_seed_fraction=0.4 if request.param != "complete" else 0)
+                                 missing_seed_fraction=0.4 if kind == "missing_seeds" else 0)
+    if kind == "ties":                          # accuracies on a 5 % grid: many equal ones
+        p.valid_acc[:] = np.round(p.valid_acc / 5.0) * 5.0
     assert p.answers_every_encoding()           # random search asks ahead (incumbent "any")
-    assert (p.seed_count < 3).any() == (request.param != "complete")
+    assert (p.seed_count < 3).any() == (kind == "missing_seeds")
     return p
 
 
-@pytest.mark.parametrize("workers", [None, 1, 3, 4])
+@pytest.fixture(scope="module", params=["complete", "missing_seeds", "ties"])
+def problem(request):
+    """Complete tables run regularized evolution fused (three seeds per row: the runner draws
+    seed columns), the one with missing seeds through the event loop."""
+    return make_problem(request.param)
+
+
+@pytest.mark.parametrize("workers", [None, 1, 3, 4, 13])
 @pytest.mark.parametrize("algorithm, hp", [
     ("random", {}),
     ("rea", {"population_size": 10, "sample_size": 3}),
@@ -162,6 +170,101 @@ def test_runner_rows_equal_the_reference(problem, workers, algorithm, hp, limit,
         assert got == expected
         assert trace.fidelity.tolist() == [problem.epochs] * len(got)
         assert trace.source.tolist() == [0] * len(got)
+
+
+@pytest.mark.parametrize("workers", [None, 1, 4, 13, 200])
+@pytest.mark.parametrize("kind, hp", [("complete", {}), ("ties", {}),
+                                      ("complete", {"population_size": 150, "sample_size": 4})])
+def test_long_fused_evolution_runs_equal_the_reference(kind, hp, workers):
+    """Over a thousand evaluations: the fused loop's blocks of 128, 256, ... asks, populations
+    that only fill after the first asks (13 workers > population 10), and populations that
+    are still filling when the first block ends (population 150)."""
+    problem = make_problem(kind)
+    spec = RunSpec("rea", sim_workers=workers, base_seed=5, max_evals=1500, hyperparameters=hp)
+    for run in range(2):
+        trace = run_one(problem, spec, run)
+        expected = reference_rows(problem, "rea", workers, run, 5, 1500, math.inf, **hp)
+        got = list(zip(trace.sim_time.tolist(), trace.start_time.tolist(), trace.row.tolist(),
+                       trace.feedback.tolist(), trace.seed.tolist(), trace.incumbent.tolist(),
+                       trace.worker.tolist()))
+        assert len(got) == 1500 and got == expected
+
+
+def test_evolution_runs_fused_only_where_the_rows_stay_the_same(monkeypatch):
+    from search_algorithms import runner
+    from search_algorithms.rea import RegularizedEvolution
+
+    calls = []
+    fused = runner._run_evolution
+    monkeypatch.setattr(runner, "_run_evolution", lambda *a: calls.append(a) or fused(*a))
+    complete, missing = make_problem("complete"), make_problem("missing_seeds")
+
+    class Subclass(RegularizedEvolution):        # its own ask: never fused
+        def ask(self):
+            return super().ask()
+
+    cases = [(complete, RunSpec("rea", max_evals=50, sim_workers=4), True),
+             (complete, RunSpec("rea", max_evals=50), True),
+             (complete, RunSpec("rea", max_evals=50, incumbent="highest_fidelity"), True),
+             (complete, RunSpec("rea", max_evals=50, fidelity_cost="continue"), False),
+             (complete, RunSpec(Subclass, max_evals=50, sim_workers=4), False),
+             (complete, RunSpec("random", max_evals=50, sim_workers=4), False),
+             (missing, RunSpec("rea", max_evals=50, sim_workers=4), False)]
+    for problem, spec, expected in cases:
+        calls.clear()
+        trace = run_one(problem, spec, 0)
+        assert bool(calls) == expected, spec
+        assert len(trace) == 50
+    # the subclass asks the same children: its rows (event loop) equal the fused ones
+    a = run_one(complete, RunSpec("rea", max_evals=200, sim_workers=4), 1)
+    b = run_one(complete, RunSpec(Subclass, max_evals=200, sim_workers=4), 1)
+    for name in ("sim_time", "row", "feedback", "seed", "incumbent", "start_time", "worker"):
+        assert getattr(a, name).tolist() == getattr(b, name).tolist()
+
+
+@pytest.mark.parametrize("force_change", [True, False])
+def test_mutation_table_is_mutate_with_for_every_draw(force_change):
+    """Every (encoding, dimension, value draw) of a grid with a one-choice dimension: the
+    table's child is mutate_with's child for uniforms that give that draw."""
+    from search_algorithms.base import GridSpace, mutation_children
+    from search_algorithms.rea import RegularizedEvolution
+    from natsbench.spaces.base import radix_index
+
+    nc = (3, 1, 4, 2)
+    algo = RegularizedEvolution(GridSpace("g", nc), np.random.default_rng(0))
+    codes = np.indices(nc).reshape(len(nc), -1).T
+    table = mutation_children(codes, nc, force_change)
+    width = max(nc)
+    assert table.shape == (len(codes), len(nc), width)
+    for i, parent in enumerate(map(tuple, codes.tolist())):
+        for dim, n in enumerate(nc):
+            values = n - 1 if force_change and n > 1 else n
+            for v in range(width):
+                if v >= values:
+                    assert table[i, dim, v] == -1
+                    continue
+                # uniforms in the middle of the cells that int(u * D) and int(u * values) map
+                # to dim and v
+                child = algo.mutate_with(parent, force_change, (dim + 0.5) / len(nc),
+                                         (v + 0.5) / values)
+                assert table[i, dim, v] == radix_index(child, nc)
+                if force_change and n > 1:
+                    assert child != parent
+
+
+def test_full_fidelity_by_draw_is_the_evaluators_seed_pick():
+    complete, missing = make_problem("complete"), make_problem("missing_seeds")
+    assert missing.full_fidelity_by_draw() is None          # the counts differ
+    c, valid, cost, slots = complete.full_fidelity_by_draw()
+    assert c == 3 and len(valid) == len(cost) == len(slots) == 3 * complete.num_archs
+    e = complete.epochs - 1
+    for row in (0, 7, complete.num_archs - 1):
+        for d in range(c):
+            slot = int(complete.seed_slots[row, d])
+            assert slots[row * c + d] == slot
+            assert valid[row * c + d] == complete.valid_acc[row, slot, e]
+            assert cost[row * c + d] == complete.cum_train[row, slot, e] \
+                + complete.valid_per_time[row, slot, e]
 
 
 def test_random_stream_batches_equal_one_draw_at_a_time():
