@@ -64,7 +64,8 @@ from search_algorithms.dash.settings import (DashSettings, hpo_subsample_ratio, 
                                              scaled_milestones)
 
 __all__ = ["STAGES", "DashRun", "search_stage", "save_searched", "load_searched", "hpo_stage",
-           "retrain_stage", "baseline_stage", "run_pipeline", "default_hp", "write_wall_times"]
+           "retrain_stage", "baseline_stage", "run_pipeline", "default_hp", "write_wall_times",
+           "record_wall"]
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +89,9 @@ class DashRun:
         progress: tqdm bars on stderr.
         deterministic: deterministic algorithms (default: on CPU only).
         num_threads: torch intra-op threads (None: torch's default).
+        method: the method named in ``retrain/row.csv``.
+        wall_stages: stage -> title of the rows of the wall-time table (default: DASH's;
+            D2NAS adds its cell search and calls the kernel search ``search``).
     """
 
     data: TaskData
@@ -99,6 +103,8 @@ class DashRun:
     progress: bool = True
     deterministic: bool | None = None
     num_threads: int | None = None
+    method: str = "DASH (natsbench)"
+    wall_stages: dict[str, str] | None = None
     dev: torch.device = field(init=False)
     indices: np.ndarray = field(init=False)
 
@@ -142,18 +148,23 @@ def _write_json(path: Path, obj: Any) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode())
 
 
-def _record_wall(run: DashRun, stage: str, seconds: float) -> None:
+def record_wall(run: DashRun, stage: str, seconds: float) -> None:
+    """Set ``stage``'s seconds in ``wall_times.json`` and rewrite the wall-time tables."""
     path = run.out / "wall_times.json"
     times = json.loads(path.read_text()) if path.is_file() else {}
     times[stage] = float(seconds)
     _write_json(path, times)
-    write_wall_times(run.out, run.task.name, times)
+    write_wall_times(run.out, run.task.name, times, run.wall_stages)
 
 
-def write_wall_times(out: Path, task: str, times: dict[str, float]) -> None:
+
+def write_wall_times(out: Path, task: str, times: dict[str, float],
+                     titles: dict[str, str] | None = None) -> None:
     """DASH App. A.7's table (search / hyperparameter tuning / retraining / total) for one task,
-    in seconds and hours, as ``wall_times.csv`` and ``wall_times.md``."""
-    cols = [s for s in STAGES]
+    in seconds and hours, as ``wall_times.csv`` and ``wall_times.md`` (``titles``: stage ->
+    row title, in order; default DASH's three stages)."""
+    titles = STAGE_TITLES if titles is None else titles
+    cols = list(titles)
     secs = [times.get(s, math.nan) for s in cols]
     total = sum(v for v in secs if math.isfinite(v))
     buf = io.StringIO()
@@ -162,7 +173,7 @@ def write_wall_times(out: Path, task: str, times: dict[str, float]) -> None:
     w.writerow([task, *(f"{v:.3f}" for v in secs), f"{total:.3f}",
                 *(f"{v / 3600:.5f}" for v in secs), f"{total / 3600:.5f}"])
     atomic_write_bytes(out / "wall_times.csv", buf.getvalue().encode())
-    head = "| Task | " + " | ".join(STAGE_TITLES[s] for s in cols) + " | Total |"
+    head = "| Task | " + " | ".join(titles[s] for s in cols) + " | Total |"
     md = [f"Wall time in seconds (DASH App. A.7 reports GPU hours).", "", head,
           "|" + " --- |" * (len(cols) + 2),
           f"| {task} | " + " | ".join("-" if not math.isfinite(v) else f"{v:.1f}" for v in secs)
@@ -312,7 +323,7 @@ def search_stage(run: DashRun, backbone: nn.Module | None = None, *,
             "kernel_sizes": list(task.kernel_sizes), "dilations": list(task.dilations),
             "identity": identity, "wall_s": wall, "history": history})
     ckpt.unlink(missing_ok=True)
-    _record_wall(run, "search", wall)
+    record_wall(run, "search", wall)
     return meta
 
 
@@ -433,7 +444,7 @@ def hpo_stage(run: DashRun, choices: dict[str, dict] | None = None, *,
     w.writeheader()
     w.writerows(rows)
     atomic_write_bytes(out / "hpo.csv", buf.getvalue().encode())
-    _record_wall(run, "hpo", sum(r["wall_s"] for r in rows))
+    record_wall(run, "hpo", sum(r["wall_s"] for r in rows))
     return result
 
 
@@ -497,11 +508,11 @@ def retrain_stage(run: DashRun, choices: dict[str, dict] | None = None,
               f"test_{task.metric}": score, "hp": hp, "losses": losses, "wall_s": wall,
               "params": int(params), "n_train": len(run.indices) + len(run.data.valid)}
     _write_json(result_path, result)
-    _write_row(out / "row.csv", "DASH (natsbench)" if name == "retrain" else f"WRN ({name})",
+    _write_row(out / "row.csv", run.method if name == "retrain" else f"WRN ({name})",
                task, score)
     (out / "checkpoint.pt").unlink(missing_ok=True)
     if name == "retrain":
-        _record_wall(run, "retrain", wall)
+        record_wall(run, "retrain", wall)
     return result
 
 
