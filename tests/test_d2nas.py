@@ -317,6 +317,12 @@ def test_pipeline_end_to_end_no_test_set_before_retraining(tmp_path):
     table = (tmp_path / "wall_times.md").read_text()
     assert "Cell search" in table and "Kernel search" in table and "| local1d |" in table
     assert "D2NAS common" in (tmp_path / "retrain/row.csv").read_text()
+    from search_algorithms.d2nas.report import summarize
+
+    row = summarize(tmp_path)                                     # the result-file row
+    assert (row["method"], row["task"], row["test_value"]) == ("D2NAS", "local1d",
+                                                               res["test_error_pct"])
+    assert row["params_M"] == pytest.approx(res["params_M"]) and row["cell_s"] > 0
     counts = json.loads((tmp_path / "space_counts.json").read_text())
     assert counts["staged_min"] <= counts["staged"] <= counts["staged_max"]
 
