@@ -30,6 +30,8 @@ from search_algorithms.d2nas.stages import (D2nasRun, cell_stage, dash_search_la
 from search_algorithms.dash.settings import settings_for  # noqa: E402
 from search_algorithms.dash.stages import load_searched  # noqa: E402
 
+from natsbench.testing.trap import TrapSet as _Trap  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -173,19 +175,6 @@ def test_seeded_cell_search_is_identical_and_a_killed_one_resumes(tmp_path):
 @pytest.mark.slow
 def test_cell_search_resumes_wherever_killed(tmp_path):
     _cell_resumes(tmp_path, (1, 2))                      # mid first stage, at the boundary
-
-
-class _Trap:
-    """A set that must not be read (its length only goes into identities)."""
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getattr__(self, name: str):
-        raise AssertionError(f"the set was read ({name})")
 
 
 def test_kernel_stage_sets_every_non_pointwise_conv_and_leaves_1x1_alone(tmp_path):

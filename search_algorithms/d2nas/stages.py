@@ -51,8 +51,8 @@ from search_algorithms.d2nas.network import (CellSupernet, build_network, derive
                                              network_spec, prune_candidates)
 from search_algorithms.dash.engine import (Arrays, Stopwatch, check_indices, load_checkpoint,
                                            save_checkpoint)
-from search_algorithms.dash.stages import (DashRun, hpo_stage, record_wall, retrain_stage,
-                                           search_stage)
+from search_algorithms.dash.stages import (DashRun, searched_choices, hpo_stage, record_wall,
+                                           retrain_stage, search_stage)
 from search_algorithms.weight_sharing.darts import DartsV1
 
 __all__ = ["STAGES", "WALL_TITLES", "D2nasRun", "cell_stage", "kernel_stage", "d2nas_hpo_stage",
@@ -322,12 +322,8 @@ def kernel_stage(run: D2nasRun) -> dict[str, Any]:
 
 
 def _choices(run: D2nasRun) -> dict[str, dict]:
-    path = run.out / "search" / "searched.pt"
-    if not path.is_file():
-        raise ConfigError(f"{path} does not exist: run `natsbench d2nas {run.task.name} --stage "
-                          "kernel` (or --stage all) first")
-    meta = torch.load(path, map_location="cpu", weights_only=True)["meta"]
-    return {n: {"k": c["k"], "d": c["d"]} for n, c in meta["choices"].items()}
+    choices = searched_choices(run, "d2nas", "kernel")
+    return {n: {"k": c["k"], "d": c["d"]} for n, c in choices.items()}
 
 
 def _builder(run: D2nasRun, shape_name: str, choices: dict[str, dict]) -> Any:

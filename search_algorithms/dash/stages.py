@@ -65,7 +65,7 @@ from search_algorithms.dash.settings import (DashSettings, hpo_subsample_ratio, 
 
 __all__ = ["STAGES", "DashRun", "search_stage", "save_searched", "load_searched", "hpo_stage",
            "retrain_stage", "baseline_stage", "run_pipeline", "default_hp", "write_wall_times",
-           "record_wall"]
+           "record_wall", "searched_choices"]
 
 logger = logging.getLogger(__name__)
 
@@ -407,7 +407,7 @@ def hpo_stage(run: DashRun, choices: dict[str, dict] | None = None, *,
     s, task, out = run.settings, run.task, run.out / "hpo"
     out.mkdir(parents=True, exist_ok=True)
     if build is None:
-        choices = _searched_choices(run) if choices is None else choices
+        choices = searched_choices(run) if choices is None else choices
         build = _retrain_builder(run, choices, s.retrain_widen)
     n = run.indices.size
     ratio = s.hpo_subsample if s.hpo_subsample is not None else \
@@ -448,11 +448,14 @@ def hpo_stage(run: DashRun, choices: dict[str, dict] | None = None, *,
     return result
 
 
-def _searched_choices(run: DashRun) -> dict[str, dict]:
+def searched_choices(run: DashRun, command: str = "dash", stage: str = "search"
+                      ) -> dict[str, dict]:
+    """The searched ``(k, d)`` per layer from ``search/searched.pt`` (``command``/``stage``:
+    what the missing-file error tells the user to run)."""
     path = run.out / "search" / "searched.pt"
     if not path.is_file():
-        raise ConfigError(f"{path} does not exist: run `natsbench dash {run.task.name} --stage "
-                          "search` (or --stage all) first")
+        raise ConfigError(f"{path} does not exist: run `natsbench {command} {run.task.name} "
+                          f"--stage {stage}` (or --stage all) first")
     return torch.load(path, map_location="cpu", weights_only=True)["meta"]["choices"]
 
 
@@ -483,7 +486,7 @@ def retrain_stage(run: DashRun, choices: dict[str, dict] | None = None,
     s, task, out = run.settings, run.task, run.out / name
     out.mkdir(parents=True, exist_ok=True)
     if build is None:
-        choices = _searched_choices(run) if choices is None else choices
+        choices = searched_choices(run) if choices is None else choices
         build = _retrain_builder(run, choices, s.retrain_widen)
     hp = _best_hp(run) if hp is None else hp
     identity = run.identity(name, choices=choices, hp=hp)
@@ -541,7 +544,7 @@ def run_pipeline(run: DashRun, stages: tuple[str, ...] = STAGES) -> dict[str, An
     if bad:
         raise ConfigError(f"stages {bad} are not valid; use {STAGES}")
     if "search" not in stages and ("hpo" in stages or "retrain" in stages):
-        _searched_choices(run)                 # before anything is written
+        searched_choices(run)                 # before anything is written
     if "hpo" not in stages and "retrain" in stages:
         _best_hp(run)
     run.out.mkdir(parents=True, exist_ok=True)
