@@ -370,3 +370,19 @@ def test_searched_conv_count_of_a_wrn_is_its_non_pointwise_convs():
     net = WideResNet2d(depth=16, widen_factor=1, in_channels=3, num_classes=10)
     convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
     assert dash_search_layers(get_task("cifar100")) == sum(1 for m in convs if m.kernel_size != (1, 1))
+
+
+def test_dense_networks_keep_the_resolution_with_normal_cells_only():
+    cfg = get_config("darcyflow")
+    torch.manual_seed(0)
+    sup = CellSupernet(cfg, 1, 3, cfg.cell_stages[0].layers, 4)
+    assert not any(cell.reduction for cell in sup.body.cells)
+    x = torch.randn(2, 3, 12, 12)
+    assert sup(x).shape == (2, 1, 12, 12)
+    cells = derive_cells(sup)
+    assert cells["reduce"] == cells["normal"]                   # no reduction cell to search
+    net = build_network(network_spec(cfg, cells, 1, 3, (3, 12, 12), 4, 4))
+    out = net(x)
+    assert out.shape == (2, 1, 12, 12) and not any(c.reduction for c in net.cells)
+    counts = space_counts(get_task("darcyflow"), cfg, dash_layers=13)
+    assert counts["cells"] == 1 and counts["stage1"] == 14 * 5
