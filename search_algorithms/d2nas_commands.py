@@ -74,9 +74,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.data_root is not None:
         require_dir(args.data_root, "--data-root")
 
-    from search_algorithms.d2nas.configs import cell_settings, get_config
+    from search_algorithms.d2nas.configs import cell_settings, get_config, preset_config
 
-    config = get_config(task, args.config)
+    config = preset_config(get_config(task, args.config), task, args.preset)
     cell = cell_settings(task, args.preset)
     if args.cell_epochs is not None:
         cell = cell.replace(epochs=args.cell_epochs,

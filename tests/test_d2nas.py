@@ -22,7 +22,8 @@ from natsbench.tasks.data import ArraySet, TaskData  # noqa: E402
 from natsbench.tasks.loaders import load_task  # noqa: E402
 from natsbench.tasks.objectives import make_loss  # noqa: E402
 from search_algorithms.d2nas.configs import (CellSettings, StageShape, cell_settings,  # noqa: E402
-                                             get_config, reduction_layers, space_counts)
+                                             get_config, preset_config, reduction_layers,
+                                             space_counts)
 from search_algorithms.d2nas.network import (CellSupernet, build_network, derive_cells,  # noqa: E402
                                              network_spec, prune_candidates)
 from search_algorithms.d2nas.stages import (D2nasRun, cell_stage, dash_search_layers,  # noqa: E402
@@ -55,6 +56,9 @@ def test_tables_6_and_7():
     assert get_config("digits").task_type == "2D" and get_config("long1d").steps == 3
     with pytest.raises(ConfigError, match="fancy"):
         get_config("digits", "fancy")
+    quick = preset_config(get_config("digits"), get_task("digits"))     # offline default: quick
+    assert quick.retrain.channels == quick.hpo.channels == 16 and quick.retrain.layers == 2
+    assert preset_config(c, get_task("cifar100")) == c                 # NB360 default: full
     # D2NAS' reduction depths: L // 3 and max(3, 2L // 3), those below L
     assert reduction_layers(c, 2) == (0,) and reduction_layers(c, 3) == (1,)
     assert reduction_layers(c, 11) == (3, 7)
@@ -306,6 +310,9 @@ def test_pipeline_end_to_end_no_test_set_before_retraining(tmp_path):
     table = (tmp_path / "wall_times.md").read_text()
     assert "Cell search" in table and "Kernel search" in table and "| local1d |" in table
     assert "D2NAS common" in (tmp_path / "retrain/row.csv").read_text()
+    wider = _run(tmp_path, stride=16, config=_config("local1d").replace(
+        retrain=StageShape(None, 3, 8)))
+    assert cell_stage(wider)["wall_s"] == results["cell"]["wall_s"]   # not rerun for a new width
     from search_algorithms.d2nas.report import summarize
 
     row = summarize(tmp_path)                                     # the result-file row

@@ -40,7 +40,7 @@ from natsbench.tasks.configs import TaskConfig, get_task
 
 __all__ = ["StageShape", "D2nasConfig", "CellSettings", "CONFIG_NAMES", "TASK_TYPES",
            "D2NAS_CELL_OPS", "JOINT_OTHER_OPS", "task_type", "get_config", "cell_settings",
-           "reduction_layers", "space_counts", "CELL_PRESETS"]
+           "reduction_layers", "space_counts", "CELL_PRESETS", "preset_config"]
 
 CONFIG_NAMES: tuple[str, ...] = ("common", "custom")
 TASK_TYPES: tuple[str, ...] = ("2D", "2D Dense", "1D")
@@ -222,6 +222,22 @@ class CellSettings:
 
     def replace(self, **changes: Any) -> "CellSettings":
         return dataclasses.replace(self, **changes)
+
+
+def preset_config(config: D2nasConfig, task: TaskConfig, preset: str | None = None
+                  ) -> D2nasConfig:
+    """``config`` for a training preset: unchanged for ``full``; for ``quick`` (default on the
+    offline tasks) the hpo and retraining networks keep the kernel search's width, as DASH's
+    quick preset retrains WRN-16-1 (its search width) instead of WRN-16-4."""
+    preset = preset or ("quick" if task.offline else "full")
+    if preset not in CELL_PRESETS:
+        raise ConfigError(f"preset {preset!r} is not valid; use one of {CELL_PRESETS}")
+    if preset == "full":
+        return config
+    width = config.kernel.channels
+    return config.replace(hpo=dataclasses.replace(config.hpo, channels=width),
+                          retrain=dataclasses.replace(config.retrain, channels=width),
+                          source=config.source + f"; quick preset: hpo/retrain width {width}")
 
 
 def cell_settings(task: TaskConfig, preset: str | None = None) -> CellSettings:

@@ -102,16 +102,23 @@ class D2nasRun(DashRun):
                              else check_indices(self.cell_indices, len(self.data.train)))
 
     def identity(self, stage: str, **extra: Any) -> dict[str, Any]:
+        """DASH's identity plus what the stage depends on: the cell search its part of the
+        configuration and its settings and data; the later stages the whole configuration and
+        the derived cells (so changing, e.g., the retraining width never reruns the search)."""
         ident = super().identity(stage, **extra)
-        ident["d2nas"] = self.config.to_dict()
+        cfg = self.config.to_dict()
         if stage != "cell":
+            ident["d2nas"] = cfg
             ident["cells"] = _read_json(self.out / "cell" / "cell.json", "cell")["cells"]
         else:
+            ident["d2nas"] = {k: v for k, v in cfg.items() if k not in ("kernel", "hpo", "retrain",
+                                                                        "name", "source")}
+            ident["settings"] = None               # the DASH stages' settings do not matter
             ident["cell_settings"] = self.cell.to_dict()
             ident["arch_subset"] = (None if self.arch_indices is None else
                                     int(zlib.crc32(self.arch_indices.tobytes())))
             ident["weight_subset"] = int(zlib.crc32(self.cell_indices.tobytes()))
-        return ident
+        return json.loads(json.dumps(ident))      # as stored in JSON files (tuples -> lists)
 
 
 def _write_json(path: Path, obj: Any) -> None:
