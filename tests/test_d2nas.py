@@ -393,3 +393,24 @@ def test_dense_networks_keep_the_resolution_with_normal_cells_only():
     assert out.shape == (2, 1, 12, 12) and not any(c.reduction for c in net.cells)
     counts = space_counts(get_task("darcyflow"), cfg, dash_layers=13)
     assert counts["cells"] == 1 and counts["stage1"] == 14 * 5
+
+
+def test_cli_proxy_data_splits_the_selection_for_the_cell_search(tmp_path):
+    from natsbench.datasets.proxy import FORMAT, labels_digest
+
+    data = load_task("local1d")
+    picked = list(range(0, 120, 3))                       # 40 examples of the training set
+    doc = {"format": FORMAT, "dataset": "local1d", "indices": picked,
+           "train_size": len(data.train), "labels_sha1": labels_digest(data.train.y), "seed": 3}
+    sel = tmp_path / "sel.json"
+    sel.write_text(json.dumps(doc))
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-m", "natsbench.cli", "d2nas", "local1d", "--out",
+                           str(out), "--stage", "cell", "--cell-epochs", "2", "--proxy-data",
+                           str(sel), "--threads", "1", "--no-progress"], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    res = json.loads((out / "cell" / "cell.json").read_text())
+    assert res["data"] == {"weights": "train[20 indices]", "architecture": "train[20 indices]"}
+    assert res["identity"]["n_subset"] == 40                 # the later stages: all 40
