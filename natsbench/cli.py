@@ -30,6 +30,7 @@ COMMAND_PROVIDERS: tuple[str, ...] = (
     "search_algorithms.commands",    # search
     "search_algorithms.ws_commands",  # search-ws
     "search_algorithms.dash_commands",  # dash
+    "search_algorithms.d2nas_commands",  # d2nas
     "search_algorithms.btnas_commands",  # btnas
     "analysis.commands",             # reproduce, report
     "natsbench.demo",                # demo

@@ -22,6 +22,8 @@ from search_algorithms.dash.settings import full_settings, quick_settings, setti
 from search_algorithms.dash.stages import (DashRun, hpo_stage, load_searched, run_pipeline,  # noqa: E402
                                            save_searched, search_stage)
 
+from natsbench.testing.trap import TrapSet as _Trap  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -112,19 +114,6 @@ def test_settings_sources():
     assert quick.search_milestones == (5,) and quick.retrain_milestones == (4, 9, 12)
     assert settings_for(get_task("digits")) == quick
     assert settings_for(get_task("ecg")) == full_settings(get_task("ecg"))
-
-
-class _Trap:
-    """A set that must not be read (its length only goes into identities)."""
-
-    def __init__(self, n: int) -> None:
-        self.n = n
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getattr__(self, name: str):
-        raise AssertionError(f"the set was read ({name})")
 
 
 def _tiny(task: str = "local1d", **kw):

@@ -34,6 +34,12 @@ A cell with no active intermediate node outputs zeros of shape ``[B, C, H', W']`
 worth of channels): it passes no information, but the network still runs, because every cell
 also reads the cell two steps back.  Such cells are degenerate, and the network logs a warning.
 
+Generalisations (D2NAS, Lee et al. 2024): ``dims=1`` builds the same network over sequences
+``[B, C, L]`` (1D ops of :mod:`natsbench.models.ops`); ``reduction_layers`` places the reduction
+cells explicitly (default: DARTS' rule, :func:`darts_reduction_layers`); ``dense=True`` ends with
+a 1x1 convolution to ``num_classes`` output channels instead of pooling + linear (dense
+prediction keeps the input's size, so such networks have no reduction cells).
+
 Submodules are named ``cells.<i>.edges.<to>_<from>_<k>`` (k counts repeated pairs), so weights
 of equal cells line up across networks.
 """
@@ -51,11 +57,13 @@ import torch  # noqa: E402
 from torch import nn
 
 from natsbench.errors import InvalidArchError
-from natsbench.models.ops import OPS, FactorizedReduce, Identity, ReLUConvBN, make_op
+from natsbench.models.ops import (OPS, FactorizedReduce, Identity, ReLUConvBN, layers_nd,
+                                  make_op, zeros_like_output)
 
 __all__ = [
     "SearchedCell", "CellNetwork", "active_nodes", "drop_path", "build_darts_network",
-    "build_extcell_network",
+    "build_extcell_network", "darts_reduction_layers", "check_reduction_layers", "make_stem",
+    "make_head", "apply_head",
 ]
 
 logger = logging.getLogger(__name__)
@@ -74,6 +82,48 @@ def drop_path(x: torch.Tensor, drop_prob: float) -> torch.Tensor:
     keep = 1.0 - drop_prob
     mask = torch.empty((x.shape[0],) + (1,) * (x.dim() - 1), device=x.device, dtype=x.dtype)
     return x * mask.bernoulli_(keep) / keep
+
+
+def darts_reduction_layers(layers: int) -> tuple[int, ...]:
+    """DARTS' reduction cells: depths ``layers // 3`` and ``2 * layers // 3`` (none below 3)."""
+    return tuple(sorted({layers // 3, 2 * layers // 3})) if layers >= 3 else ()
+
+
+def check_reduction_layers(reduction_layers: Sequence[int] | None, layers: int, dense: bool
+                           ) -> frozenset[int]:
+    """The reduction depths of a network (``None``: DARTS' rule; a dense network has none)."""
+    if reduction_layers is None:
+        return frozenset() if dense else frozenset(darts_reduction_layers(layers))
+    out = frozenset(int(i) for i in reduction_layers)
+    bad = sorted(i for i in out if not 0 <= i < layers)
+    if bad or (dense and out):
+        raise InvalidArchError(f"reduction_layers {sorted(out)} must lie in 0..{layers - 1}"
+                               + (" and be empty for a dense network" if dense else ""))
+    return out
+
+
+def make_stem(in_channels: int, channels: int, dims: int = 2) -> nn.Sequential:
+    """The DARTS stem: 3x3 conv (no bias, "same" padding) -> BN, for ``dims`` 1 or 2."""
+    conv, bn, _, _ = layers_nd(dims)
+    return nn.Sequential(conv(in_channels, channels, 3, padding=1, bias=False), bn(channels))
+
+
+def make_head(net: nn.Module, c_in: int, outputs: int, dims: int = 2, dense: bool = False) -> None:
+    """Register the head of a cell network on ``net``: ``dense_conv`` (dense) or
+    ``global_pooling`` + ``classifier`` (DARTS' names; see :func:`apply_head`)."""
+    net.dense = bool(dense)
+    if dense:
+        net.dense_conv = layers_nd(dims)[0](c_in, outputs, 1)
+    else:
+        net.global_pooling = (nn.AdaptiveAvgPool2d(1) if dims == 2 else nn.AdaptiveAvgPool1d(1))
+        net.classifier = nn.Linear(c_in, outputs)
+
+
+def apply_head(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The head registered by :func:`make_head` applied to the last cell's output ``x``."""
+    if net.dense:
+        return net.dense_conv(x)
+    return net.classifier(torch.flatten(net.global_pooling(x), 1))
 
 
 def active_nodes(edges: Sequence[Edge], steps: int) -> list[int]:
@@ -127,7 +177,7 @@ class SearchedCell(nn.Module):
 
     def __init__(
         self, edges: Sequence[Edge], steps: int, c_prev_prev: int, c_prev: int, c: int,
-        reduction: bool, reduction_prev: bool,
+        reduction: bool, reduction_prev: bool, dims: int = 2,
     ) -> None:
         super().__init__()
         if steps < 1:
@@ -135,10 +185,10 @@ class SearchedCell(nn.Module):
         all_edges = _check_edges(edges, steps)
         self.reduction, self.steps, self.c = reduction, steps, c
         self.preprocess0 = (
-            FactorizedReduce(c_prev_prev, c, 2) if reduction_prev
-            else ReLUConvBN(c_prev_prev, c, 1, 1, 0)
+            FactorizedReduce(c_prev_prev, c, 2, dims=dims) if reduction_prev
+            else ReLUConvBN(c_prev_prev, c, 1, 1, 0, dims=dims)
         )
-        self.preprocess1 = ReLUConvBN(c_prev, c, 1, 1, 0)
+        self.preprocess1 = ReLUConvBN(c_prev, c, 1, 1, 0, dims=dims)
         self.concat = active_nodes(all_edges, steps)
         live = set(self.concat) | {0, 1}
         self.kept_edges: tuple[Edge, ...] = tuple(
@@ -152,7 +202,7 @@ class SearchedCell(nn.Module):
             seen[(to, frm)] = k + 1
             key = f"{to}_{frm}_{k}"
             stride = 2 if reduction and frm < 2 else 1
-            self.edges[key] = make_op(op, c, c, stride)
+            self.edges[key] = make_op(op, c, c, stride, dims=dims)
             self._plan.append((to, frm, key))
         self.out_dim = c * max(1, len(self.concat))
 
@@ -165,10 +215,7 @@ class SearchedCell(nn.Module):
                 y = drop_path(y, drop_prob)
             states[to] = y if to not in states else states[to] + y
         if not self.concat:
-            ref = states[1]
-            s = 2 if self.reduction else 1
-            b, _, h, w = ref.shape
-            return ref.new_zeros((b, self.c, (h + s - 1) // s, (w + s - 1) // s))
+            return zeros_like_output(states[1], self.c, 2 if self.reduction else 1)
         return torch.cat([states[j] for j in self.concat], dim=1)
 
     def extra_repr(self) -> str:
@@ -190,6 +237,11 @@ class CellNetwork(nn.Module):
         stem_multiplier: stem width = ``stem_multiplier * C`` (3 in DARTS).
         drop_path_prob: probability of dropping a non-identity edge output per sample during
             training (the attribute can be changed between epochs, as DARTS schedules it).
+        dims: 2 (images) or 1 (sequences ``[B, C, L]``).
+        reduction_layers: depths of the reduction cells (default: :func:`darts_reduction_layers`;
+            none when ``dense``).
+        dense: end with a 1x1 convolution to ``num_classes`` channels (output
+            ``[B, num_classes, *S]``) instead of pooling + linear.
 
     Input ``[B, in_channels, H, W]`` of any size (the head pools globally); output logits
     ``[B, num_classes]``.
@@ -198,7 +250,8 @@ class CellNetwork(nn.Module):
     def __init__(
         self, normal: Sequence[Edge], reduce: Sequence[Edge], num_classes: int, C: int = 16,
         layers: int = 8, steps: int = 4, in_channels: int = 3, stem_multiplier: int = 3,
-        drop_path_prob: float = 0.0,
+        drop_path_prob: float = 0.0, *, dims: int = 2,
+        reduction_layers: Sequence[int] | None = None, dense: bool = False,
     ) -> None:
         super().__init__()
         if C < 1 or layers < 1 or num_classes < 1 or in_channels < 1 or stem_multiplier < 1:
@@ -211,10 +264,8 @@ class CellNetwork(nn.Module):
             raise InvalidArchError(f"drop_path_prob must be in [0, 1); got {drop_path_prob}")
         self.drop_path_prob = float(drop_path_prob)
         c_curr = stem_multiplier * C
-        self.stem = nn.Sequential(
-            nn.Conv2d(in_channels, c_curr, 3, padding=1, bias=False), nn.BatchNorm2d(c_curr)
-        )
-        reductions = {layers // 3, 2 * layers // 3} if layers >= 3 else set()
+        self.stem = make_stem(in_channels, c_curr, dims)
+        reductions = check_reduction_layers(reduction_layers, layers, dense)
         c_prev_prev, c_prev, c_curr = c_curr, c_curr, C
         reduction_prev = False
         cells: list[SearchedCell] = []
@@ -224,7 +275,7 @@ class CellNetwork(nn.Module):
                 c_curr *= 2
             cell = SearchedCell(
                 reduce if reduction else normal, steps, c_prev_prev, c_prev, c_curr,
-                reduction, reduction_prev,
+                reduction, reduction_prev, dims,
             )
             if not cell.concat:
                 logger.warning(
@@ -235,14 +286,13 @@ class CellNetwork(nn.Module):
             reduction_prev = reduction
             c_prev_prev, c_prev = c_prev, cell.out_dim
         self.cells = nn.ModuleList(cells)
-        self.global_pooling = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Linear(c_prev, num_classes)
+        make_head(self, c_prev, num_classes, dims, dense)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s0 = s1 = self.stem(x)
         for cell in self.cells:
             s0, s1 = s1, cell(s0, s1, self.drop_path_prob)
-        return self.classifier(torch.flatten(self.global_pooling(s1), 1))
+        return apply_head(self, s1)
 
 
 def _edges_of(cell: Any, which: str) -> list[Edge]:
@@ -296,19 +346,21 @@ def _check_darts_cell(edges: Sequence[Edge], steps: int, which: str) -> None:
 def build_darts_network(
     arch: Any, num_classes: int, C: int = 16, layers: int = 8, steps: int = 4,
     in_channels: int = 3, stem_multiplier: int = 3, drop_path_prob: float = 0.0,
+    **options: Any,
 ) -> CellNetwork:
     """Network of a DARTS cell pair: every intermediate node has exactly two inputs.
 
-    ``arch``: a string of :mod:`natsbench.spaces.darts` or ``{"normal": edges, "reduce": edges}``.
-    Defaults (C=16, layers=8) are DARTS' search-size network; its CIFAR evaluation network is
-    C=36, layers=20.
+    ``arch``: a string of :mod:`natsbench.spaces.darts` or ``{"normal": edges, "reduce": edges}``
+    (the mapping form for other ``steps``). Defaults (C=16, layers=8) are DARTS' search-size
+    network; its CIFAR evaluation network is C=36, layers=20. ``options``: ``dims``,
+    ``reduction_layers``, ``dense`` of :class:`CellNetwork`.
     """
     normal, reduce = _cell_pair("darts", arch)
     _check_darts_cell(_check_edges(normal, steps), steps, "normal")
     _check_darts_cell(_check_edges(reduce, steps), steps, "reduce")
     return CellNetwork(normal, reduce, num_classes, C=C, layers=layers, steps=steps,
                        in_channels=in_channels, stem_multiplier=stem_multiplier,
-                       drop_path_prob=drop_path_prob)
+                       drop_path_prob=drop_path_prob, **options)
 
 
 def build_extcell_network(

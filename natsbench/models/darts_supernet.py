@@ -26,6 +26,11 @@ they also keep no running statistics (they normalise with the current batch in t
 eval, as the tss supernet does), and a pooling candidate is followed by such a BN (DARTS'
 ``MixedOp``).  The stem BN and the cells' 1x1 preprocessing keep PyTorch's defaults.
 
+Generalisations (D2NAS, Lee et al. 2024): ``steps`` intermediate nodes per cell (edges
+:func:`cell_edges`, ``steps * (steps + 3) / 2`` of them: 14 for 4 nodes, 9 for 3), ``dims=1``
+(sequences ``[B, C, L]``), explicit ``reduction_layers`` and a ``dense`` head, as in
+:class:`~natsbench.models.cell_net.CellNetwork`.
+
 Inputs ``[B, in_channels, H, W]``, output logits ``[B, num_classes]``.
 """
 from __future__ import annotations
@@ -39,13 +44,21 @@ import torch  # noqa: E402
 from torch import nn
 
 from natsbench.errors import InvalidArchError
-from natsbench.models.ops import FactorizedReduce, ReLUConvBN, make_op
-from natsbench.spaces._cells import CELL_TYPES, EDGES, INTERMEDIATE_NODES, OPS
+from natsbench.models.cell_net import apply_head, check_reduction_layers, make_head, make_stem
+from natsbench.models.ops import FactorizedReduce, ReLUConvBN, layers_nd, make_op, zeros_like_output
+from natsbench.spaces._cells import CELL_TYPES, EDGES, OPS
 
-__all__ = ["DartsSupernet", "StrengthSupernet", "SupernetCell", "MixedEdge", "check_op_set", "D2NAS_OPS"]
+__all__ = ["DartsSupernet", "StrengthSupernet", "SupernetCell", "MixedEdge", "check_op_set", "D2NAS_OPS",
+           "cell_edges"]
 
 #: the op set of D2NAS' cell stage (Lee et al. 2024), an example of a reduced op set
 D2NAS_OPS: tuple[str, ...] = ("none", "skip_connect", "avg_pool_3x3", "sep_conv_3x3", "dil_conv_5x5")
+
+
+def cell_edges(steps: int = 4) -> tuple[tuple[int, int], ...]:
+    """Edges ``(to_node, from_node)`` of a cell with ``steps`` intermediate nodes, grouped by
+    ``to_node`` (the row order of the mixing weights; 4 nodes: :data:`EDGES`)."""
+    return tuple((j, i) for j in range(2, steps + 2) for i in range(j))
 
 
 def check_op_set(ops: Iterable[str]) -> tuple[str, ...]:
@@ -67,9 +80,9 @@ class MixedEdge(nn.Module):
     ``columns`` holds their column indices in the weight row ``[K]``.
     """
 
-    def __init__(self, ops: Sequence[str], c: int, stride: int) -> None:
+    def __init__(self, ops: Sequence[str], c: int, stride: int, dims: int = 2) -> None:
         super().__init__()
-        self.ops, self.c, self.stride = tuple(ops), c, stride
+        self.ops, self.c, self.stride, self.dims = tuple(ops), c, stride, dims
         self._column = {op: i for i, op in enumerate(self.ops)}
         self.candidates = nn.ModuleDict()
         self.live: list[str] = []
@@ -80,9 +93,10 @@ class MixedEdge(nn.Module):
         self.live.append(op)
         if op == "none":
             return
-        module = make_op(op, self.c, self.c, self.stride, False, False)
+        module = make_op(op, self.c, self.c, self.stride, False, False, self.dims)
         if "pool" in op:
-            module = nn.Sequential(module, nn.BatchNorm2d(self.c, affine=False, track_running_stats=False))
+            bn = layers_nd(self.dims)[1]
+            module = nn.Sequential(module, bn(self.c, affine=False, track_running_stats=False))
         self.candidates[op] = module
 
     def restrict(self, keep: Iterable[str]) -> None:
@@ -107,24 +121,25 @@ class MixedEdge(nn.Module):
 
 
 class SupernetCell(nn.Module):
-    """A DARTS cell whose 14 edges are :class:`MixedEdge`\\ s (see the module docstring)."""
+    """A DARTS cell whose edges (14 for 4 ``steps``) are :class:`MixedEdge`\\ s (see the
+    module docstring)."""
 
     def __init__(self, ops: Sequence[str], c_prev_prev: int, c_prev: int, c: int,
-                 reduction: bool, reduction_prev: bool) -> None:
+                 reduction: bool, reduction_prev: bool, steps: int = 4, dims: int = 2) -> None:
         super().__init__()
-        self.reduction, self.c = reduction, c
-        self.preprocess0 = (FactorizedReduce(c_prev_prev, c, 2) if reduction_prev
-                            else ReLUConvBN(c_prev_prev, c, 1, 1, 0))
-        self.preprocess1 = ReLUConvBN(c_prev, c, 1, 1, 0)
+        self.reduction, self.c, self.steps = reduction, c, steps
+        self.preprocess0 = (FactorizedReduce(c_prev_prev, c, 2, dims=dims) if reduction_prev
+                            else ReLUConvBN(c_prev_prev, c, 1, 1, 0, dims=dims))
+        self.preprocess1 = ReLUConvBN(c_prev, c, 1, 1, 0, dims=dims)
         self.edges = nn.ModuleList(
-            MixedEdge(ops, c, 2 if reduction and frm < 2 else 1) for _, frm in EDGES)
-        self.out_dim = c * len(INTERMEDIATE_NODES)
+            MixedEdge(ops, c, 2 if reduction and frm < 2 else 1, dims) for _, frm in cell_edges(steps))
+        self.out_dim = c * steps
 
     def forward(self, s0: torch.Tensor, s1: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        """``weights``: ``[14, K]`` mixing weights of this cell type."""
+        """``weights``: ``[E, K]`` mixing weights of this cell type."""
         states = [self.preprocess0(s0), self.preprocess1(s1)]
         e = 0
-        for node in INTERMEDIATE_NODES:
+        for node in range(2, self.steps + 2):
             total = None
             for frm in range(node):
                 y = self.edges[e](states[frm], weights[e])
@@ -132,10 +147,7 @@ class SupernetCell(nn.Module):
                 if y is not None:
                     total = y if total is None else total + y
             if total is None:   # every incoming candidate pruned or 'none'
-                ref = states[1]
-                s = 2 if self.reduction else 1
-                b, _, h, w = ref.shape
-                total = ref.new_zeros((b, self.c, (h + s - 1) // s, (w + s - 1) // s))
+                total = zeros_like_output(states[1], self.c, 2 if self.reduction else 1)
             states.append(total)
         return torch.cat(states[2:], dim=1)
 
@@ -151,20 +163,26 @@ class DartsSupernet(nn.Module):
         ops: the op set (default: the 8 DARTS ops in :data:`natsbench.spaces.darts.OPS` order).
         in_channels: input image channels.
         stem_multiplier: stem width = ``stem_multiplier * C``.
+        steps: intermediate nodes per cell (edges: :func:`cell_edges`).
+        dims, reduction_layers, dense: as :class:`~natsbench.models.cell_net.CellNetwork`.
     """
 
     def __init__(self, num_classes: int, C: int = 16, layers: int = 8,
-                 ops: Sequence[str] = OPS, in_channels: int = 3, stem_multiplier: int = 3) -> None:
+                 ops: Sequence[str] = OPS, in_channels: int = 3, stem_multiplier: int = 3,
+                 *, steps: int = 4, dims: int = 2, reduction_layers: Sequence[int] | None = None,
+                 dense: bool = False) -> None:
         super().__init__()
         if min(num_classes, C, layers, in_channels, stem_multiplier) < 1:
             raise InvalidArchError(f"num_classes, C, layers, in_channels, stem_multiplier must be "
                                    f">= 1; got {num_classes}, {C}, {layers}, {in_channels}, "
                                    f"{stem_multiplier}")
         self.ops = check_op_set(ops)
+        if steps < 1:
+            raise InvalidArchError(f"steps must be >= 1, got {steps}")
+        self.steps, self.edge_list = steps, cell_edges(steps)
         c_curr = stem_multiplier * C
-        self.stem = nn.Sequential(nn.Conv2d(in_channels, c_curr, 3, padding=1, bias=False),
-                                  nn.BatchNorm2d(c_curr))
-        reductions = {layers // 3, 2 * layers // 3} if layers >= 3 else set()
+        self.stem = make_stem(in_channels, c_curr, dims)
+        reductions = check_reduction_layers(reduction_layers, layers, dense)
         c_prev_prev, c_prev, c_curr = c_curr, c_curr, C
         reduction_prev = False
         cells = []
@@ -172,13 +190,13 @@ class DartsSupernet(nn.Module):
             reduction = i in reductions
             if reduction:
                 c_curr *= 2
-            cell = SupernetCell(self.ops, c_prev_prev, c_prev, c_curr, reduction, reduction_prev)
+            cell = SupernetCell(self.ops, c_prev_prev, c_prev, c_curr, reduction, reduction_prev,
+                                steps, dims)
             cells.append(cell)
             reduction_prev = reduction
             c_prev_prev, c_prev = c_prev, cell.out_dim
         self.cells = nn.ModuleList(cells)
-        self.global_pooling = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Linear(c_prev, num_classes)
+        make_head(self, c_prev, num_classes, dims, dense)
 
     @property
     def num_ops(self) -> int:
@@ -186,14 +204,15 @@ class DartsSupernet(nn.Module):
         return len(self.ops)
 
     def candidates(self, cell_type: str, edge: int) -> tuple[str, ...]:
-        """The live candidate ops of ``edge`` (0..13) of ``cell_type`` ('normal'/'reduce')."""
+        """The live candidate ops of ``edge`` (0..E-1) of ``cell_type`` ('normal'/'reduce')."""
         return tuple(self._edges_of(cell_type, edge)[0].live)
 
     def _edges_of(self, cell_type: str, edge: int) -> list[MixedEdge]:
         if cell_type not in CELL_TYPES:
             raise InvalidArchError(f"cell type {cell_type!r} is not one of {', '.join(CELL_TYPES)}")
-        if isinstance(edge, bool) or not isinstance(edge, int) or not 0 <= edge < len(EDGES):
-            raise InvalidArchError(f"edge must be an int in 0..{len(EDGES) - 1}, got {edge!r}")
+        n = len(self.edge_list)
+        if isinstance(edge, bool) or not isinstance(edge, int) or not 0 <= edge < n:
+            raise InvalidArchError(f"edge must be an int in 0..{n - 1}, got {edge!r}")
         reduction = cell_type == "reduce"
         return [cell.edges[edge] for cell in self.cells if cell.reduction == reduction]
 
@@ -218,16 +237,17 @@ class DartsSupernet(nn.Module):
 
     def forward(self, x: torch.Tensor, weights_normal: torch.Tensor,
                 weights_reduce: torch.Tensor) -> torch.Tensor:
-        """Logits ``[B, num_classes]``; ``weights_*``: ``[14, K]`` in :attr:`ops` order."""
-        k = self.num_ops
+        """Logits ``[B, num_classes]`` (dense: ``[B, num_classes, *S]``); ``weights_*``:
+        ``[E, K]`` in :attr:`ops` order."""
+        k, n = self.num_ops, len(self.edge_list)
         for name, w in (("weights_normal", weights_normal), ("weights_reduce", weights_reduce)):
-            if tuple(w.shape) != (len(EDGES), k):
-                raise InvalidArchError(f"{name} must be shaped [{len(EDGES)}, {k}] (edges x ops "
+            if tuple(w.shape) != (n, k):
+                raise InvalidArchError(f"{name} must be shaped [{n}, {k}] (edges x ops "
                                        f"{list(self.ops)}), got {list(w.shape)}")
         s0 = s1 = self.stem(x)
         for cell in self.cells:
             s0, s1 = s1, cell(s0, s1, weights_reduce if cell.reduction else weights_normal)
-        return self.classifier(torch.flatten(self.global_pooling(s1), 1))
+        return apply_head(self, s1)
 
 
 class StrengthSupernet(nn.Module):

@@ -13,6 +13,9 @@ counts and FLOPs equal the official numbers:
   BN) twice, the first time keeping the width and carrying the stride; ``dil_conv_kxk`` applies
   it once with dilation 2; pooling has no BN in the evaluation network.
 
+Every operation takes ``dims`` (default 2): ``1`` builds the same layers over sequences
+``[B, c, L]`` (Conv1d, BatchNorm1d, 1D pooling; D2NAS' 1D cells), so one definition serves both.
+
 Module attribute names (``op``, ``convs``, ``bn``, ``preprocess``) are chosen so the state dicts
 of the tss/sss networks have the same keys as the official NATS-Bench checkpoints.
 """
@@ -37,9 +40,20 @@ __all__ = [
     "SepConv",
     "DilConv",
     "ResidualBlock",
+    "zeros_like_output",
     "OPS",
     "make_op",
+    "layers_nd",
 ]
+
+
+def layers_nd(dims: int) -> tuple[type, type, type, type]:
+    """``(Conv, BatchNorm, AvgPool, MaxPool)`` classes for ``dims`` spatial dimensions (1 or 2)."""
+    if dims == 2:
+        return nn.Conv2d, nn.BatchNorm2d, nn.AvgPool2d, nn.MaxPool2d
+    if dims == 1:
+        return nn.Conv1d, nn.BatchNorm1d, nn.AvgPool1d, nn.MaxPool1d
+    raise ConfigError(f"dims {dims!r} is not one of 1, 2 (spatial dimensions)")
 
 
 class ReLUConvBN(nn.Module):
@@ -59,15 +73,17 @@ class ReLUConvBN(nn.Module):
         dilation: int = 1,
         affine: bool = True,
         track_running_stats: bool = True,
+        dims: int = 2,
     ) -> None:
         super().__init__()
+        conv, bn, _, _ = layers_nd(dims)
         self.op = nn.Sequential(
             nn.ReLU(inplace=False),
-            nn.Conv2d(
+            conv(
                 c_in, c_out, kernel_size, stride=stride, padding=padding, dilation=dilation,
                 bias=not affine,
             ),
-            nn.BatchNorm2d(c_out, affine=affine, track_running_stats=track_running_stats),
+            bn(c_out, affine=affine, track_running_stats=track_running_stats),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -88,16 +104,18 @@ class Pooling(nn.Module):
         mode: str,
         affine: bool = True,
         track_running_stats: bool = True,
+        dims: int = 2,
     ) -> None:
         super().__init__()
+        _, _, avg, mx = layers_nd(dims)
         self.preprocess = (
             None if c_in == c_out
-            else ReLUConvBN(c_in, c_out, 1, 1, 0, 1, affine, track_running_stats)
+            else ReLUConvBN(c_in, c_out, 1, 1, 0, 1, affine, track_running_stats, dims)
         )
         if mode == "avg":
-            self.op: nn.Module = nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False)
+            self.op: nn.Module = avg(3, stride=stride, padding=1, count_include_pad=False)
         elif mode == "max":
-            self.op = nn.MaxPool2d(3, stride=stride, padding=1)
+            self.op = mx(3, stride=stride, padding=1)
         else:
             raise ConfigError(f"pooling mode {mode!r} is not one of 'avg', 'max'")
 
@@ -128,12 +146,15 @@ class Zero(nn.Module):
         self.c_in, self.c_out, self.stride = c_in, c_out, stride
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, _, h, w = x.shape
-        s = self.stride
-        return x.new_zeros((b, self.c_out, (h + s - 1) // s, (w + s - 1) // s))
+        return zeros_like_output(x, self.c_out, self.stride)
 
     def extra_repr(self) -> str:
         return f"c_in={self.c_in}, c_out={self.c_out}, stride={self.stride}"
+
+
+def zeros_like_output(x: torch.Tensor, channels: int, stride: int) -> torch.Tensor:
+    """Zeros ``[B, channels, *ceil(S / stride)]`` for an input ``x`` ``[B, c, *S]`` (any dims)."""
+    return x.new_zeros((x.shape[0], channels, *((n + stride - 1) // stride for n in x.shape[2:])))
 
 
 class FactorizedReduce(nn.Module):
@@ -147,28 +168,32 @@ class FactorizedReduce(nn.Module):
 
     def __init__(
         self, c_in: int, c_out: int, stride: int, affine: bool = True,
-        track_running_stats: bool = True,
+        track_running_stats: bool = True, dims: int = 2,
     ) -> None:
         super().__init__()
-        self.stride = stride
+        conv, bn, _, _ = layers_nd(dims)
+        self.stride, self.dims = stride, dims
         if stride == 2:
             self.relu = nn.ReLU(inplace=False)
             halves = (c_out // 2, c_out - c_out // 2)
             self.convs = nn.ModuleList(
-                nn.Conv2d(c_in, c, 1, stride=2, padding=0, bias=not affine) for c in halves
+                conv(c_in, c, 1, stride=2, padding=0, bias=not affine) for c in halves
             )
         elif stride == 1:
-            self.conv = nn.Conv2d(c_in, c_out, 1, stride=1, padding=0, bias=not affine)
+            self.conv = conv(c_in, c_out, 1, stride=1, padding=0, bias=not affine)
         else:
             raise ConfigError(f"FactorizedReduce stride {stride} is not one of 1, 2")
-        self.bn = nn.BatchNorm2d(c_out, affine=affine, track_running_stats=track_running_stats)
+        self.bn = bn(c_out, affine=affine, track_running_stats=track_running_stats)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.stride == 2:
             x = self.relu(x)
             # The shifted path reads pixels (1, 1), (1, 3), ...; pad bottom/right by one so odd
             # sizes give the same output size as the unshifted path.
-            shifted = nn.functional.pad(x, (0, 1, 0, 1))[:, :, 1:, 1:]
+            if self.dims == 1:
+                shifted = nn.functional.pad(x, (0, 1))[:, :, 1:]
+            else:
+                shifted = nn.functional.pad(x, (0, 1, 0, 1))[:, :, 1:, 1:]
             out = torch.cat([self.convs[0](x), self.convs[1](shifted)], dim=1)
         else:
             out = self.conv(x)
@@ -185,8 +210,10 @@ class SepConv(nn.Module):
     def __init__(
         self, c_in: int, c_out: int, kernel_size: int, stride: int, dilation: int = 1,
         repeats: int = 2, affine: bool = True, track_running_stats: bool = True,
+        dims: int = 2,
     ) -> None:
         super().__init__()
+        conv, bn, _, _ = layers_nd(dims)
         padding = dilation * (kernel_size - 1) // 2
         layers: list[nn.Module] = []
         for r in range(repeats):
@@ -194,12 +221,12 @@ class SepConv(nn.Module):
             out = c_out if last else c_in
             layers += [
                 nn.ReLU(inplace=False),
-                nn.Conv2d(
+                conv(
                     c_in, c_in, kernel_size, stride=stride if r == 0 else 1, padding=padding,
                     dilation=dilation, groups=c_in, bias=False,
                 ),
-                nn.Conv2d(c_in, out, 1, padding=0, bias=not affine),
-                nn.BatchNorm2d(out, affine=affine, track_running_stats=track_running_stats),
+                conv(c_in, out, 1, padding=0, bias=not affine),
+                bn(out, affine=affine, track_running_stats=track_running_stats),
             ]
         self.op = nn.Sequential(*layers)
 
@@ -209,11 +236,11 @@ class SepConv(nn.Module):
 
 def DilConv(
     c_in: int, c_out: int, kernel_size: int, stride: int, affine: bool = True,
-    track_running_stats: bool = True,
+    track_running_stats: bool = True, dims: int = 2,
 ) -> SepConv:
     """DARTS dilated separable convolution: one (ReLU, depthwise dilation-2, pointwise, BN)."""
     return SepConv(c_in, c_out, kernel_size, stride, dilation=2, repeats=1, affine=affine,
-                   track_running_stats=track_running_stats)
+                   track_running_stats=track_running_stats, dims=dims)
 
 
 class ResidualBlock(nn.Module):
@@ -250,34 +277,35 @@ class ResidualBlock(nn.Module):
         return f"c_in={self.in_dim}, c_out={self.out_dim}, stride={self.stride}"
 
 
-def _skip(c_in: int, c_out: int, stride: int, affine: bool, trs: bool) -> nn.Module:
+def _skip(c_in: int, c_out: int, stride: int, affine: bool, trs: bool, dims: int = 2
+          ) -> nn.Module:
     if stride == 1 and c_in == c_out:
         return Identity()
-    return FactorizedReduce(c_in, c_out, stride, affine, trs)
+    return FactorizedReduce(c_in, c_out, stride, affine, trs, dims)
 
 
-def _conv(k: int) -> Callable[[int, int, int, bool, bool], nn.Module]:
-    return lambda ci, co, s, a, t: ReLUConvBN(ci, co, k, s, (k - 1) // 2, 1, a, t)
+def _conv(k: int) -> Callable[..., nn.Module]:
+    return lambda ci, co, s, a, t, n=2: ReLUConvBN(ci, co, k, s, (k - 1) // 2, 1, a, t, n)
 
 
-def _sep(k: int) -> Callable[[int, int, int, bool, bool], nn.Module]:
-    return lambda ci, co, s, a, t: SepConv(ci, co, k, s, 1, 2, a, t)
+def _sep(k: int) -> Callable[..., nn.Module]:
+    return lambda ci, co, s, a, t, n=2: SepConv(ci, co, k, s, 1, 2, a, t, n)
 
 
-def _dil(k: int) -> Callable[[int, int, int, bool, bool], nn.Module]:
-    return lambda ci, co, s, a, t: DilConv(ci, co, k, s, a, t)
+def _dil(k: int) -> Callable[..., nn.Module]:
+    return lambda ci, co, s, a, t, n=2: DilConv(ci, co, k, s, a, t, n)
 
 
-#: Operation name -> factory ``(c_in, c_out, stride, affine, track_running_stats) -> Module``.
-#: NATS-Bench names (tss) and DARTS names (darts/extcell) share one table.
-OPS: dict[str, Callable[[int, int, int, bool, bool], nn.Module]] = {
-    "none": lambda ci, co, s, a, t: Zero(ci, co, s),
+#: Operation name -> factory ``(c_in, c_out, stride, affine, track_running_stats, dims=2)
+#: -> Module``. NATS-Bench names (tss) and DARTS names (darts/extcell) share one table.
+OPS: dict[str, Callable[..., nn.Module]] = {
+    "none": lambda ci, co, s, a, t, n=2: Zero(ci, co, s),
     "skip_connect": _skip,
     "nor_conv_1x1": _conv(1),
     "nor_conv_3x3": _conv(3),
     "nor_conv_7x7": _conv(7),
-    "avg_pool_3x3": lambda ci, co, s, a, t: Pooling(ci, co, s, "avg", a, t),
-    "max_pool_3x3": lambda ci, co, s, a, t: Pooling(ci, co, s, "max", a, t),
+    "avg_pool_3x3": lambda ci, co, s, a, t, n=2: Pooling(ci, co, s, "avg", a, t, n),
+    "max_pool_3x3": lambda ci, co, s, a, t, n=2: Pooling(ci, co, s, "max", a, t, n),
     "sep_conv_3x3": _sep(3),
     "sep_conv_5x5": _sep(5),
     "sep_conv_7x7": _sep(7),
@@ -288,9 +316,10 @@ OPS: dict[str, Callable[[int, int, int, bool, bool], nn.Module]] = {
 
 def make_op(
     name: str, c_in: int, c_out: int, stride: int, affine: bool = True,
-    track_running_stats: bool = True,
+    track_running_stats: bool = True, dims: int = 2,
 ) -> nn.Module:
-    """Build operation ``name`` mapping ``c_in`` to ``c_out`` channels with ``stride``.
+    """Build operation ``name`` mapping ``c_in`` to ``c_out`` channels with ``stride``
+    (``dims``: 2 for images ``[B, C, H, W]``, 1 for sequences ``[B, C, L]``).
 
     Raises InvalidArchError for an unknown name (the message lists the known ones).
     """
@@ -300,4 +329,4 @@ def make_op(
         raise InvalidArchError(
             f"unknown operation {name!r}; valid operations: {', '.join(sorted(OPS))}"
         ) from None
-    return factory(c_in, c_out, stride, affine, track_running_stats)
+    return factory(c_in, c_out, stride, affine, track_running_stats, dims)

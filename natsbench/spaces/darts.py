@@ -39,7 +39,7 @@ from natsbench.spaces._cells import (CELL_OPS, CELL_TYPES, EDGES, INTERMEDIATE_N
 from natsbench.spaces.base import ProductSpace
 
 __all__ = ["OPS", "CELL_OPS", "EDGES", "Genotype", "parse", "to_str", "validate", "check_darts",
-           "to_darts_repr", "derive_darts", "DartsSpace"]
+           "to_darts_repr", "derive_darts", "derive_darts_cell", "DartsSpace"]
 
 #: Input pairs of node j, in encoding order.
 _PAIRS = {j: tuple(itertools.combinations(range(j), 2)) for j in INTERMEDIATE_NODES}
@@ -161,17 +161,47 @@ def derive_darts(strengths: Any) -> Genotype:
     Ties go to the lower from_node, and within an edge to the lower op index in OPS.
     """
     arr = check_strengths(strengths)
-    cells = []
-    for c in range(len(CELL_TYPES)):
-        items = []
-        for node in INTERMEDIATE_NODES:
-            edges = [e for e, (dst, _) in enumerate(EDGES) if dst == node]  # ascending from_node
-            scores = arr[c, edges, 1:].max(axis=1)
-            for k in np.argsort(-scores, kind="stable")[:2]:
-                e = edges[k]
-                items.append((OPS[1 + int(np.argmax(arr[c, e, 1:]))], EDGES[e][1], node))
-        cells.append(tuple(items))
+    cells = [tuple(derive_darts_cell(arr[c], OPS, EDGES)) for c in range(len(CELL_TYPES))]
     return Genotype(normal=cells[0], reduce=cells[1])
+
+
+def derive_darts_cell(strengths: Any, ops: Any, edges: Any) -> list[tuple[str, int, int]]:
+    """The DARTS rule for one cell of any size and op set (:func:`derive_darts` uses it).
+
+    Args:
+        strengths: float ``[E, K]``: edge in ``edges`` order, op in ``ops`` order; ``-inf``
+            marks ops an edge does not have (pruned candidates), ``'none'`` is never chosen.
+        ops: the K op names (``'none'`` anywhere or absent).
+        edges: the E ``(to_node, from_node)`` pairs, grouped by ``to_node`` with ascending
+            ``from_node`` (:func:`natsbench.models.darts_supernet.cell_edges` order).
+
+    Returns:
+        ``(op, from_node, to_node)`` triples: two per intermediate node (its two strongest
+        incoming edges, an edge's strength being its strongest real op), each with that op.
+        Ties go to the lower from_node, and within an edge to the earlier op in ``ops``.
+    """
+    arr = np.asarray(strengths, dtype=np.float64)
+    ops, edges = tuple(ops), tuple(tuple(e) for e in edges)
+    if arr.shape != (len(edges), len(ops)):
+        raise InvalidArchError(f"strengths of shape {arr.shape}; expected [{len(edges)}, {len(ops)}] "
+                               "(edges x ops)")
+    real = [i for i, op in enumerate(ops) if op != "none"]
+    if not real:
+        raise InvalidArchError(f"op set {list(ops)} has no operation besides 'none'")
+    body = arr[:, real]
+    items = []
+    for node in sorted({dst for dst, _ in edges}):
+        into = [e for e, (dst, _) in enumerate(edges) if dst == node]
+        if len(into) < 2:
+            raise InvalidArchError(f"node {node} has {len(into)} incoming edge(s); the DARTS rule "
+                                   "keeps two")
+        scores = body[into].max(axis=1)
+        for k in np.argsort(-scores, kind="stable")[:2]:
+            e = into[k]
+            if not np.isfinite(body[e]).any():
+                raise InvalidArchError(f"edge {edges[e]} has no live operation to derive")
+            items.append((ops[real[int(np.argmax(body[e]))]], edges[e][1], node))
+    return items
 
 
 class DartsSpace(ProductSpace):

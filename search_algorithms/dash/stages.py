@@ -65,7 +65,8 @@ from search_algorithms.dash.settings import (DashSettings, hpo_subsample_ratio, 
                                              scaled_milestones)
 
 __all__ = ["STAGES", "DashRun", "search_stage", "save_searched", "load_searched", "hpo_stage",
-           "retrain_stage", "baseline_stage", "run_pipeline", "default_hp", "write_wall_times"]
+           "retrain_stage", "baseline_stage", "run_pipeline", "default_hp", "write_wall_times",
+           "record_wall", "searched_choices"]
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +93,9 @@ class DashRun:
         out_of_core: keep the sets on the host and move each batch to the device (``None``:
             when a set is memory-mapped or too large for the device,
             :func:`~search_algorithms.dash.engine.keep_on_host`); results are the same.
+        method: the method named in ``retrain/row.csv``.
+        wall_stages: stage -> title of the rows of the wall-time table (default: DASH's;
+            D2NAS adds its cell search and calls the kernel search ``search``).
     """
 
     data: TaskData
@@ -104,6 +108,8 @@ class DashRun:
     deterministic: bool | None = None
     num_threads: int | None = None
     out_of_core: bool | None = None
+    method: str = "DASH (natsbench)"
+    wall_stages: dict[str, str] | None = None
     dev: torch.device = field(init=False)
     indices: np.ndarray = field(init=False)
 
@@ -152,18 +158,23 @@ def _write_json(path: Path, obj: Any) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode())
 
 
-def _record_wall(run: DashRun, stage: str, seconds: float) -> None:
+def record_wall(run: DashRun, stage: str, seconds: float) -> None:
+    """Set ``stage``'s seconds in ``wall_times.json`` and rewrite the wall-time tables."""
     path = run.out / "wall_times.json"
     times = json.loads(path.read_text()) if path.is_file() else {}
     times[stage] = float(seconds)
     _write_json(path, times)
-    write_wall_times(run.out, run.task.name, times)
+    write_wall_times(run.out, run.task.name, times, run.wall_stages)
 
 
-def write_wall_times(out: Path, task: str, times: dict[str, float]) -> None:
+
+def write_wall_times(out: Path, task: str, times: dict[str, float],
+                     titles: dict[str, str] | None = None) -> None:
     """DASH App. A.7's table (search / hyperparameter tuning / retraining / total) for one task,
-    in seconds and hours, as ``wall_times.csv`` and ``wall_times.md``."""
-    cols = [s for s in STAGES]
+    in seconds and hours, as ``wall_times.csv`` and ``wall_times.md`` (``titles``: stage ->
+    row title, in order; default DASH's three stages)."""
+    titles = STAGE_TITLES if titles is None else titles
+    cols = list(titles)
     secs = [times.get(s, math.nan) for s in cols]
     total = sum(v for v in secs if math.isfinite(v))
     buf = io.StringIO()
@@ -172,7 +183,7 @@ def write_wall_times(out: Path, task: str, times: dict[str, float]) -> None:
     w.writerow([task, *(f"{v:.3f}" for v in secs), f"{total:.3f}",
                 *(f"{v / 3600:.5f}" for v in secs), f"{total / 3600:.5f}"])
     atomic_write_bytes(out / "wall_times.csv", buf.getvalue().encode())
-    head = "| Task | " + " | ".join(STAGE_TITLES[s] for s in cols) + " | Total |"
+    head = "| Task | " + " | ".join(titles[s] for s in cols) + " | Total |"
     md = [f"Wall time in seconds (DASH App. A.7 reports GPU hours).", "", head,
           "|" + " --- |" * (len(cols) + 2),
           f"| {task} | " + " | ".join("-" if not math.isfinite(v) else f"{v:.1f}" for v in secs)
@@ -320,7 +331,7 @@ def search_stage(run: DashRun, backbone: nn.Module | None = None, *,
             "kernel_sizes": list(task.kernel_sizes), "dilations": list(task.dilations),
             "identity": identity, "wall_s": wall, "history": history})
     ckpt.unlink(missing_ok=True)
-    _record_wall(run, "search", wall)
+    record_wall(run, "search", wall)
     return meta
 
 
@@ -404,7 +415,7 @@ def hpo_stage(run: DashRun, choices: dict[str, dict] | None = None, *,
     s, task, out = run.settings, run.task, run.out / "hpo"
     out.mkdir(parents=True, exist_ok=True)
     if build is None:
-        choices = _searched_choices(run) if choices is None else choices
+        choices = searched_choices(run) if choices is None else choices
         build = _retrain_builder(run, choices, s.retrain_widen)
     n = run.indices.size
     ratio = s.hpo_subsample if s.hpo_subsample is not None else \
@@ -441,15 +452,18 @@ def hpo_stage(run: DashRun, choices: dict[str, dict] | None = None, *,
     w.writeheader()
     w.writerows(rows)
     atomic_write_bytes(out / "hpo.csv", buf.getvalue().encode())
-    _record_wall(run, "hpo", sum(r["wall_s"] for r in rows))
+    record_wall(run, "hpo", sum(r["wall_s"] for r in rows))
     return result
 
 
-def _searched_choices(run: DashRun) -> dict[str, dict]:
+def searched_choices(run: DashRun, command: str = "dash", stage: str = "search"
+                      ) -> dict[str, dict]:
+    """The searched ``(k, d)`` per layer from ``search/searched.pt`` (``command``/``stage``:
+    what the missing-file error tells the user to run)."""
     path = run.out / "search" / "searched.pt"
     if not path.is_file():
-        raise ConfigError(f"{path} does not exist: run `natsbench dash {run.task.name} --stage "
-                          "search` (or --stage all) first")
+        raise ConfigError(f"{path} does not exist: run `natsbench {command} {run.task.name} "
+                          f"--stage {stage}` (or --stage all) first")
     return read_checkpoint(path)["meta"]["choices"]
 
 
@@ -480,7 +494,7 @@ def retrain_stage(run: DashRun, choices: dict[str, dict] | None = None,
     s, task, out = run.settings, run.task, run.out / name
     out.mkdir(parents=True, exist_ok=True)
     if build is None:
-        choices = _searched_choices(run) if choices is None else choices
+        choices = searched_choices(run) if choices is None else choices
         build = _retrain_builder(run, choices, s.retrain_widen)
     hp = _best_hp(run) if hp is None else hp
     identity = run.identity(name, choices=choices, hp=hp)
@@ -503,11 +517,11 @@ def retrain_stage(run: DashRun, choices: dict[str, dict] | None = None,
               f"test_{task.metric}": score, "hp": hp, "losses": losses, "wall_s": wall,
               "params": int(params), "n_train": len(run.indices) + len(run.data.valid)}
     _write_json(result_path, result)
-    _write_row(out / "row.csv", "DASH (natsbench)" if name == "retrain" else f"WRN ({name})",
+    _write_row(out / "row.csv", run.method if name == "retrain" else f"WRN ({name})",
                task, score)
     (out / "checkpoint.pt").unlink(missing_ok=True)
     if name == "retrain":
-        _record_wall(run, "retrain", wall)
+        record_wall(run, "retrain", wall)
     return result
 
 
@@ -536,7 +550,7 @@ def run_pipeline(run: DashRun, stages: tuple[str, ...] = STAGES) -> dict[str, An
     if bad:
         raise ConfigError(f"stages {bad} are not valid; use {STAGES}")
     if "search" not in stages and ("hpo" in stages or "retrain" in stages):
-        _searched_choices(run)                 # before anything is written
+        searched_choices(run)                 # before anything is written
     if "hpo" not in stages and "retrain" in stages:
         _best_hp(run)
     run.out.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,124 @@
+"""CLI: ``natsbench d2nas TASK --config common|custom --stage cell|kernel|hpo|retrain|all --out DIR``.
+
+Examples::
+
+    natsbench d2nas digits --out runs/d2nas-digits                 # all stages, quick settings
+    natsbench d2nas long1d --stage cell --out runs/d2nas-long1d    # one stage; later ones resume
+    natsbench d2nas ecg --config custom --data-root ~/nb360 --device cuda --out runs/ecg
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+STAGE_CHOICES = ("cell", "kernel", "hpo", "retrain", "all")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from natsbench.tasks import task_names
+
+    p = sub.add_parser(
+        "d2nas", help="D2NAS: progressive cell search, then DASH's kernel search, hpo and "
+                      "retraining on a task",
+        description="Run D2NAS (Lee et al. 2024) on a NAS-Bench-360 task or an offline task: a "
+                    "P-DARTS-style cell search (bi-level: architecture on the validation loss, "
+                    "weights on the training loss; 5 -> 3 candidates per edge), DASH's kernel "
+                    "search on the derived network, DASH's hyperparameter grid and retraining; "
+                    "reports the test metric, params and FLOPs. Each stage writes its results and "
+                    "checkpoints below --out; a killed stage resumes. "
+                    f"Tasks: {', '.join(task_names())}. See docs/D2NAS.md.")
+    p.add_argument("task", help="task name (e.g. digits, long1d, ecg)")
+    p.add_argument("--config", choices=("common", "custom"), default="common",
+                   help="architecture settings: Table 6 by task type (common, default) or "
+                        "Table 7 per task (custom)")
+    p.add_argument("--stage", choices=STAGE_CHOICES, default="all",
+                   help="stage to run (default: all; later stages read the earlier stages' files "
+                        "from --out)")
+    p.add_argument("--data-root", default=None,
+                   help="folder holding the task's files (NAS-Bench-360 tasks)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--preset", choices=("full", "quick"), default=None,
+                   help="training settings: the papers' (full; default for NAS-Bench-360 tasks) "
+                        "or the scaled-down offline ones (quick; default for offline tasks)")
+    p.add_argument("--cell-epochs", type=int, default=None,
+                   help="override the epochs of each cell-search stage")
+    p.add_argument("--kernel-epochs", type=int, default=None, help="override the kernel-search epochs")
+    p.add_argument("--hpo-epochs", type=int, default=None, help="override the hpo epochs")
+    p.add_argument("--retrain-epochs", type=int, default=None, help="override the retrain epochs")
+    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda if "
+                                                   "available; AMP on CUDA in the DASH stages)")
+    p.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--proxy-data", default=None,
+                   help="a file of `natsbench proxy-data` made on the task's training set: every "
+                        "stage trains on those examples only; the cell search splits them evenly "
+                        "between weight and architecture batches")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from natsbench.errors import check_output, check_range, require_dir
+    from natsbench.tasks import get_task
+
+    task = get_task(args.task)
+    check_output(args.out, "--out", directory=True)
+    check_range("--seed", args.seed, 0, 2**31 - 1)
+    if args.threads is not None:
+        check_range("--threads", args.threads, 1, 4096)
+    for name in ("cell_epochs", "kernel_epochs", "hpo_epochs", "retrain_epochs"):
+        value = getattr(args, name)
+        if value is not None:
+            check_range(f"--{name.replace('_', '-')}", value, 1, 100_000)
+    if args.data_root is not None:
+        require_dir(args.data_root, "--data-root")
+
+    from search_algorithms.d2nas.configs import cell_settings, get_config, preset_config
+
+    config = preset_config(get_config(task, args.config), task, args.preset)
+    cell = cell_settings(task, args.preset)
+    if args.cell_epochs is not None:
+        cell = cell.replace(epochs=args.cell_epochs,
+                            warmup_epochs=min(cell.warmup_epochs, args.cell_epochs - 1))
+
+    from natsbench.tasks.loaders import load_task
+    from search_algorithms.d2nas.stages import STAGES, D2nasRun, run_pipeline
+    from search_algorithms.dash.settings import settings_for
+
+    settings = settings_for(task, args.preset)
+    changes = {k: getattr(args, a) for k, a in (("search_epochs", "kernel_epochs"),
+                                                ("hpo_epochs", "hpo_epochs"),
+                                                ("retrain_epochs", "retrain_epochs"))
+               if getattr(args, a) is not None}
+    settings = settings.replace(**changes)
+    data = load_task(task, args.data_root, seed=args.seed)
+    train_indices = cell_indices = arch_indices = None
+    if args.proxy_data is not None:
+        from natsbench.datasets.proxy import (check_selection_split, read_proxy_selection,
+                                              split_halves)
+
+        selection = read_proxy_selection(args.proxy_data, task.name)
+        check_selection_split(selection, task.name, data.train.y)
+        train_indices = selection.indices            # kernel, hpo, retrain: single-level
+        cell_indices, arch_indices = split_halves(selection)   # cell search: bi-level halves
+    run = D2nasRun(data, settings, args.out, device=args.device, seed=args.seed,
+                   progress=not args.no_progress, num_threads=args.threads,
+                   train_indices=train_indices, config=config, cell=cell,
+                   cell_indices=cell_indices, arch_indices=arch_indices)
+    stages = STAGES if args.stage == "all" else (args.stage,)
+    results = run_pipeline(run, stages)
+    summary: dict = {"task": task.name, "config": config.name, "out": str(run.out)}
+    if "cell" in results:
+        summary["cells"] = results["cell"]["cells"]
+    if "kernel" in results:
+        summary["kernels"] = {n: [c["k"], c["d"]] for n, c in results["kernel"]["choices"].items()}
+    if "hpo" in results:
+        summary["hp"] = results["hpo"]["best"]
+    if "retrain" in results:
+        r = results["retrain"]
+        summary.update({f"test_{task.metric}": r[f"test_{task.metric}"],
+                        "params_M": r["params_M"], "flops_M": r["flops_M"]})
+    print(json.dumps(summary, indent=1))
+    print((run.out / "wall_times.md").read_text(), file=sys.stderr)
+    return 0
