@@ -96,14 +96,20 @@ def _valid_cell(cell: list, steps: int) -> None:
         assert all(e[1] < node and e[2] != "none" for e in into)
 
 
-def test_pruning_keeps_none_and_the_strongest_ops_and_derivation_obeys_them():
+def test_pruning_keeps_the_strongest_ops_with_none_ranked_like_the_others():
     cfg = _config("digits")
     net = CellSupernet(cfg, 10, 1, 2, 4, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         net.strength.logits.zero_()
         net.strength.logits[:, :, cfg.ops.index("dil_conv_5x5")] = 2.0
         net.strength.logits[:, :, cfg.ops.index("avg_pool_3x3")] = 1.0
-        net.strength.logits[:, :, cfg.ops.index("none")] = 5.0     # strongest, never derived
+        net.strength.logits[:, :, cfg.ops.index("none")] = -1.0    # weakest: pruned
+        net.strength.logits[:, :, cfg.ops.index("skip_connect")] = 0.5
+    kept = prune_candidates(net, 3)
+    assert all(row == ["skip_connect", "avg_pool_3x3", "dil_conv_5x5"]
+               for c in kept.values() for row in c)
+    with torch.no_grad():
+        net.strength.logits[:, :, cfg.ops.index("none")] = 5.0     # strongest: kept
     kept = prune_candidates(net, 3)
     assert all(row == ["none", "avg_pool_3x3", "dil_conv_5x5"] for c in kept.values() for row in c)
     pruned = CellSupernet(cfg, 10, 1, 2, 4, kept, torch.Generator().manual_seed(0))

@@ -107,8 +107,10 @@ class CellSupernet(nn.Module):
 
 
 def prune_candidates(supernet: CellSupernet, keep: int) -> dict[str, list[list[str]]]:
-    """P-DARTS' pruning: per edge, the ``keep`` strongest live ops by mixing weight, 'none'
-    always kept when live (P-DARTS never drops the zero op; derivation ignores it).
+    """P-DARTS' pruning between search stages: per edge, the ``keep`` live ops with the largest
+    mixing weights, ``none`` ranked like any other op (P-DARTS' ``train_search.py`` drops the
+    smallest softmax weights of the live ops; only its drop after the *last* stage sets the zero
+    op aside, which here is the derivation, :func:`derive_cells`, that never picks ``none``).
     Ties go to the earlier op of the op set. Returns the new candidates."""
     w = supernet.mixing().detach().cpu().numpy()
     out: dict[str, list[list[str]]] = {}
@@ -116,10 +118,8 @@ def prune_candidates(supernet: CellSupernet, keep: int) -> dict[str, list[list[s
     for c, cell in enumerate(CELL_TYPES):
         rows = []
         for e, live in enumerate(supernet.live()[cell]):
-            kept = ["none"] if "none" in live else []
-            others = [op for op in live if op != "none"]
-            order = sorted(others, key=lambda op: (-w[c, e, ops.index(op)], ops.index(op)))
-            kept += order[:max(0, keep - len(kept))]
+            order = sorted(live, key=lambda op: (-w[c, e, ops.index(op)], ops.index(op)))
+            kept = set(order[:keep])
             rows.append([op for op in ops if op in kept])
         out[cell] = rows
     return out
