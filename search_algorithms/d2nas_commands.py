@@ -12,6 +12,9 @@ import argparse
 import json
 import sys
 
+from search_algorithms.dash.run_options import (add_run_options, check_run_options,
+                                                read_proxy_data)
+
 STAGE_CHOICES = ("cell", "kernel", "hpo", "retrain", "all")
 
 
@@ -46,33 +49,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--kernel-epochs", type=int, default=None, help="override the kernel-search epochs")
     p.add_argument("--hpo-epochs", type=int, default=None, help="override the hpo epochs")
     p.add_argument("--retrain-epochs", type=int, default=None, help="override the retrain epochs")
-    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda if "
-                                                   "available; AMP on CUDA in the DASH stages)")
-    p.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.add_argument("--proxy-data", default=None,
-                   help="a file of `natsbench proxy-data` made on the task's training set: every "
-                        "stage trains on those examples only; the cell search splits them evenly "
-                        "between weight and architecture batches")
+    add_run_options(p, device_help="cpu, cuda or cuda:N (default: cuda if available; AMP "
+                                   "on CUDA in the DASH stages)",
+                    proxy_help="a file of `natsbench proxy-data` made on the task's training "
+                               "set: every stage trains on those examples only; the cell "
+                               "search splits them evenly between weight and architecture "
+                               "batches")
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from natsbench.errors import check_output, check_range, require_dir
     from natsbench.tasks import get_task
 
     task = get_task(args.task)
-    check_output(args.out, "--out", directory=True)
-    check_range("--seed", args.seed, 0, 2**31 - 1)
-    if args.threads is not None:
-        check_range("--threads", args.threads, 1, 4096)
-    for name in ("cell_epochs", "kernel_epochs", "hpo_epochs", "retrain_epochs"):
-        value = getattr(args, name)
-        if value is not None:
-            check_range(f"--{name.replace('_', '-')}", value, 1, 100_000)
-    if args.data_root is not None:
-        require_dir(args.data_root, "--data-root")
+    options = check_run_options(args, ("cell_epochs", "kernel_epochs", "hpo_epochs",
+                                       "retrain_epochs"), max_seed=2**31 - 1)
 
     from search_algorithms.d2nas.configs import cell_settings, get_config, preset_config
 
@@ -92,20 +83,20 @@ def _run(args: argparse.Namespace) -> int:
                                                 ("retrain_epochs", "retrain_epochs"))
                if getattr(args, a) is not None}
     settings = settings.replace(**changes)
-    data = load_task(task, args.data_root, seed=args.seed)
+    data = load_task(task, args.data_root, seed=args.seed,
+                     feature_cache=options["feature_cache"])
     train_indices = cell_indices = arch_indices = None
-    if args.proxy_data is not None:
-        from natsbench.datasets.proxy import (check_selection_split, read_proxy_selection,
-                                              split_halves)
+    selection = read_proxy_data(args, task.name, data.train.y)
+    if selection is not None:
+        from natsbench.datasets.proxy import split_halves
 
-        selection = read_proxy_selection(args.proxy_data, task.name)
-        check_selection_split(selection, task.name, data.train.y)
         train_indices = selection.indices            # kernel, hpo, retrain: single-level
         cell_indices, arch_indices = split_halves(selection)   # cell search: bi-level halves
     run = D2nasRun(data, settings, args.out, device=args.device, seed=args.seed,
                    progress=not args.no_progress, num_threads=args.threads,
                    train_indices=train_indices, config=config, cell=cell,
-                   cell_indices=cell_indices, arch_indices=arch_indices)
+                   cell_indices=cell_indices, arch_indices=arch_indices,
+                   out_of_core=options["out_of_core"])
     stages = STAGES if args.stage == "all" else (args.stage,)
     results = run_pipeline(run, stages)
     summary: dict = {"task": task.name, "config": config.name, "out": str(run.out)}

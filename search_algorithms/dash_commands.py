@@ -14,6 +14,9 @@ import argparse
 import json
 import sys
 
+from search_algorithms.dash.run_options import (add_run_options, check_run_options,
+                                                read_proxy_data)
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     from natsbench.tasks import task_names
@@ -44,45 +47,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--baseline", action="store_true",
                    help="with the retrain stage, also train the un-searched backbone with the "
                         "same budget (baseline/result.json)")
-    p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda if "
-                                                   "available; AMP on CUDA)")
-    p.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.add_argument("--proxy-data", default=None,
-                   help="a file of `natsbench proxy-data` made on the task's training set "
-                        "(e.g. --dataset digits): every stage trains on those examples only "
-                        "(DASH is single-level: all of them train weights and architecture)")
-    p.add_argument("--feature-cache", default=None, metavar="DIR|off",
-                   help="FSD50K: folder of the log-mel feature cache (default: features/ below "
-                        "$NATSBENCH_CACHE or ~/.cache/natsbench; computed once, memory-mapped "
-                        "afterwards); 'off' computes the features into memory on every load")
-    p.add_argument("--out-of-core", choices=("auto", "on", "off"), default="auto",
-                   help="keep the training data on the host and move each batch to the device "
-                        "(auto: when it is memory-mapped, e.g. a feature cache, or too large "
-                        "for the device; the results are the same)")
+    add_run_options(p, device_help="cpu, cuda or cuda:N (default: cuda if available; AMP "
+                                   "on CUDA)",
+                    proxy_help="a file of `natsbench proxy-data` made on the task's training "
+                               "set (e.g. --dataset digits): every stage trains on those "
+                               "examples only (DASH is single-level: all of them train weights "
+                               "and architecture)")
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from natsbench.errors import check_output, check_range, require_dir
     from natsbench.tasks import get_task
 
     task = get_task(args.task)
-    check_output(args.out, "--out", directory=True)
-    check_range("--seed", args.seed, 0, 2**63 - 1)
-    if args.threads is not None:
-        check_range("--threads", args.threads, 1, 4096)
-    for name in ("search_epochs", "hpo_epochs", "retrain_epochs"):
-        value = getattr(args, name)
-        if value is not None:
-            check_range(f"--{name.replace('_', '-')}", value, 1, 100_000)
-    if args.data_root is not None:
-        require_dir(args.data_root, "--data-root")
-    feature_cache = None
-    if args.feature_cache is not None:
-        feature_cache = False if args.feature_cache == "off" else check_output(
-            args.feature_cache, "--feature-cache", directory=True)
+    options = check_run_options(args, ("search_epochs", "hpo_epochs", "retrain_epochs"),
+                                max_seed=2**63 - 1)
     if args.baseline and args.stage not in ("retrain", "all"):
         from natsbench.errors import ConfigError
 
@@ -99,18 +78,14 @@ def _run(args: argparse.Namespace) -> int:
     if args.mode is not None:
         changes["mode"] = args.mode
     settings = settings.replace(**changes)
-    data = load_task(task, args.data_root, seed=args.seed, feature_cache=feature_cache)
-    train_indices = None
-    if args.proxy_data is not None:
-        from natsbench.datasets.proxy import check_selection_split, read_proxy_selection
-
-        selection = read_proxy_selection(args.proxy_data, task.name)
-        check_selection_split(selection, task.name, data.train.y)
-        train_indices = selection.indices
+    data = load_task(task, args.data_root, seed=args.seed,
+                     feature_cache=options["feature_cache"])
+    selection = read_proxy_data(args, task.name, data.train.y)
+    train_indices = None if selection is None else selection.indices
     run = DashRun(data, settings, args.out, device=args.device, seed=args.seed,
                   progress=not args.no_progress, num_threads=args.threads,
                   train_indices=train_indices,
-                  out_of_core={"auto": None, "on": True, "off": False}[args.out_of_core])
+                  out_of_core=options["out_of_core"])
     stages = STAGES if args.stage == "all" else (args.stage,)
     results = run_pipeline(run, stages)
     summary: dict = {"task": task.name, "out": str(run.out)}

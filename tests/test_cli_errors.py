@@ -413,6 +413,11 @@ CASES: dict[str, list[Case]] = {
         C("d2nas", "digits", "--out", "{out}", "--stage", "kernel", expect="--stage cell"),
         C("d2nas", "digits", "--out", "{out}", "--proxy-data", "{missing}", expect="does not exist"),
         C("d2nas", "digits", "--out", "{out}", "--proxy-data", "{table}", expect="not json"),
+        C("d2nas", "fsd50k", "--out", "{out}", "--data-root", "{dir}", "--feature-cache",
+          "{file}", expect="file.txt"),
+        C("d2nas", "digits", "--out", "{out}", "--feature-cache", "{dir}",
+          expect="computes no features"),
+        C("d2nas", "digits", "--out", "{out}", "--out-of-core", "maybe", expect="maybe"),
     ],
     "btnas": [
         C("btnas", "--out", "{out}", "--k", "11", expect="11"),
