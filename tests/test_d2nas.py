@@ -420,3 +420,15 @@ def test_cli_proxy_data_splits_the_selection_for_the_cell_search(tmp_path):
     res = json.loads((out / "cell" / "cell.json").read_text())
     assert res["data"] == {"weights": "train[20 indices]", "architecture": "train[20 indices]"}
     assert res["identity"]["n_subset"] == 40                 # the later stages: all 40
+
+
+def test_cell_search_out_of_core_equals_in_memory(tmp_path):
+    """Sets kept on the host (a memory-mapped FSD50K feature cache is) give the same search:
+    every weight and architecture batch holds the same examples in the same order."""
+    data = load_task("local1d")
+    runs = {mode: cell_stage(_run(tmp_path / str(mode), data=data, epochs=2, out_of_core=mode))
+            for mode in (False, True)}
+    assert runs[True]["cells"] == runs[False]["cells"]
+    for a, b in zip(runs[True]["history"], runs[False]["history"]):
+        assert np.array_equal(np.asarray(a["alphas"]), np.asarray(b["alphas"]))
+        assert a["train_loss"] == b["train_loss"]

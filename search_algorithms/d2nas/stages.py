@@ -149,13 +149,13 @@ def _cell_sets(run: D2nasRun) -> tuple[Arrays, Arrays, dict[str, Any]]:
     """(weight examples, architecture examples, what they are) of the cell search."""
     train = run.data.train
     if run.arch_indices is not None:
-        arch = Arrays(train.take(run.arch_indices), run.dev)
+        arch = run.arrays((train, run.arch_indices))
         where = {"weights": f"train[{len(run.cell_indices)} indices]",
                  "architecture": f"train[{len(run.arch_indices)} indices]"}
     else:
-        arch = Arrays(run.data.valid, run.dev)                  # validation, never test
+        arch = run.arrays((run.data.valid, None))               # validation, never test
         where = {"weights": f"train[{len(run.cell_indices)} indices]", "architecture": "valid"}
-    return Arrays(train.take(run.cell_indices), run.dev), arch, where
+    return run.arrays((train, run.cell_indices)), arch, where
 
 
 def _build_stage_net(run: D2nasRun, stage: int, candidates: dict | None) -> CellSupernet:
@@ -273,8 +273,8 @@ def _cell_epoch(net: CellSupernet, engine: _CellEngine, algo: DartsV1, opt_w: An
                 n_sub: int, steps: int, clip: float | None, bar: Any) -> float:
     """One epoch of bi-level steps; returns the mean training loss."""
     net.train()
-    order = torch.randperm(len(train), generator=gen)[:n_sub].to(train.x.device)
-    arch_order = torch.randperm(len(arch), generator=gen).to(arch.x.device)
+    order = torch.randperm(len(train), generator=gen)[:n_sub]
+    arch_order = torch.randperm(len(arch), generator=gen)
     warm = epoch < c.warmup_epochs
     total, seen = 0.0, 0
     for it in range(steps):
@@ -283,11 +283,10 @@ def _cell_epoch(net: CellSupernet, engine: _CellEngine, algo: DartsV1, opt_w: An
                                                                 / (c.epochs * steps)))
         for g in opt_w.param_groups:
             g["lr"] = lr
-        x, y = train.x[idx], train.y[idx]
+        x, y = train.batch(idx)
         if not warm:                                   # Algorithm 1, lines 5-6 (validation)
             a0 = (it * c.batch_size) % len(arch)
-            aidx = arch_order[a0:a0 + c.batch_size]
-            algo.arch_step(engine, x, y, arch.x[aidx], arch.y[aidx])
+            algo.arch_step(engine, x, y, *arch.batch(arch_order[a0:a0 + c.batch_size]))
         opt_w.zero_grad(set_to_none=True)              # lines 7-8 (training)
         loss = engine.loss(net(x), y)
         loss.backward()

@@ -172,6 +172,15 @@ class Arrays:
                     pending = pool.submit(self._host_batch, chunks[k + 1])
                 yield self._to_device(xb), self._to_device(yb)
 
+    def batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(inputs, targets)`` on the device of the examples ``idx`` (1-D, in that order)."""
+        if not self.out_of_core:
+            idx = idx.to(self.device)
+            return self.x[idx], self.y[idx]
+        host = idx.cpu().numpy().astype(np.int64, copy=False)
+        xb, yb = self._host_batch(host)
+        return self._to_device(xb), self._to_device(yb)
+
     def inputs(self, start: int, stop: int) -> torch.Tensor:
         """Inputs of examples ``start:stop`` on the device."""
         if not self.out_of_core:
