@@ -428,14 +428,14 @@ def _run_async(run: int, algorithm: Algorithm, evaluate: Callable, budget: float
 
 def _fuses_evolution(algorithm: Algorithm, problem: TabularProblem, spec: RunSpec) -> bool:
     """True where :func:`_run_evolution` gives the run's rows: the algorithm is
-    :class:`~search_algorithms.rea.RegularizedEvolution` itself (its own ``ask``/``tell``) on
-    a grid, the problem answers every encoding from its table with the same number of seeds
-    per row (:meth:`TabularProblem.full_fidelity_by_draw`), and queries train from scratch."""
+    :class:`~search_algorithms.rea.RegularizedEvolution` itself, not a subclass (a subclass
+    may override any step the fused loop replays: ``ask``, ``tell``, the random architectures,
+    the children's draws), on a grid, the problem answers every encoding from its table with
+    the same number of seeds per row (:meth:`TabularProblem.full_fidelity_by_draw`), and
+    queries train from scratch."""
     from search_algorithms.rea import RegularizedEvolution
 
-    cls = type(algorithm)
-    return isinstance(algorithm, RegularizedEvolution) and cls.ask is RegularizedEvolution.ask \
-        and cls.tell is RegularizedEvolution.tell and not algorithm.through_space \
+    return type(algorithm) is RegularizedEvolution and not algorithm.through_space \
         and spec.fidelity_cost == "scratch" and problem.answers_every_encoding() \
         and problem.full_fidelity_by_draw() is not None
 

@@ -203,11 +203,16 @@ def test_evolution_runs_fused_only_where_the_rows_stay_the_same(monkeypatch):
         def ask(self):
             return super().ask()
 
+    class OwnDraws(RegularizedEvolution):        # only its draws differ: never fused either
+        def _draw_children(self, k, sizes=None):
+            return super()._draw_children(k, sizes)
+
     cases = [(complete, RunSpec("rea", max_evals=50, sim_workers=4), True),
              (complete, RunSpec("rea", max_evals=50), True),
              (complete, RunSpec("rea", max_evals=50, incumbent="highest_fidelity"), True),
              (complete, RunSpec("rea", max_evals=50, fidelity_cost="continue"), False),
              (complete, RunSpec(Subclass, max_evals=50, sim_workers=4), False),
+             (complete, RunSpec(OwnDraws, max_evals=50, sim_workers=4), False),
              (complete, RunSpec("random", max_evals=50, sim_workers=4), False),
              (missing, RunSpec("rea", max_evals=50, sim_workers=4), False)]
     for problem, spec, expected in cases:
