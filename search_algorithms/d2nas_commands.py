@@ -70,8 +70,9 @@ def _run(args: argparse.Namespace) -> int:
     config = preset_config(get_config(task, args.config), task, args.preset)
     cell = cell_settings(task, args.preset)
     if args.cell_epochs is not None:
+        # the preset's share of frozen epochs (P-DARTS: 10 of 25), rounded down
         cell = cell.replace(epochs=args.cell_epochs,
-                            warmup_epochs=min(cell.warmup_epochs, args.cell_epochs - 1))
+                            warmup_epochs=cell.warmup_epochs * args.cell_epochs // cell.epochs)
 
     from natsbench.tasks.loaders import load_task
     from search_algorithms.d2nas.stages import STAGES, D2nasRun, run_pipeline

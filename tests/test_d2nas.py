@@ -432,3 +432,31 @@ def test_cell_search_out_of_core_equals_in_memory(tmp_path):
     for a, b in zip(runs[True]["history"], runs[False]["history"]):
         assert np.array_equal(np.asarray(a["alphas"]), np.asarray(b["alphas"]))
         assert a["train_loss"] == b["train_loss"]
+
+
+def test_later_stages_refuse_cells_of_another_search_and_rerun_only_what_changed(tmp_path):
+    run = _run(tmp_path, stride=16, epochs=2)
+    cell_stage(run)
+    # same folder, other cell settings: the kernel stage must not build on those cells
+    other = _run(tmp_path, stride=16, epochs=3)
+    with pytest.raises(ConfigError, match="--stage cell"):
+        other.identity("search")
+    # another retraining width changes the retraining's identity only
+    wider = _run(tmp_path, stride=16, epochs=2,
+                 config=run.config.replace(retrain=StageShape(run.config.retrain.grad_clip,
+                                                              run.config.retrain.layers, 24)))
+    assert wider.identity("search") == run.identity("search")
+    assert wider.identity("hpo") == run.identity("hpo")
+    assert wider.identity("retrain") != run.identity("retrain")
+
+
+def test_architecture_batches_are_full_and_cover_the_validation_set():
+    from search_algorithms.d2nas.stages import _cyclic_batches
+
+    gen = torch.Generator().manual_seed(0)
+    stream = _cyclic_batches(10, 4, gen)
+    batches = [next(stream) for _ in range(5)]                   # 20 indices = 2 passes
+    assert all(len(b) == 4 for b in batches)
+    flat = torch.cat(batches)
+    assert sorted(flat[:10].tolist()) == list(range(10)) == sorted(flat[10:].tolist())
+    assert [len(b) for b in (next(_cyclic_batches(3, 8, gen)),)] == [3]   # fewer than a batch

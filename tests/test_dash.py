@@ -259,3 +259,35 @@ def test_evaluate_scores_with_the_sets_ignore_mask():
     score = evaluate(nn.Identity(), data, "1-AUROC", batch_size=2)
     assert score == compute_metric("1-AUROC", x, y, ignore=ignore.astype(np.float32))
     assert score < compute_metric("1-AUROC", x, y) - 0.05    # the mask changes the score
+
+
+def test_fixed_training_resumed_with_dropout_draws_the_same_masks(tmp_path):
+    """hpo points and retraining checkpoint torch's global random state (dropout draws from
+    it): a run stopped after one epoch and resumed equals one never stopped."""
+    from search_algorithms.dash.stages import _train_fixed
+
+    data, settings = _tiny()
+    run = DashRun(data, settings, tmp_path, device="cpu", progress=False, num_threads=1)
+    hp = {"lr": 0.05, "weight_decay": 5e-4, "momentum": 0.9}
+
+    def net():
+        torch.manual_seed(0)
+        c = data.input_shape[0]
+        return torch.nn.Sequential(torch.nn.Conv1d(c, 8, 3, padding=1), torch.nn.ReLU(),
+                                   torch.nn.Dropout(0.5), torch.nn.AdaptiveAvgPool1d(1),
+                                   torch.nn.Flatten(), torch.nn.Linear(8, data.task.num_outputs))
+
+    def train(out, epochs):
+        with run.context():
+            ident = {"test": "dropout"}
+            m = net()
+            losses, _ = _train_fixed(run, m, run.arrays((data.train, np.arange(0, 600, 3))), hp,
+                                     epochs, (), out / "ckpt.pt", ident, "t")
+            torch.manual_seed(123)           # whatever happens to the global RNG in between
+        return losses, m
+
+    whole, a = train(tmp_path / "whole", 3)
+    train(tmp_path / "killed", 1)
+    resumed, b = train(tmp_path / "killed", 3)
+    assert resumed == whole
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))

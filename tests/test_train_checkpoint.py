@@ -108,7 +108,7 @@ def test_load_checkpoint_resumes_only_the_same_run(tmp_path, caplog):
     assert load_checkpoint(None, identity) is None
     assert load_checkpoint(path, identity) is None            # nothing there yet
     save_checkpoint(path, {"identity": identity, "epoch": 2, "w": torch.ones(2)})
-    state = load_checkpoint(path, dict(identity), "cpu")
+    state = load_checkpoint(path, dict(identity))
     assert state is not None and state["epoch"] == 2 and torch.equal(state["w"], torch.ones(2))
     with caplog.at_level(logging.WARNING, logger="natsbench.train.checkpoint"):
         assert load_checkpoint(path, {"arch": "|a|", "seed": 4}) is None

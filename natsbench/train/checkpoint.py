@@ -29,7 +29,8 @@ import torch  # noqa: E402
 from natsbench.errors import ArchiveError, PathError, require_file  # noqa: E402
 from natsbench.store.records import atomic_write_bytes  # noqa: E402
 
-__all__ = ["save_checkpoint", "read_checkpoint", "load_checkpoint"]
+__all__ = ["save_checkpoint", "read_checkpoint", "load_checkpoint", "global_rng_state",
+           "set_global_rng_state"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,9 +49,13 @@ def save_checkpoint(path: str | Path, payload: Mapping[str, Any]) -> None:
     atomic_write_bytes(Path(path), buffer.getvalue())  # a crash never leaves a torn checkpoint
 
 
-def read_checkpoint(path: str | Path, map_location: str | torch.device | None = "cpu"
-                    ) -> dict[str, Any]:
-    """The dict :func:`save_checkpoint` wrote to ``path``, tensors on ``map_location``.
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The dict :func:`save_checkpoint` wrote to ``path``, every tensor on the CPU.
+
+    Always the CPU, whatever device wrote it: a ``torch.Generator`` state must be restored
+    from a CPU byte tensor (``set_state`` refuses a CUDA one, so a run killed on a GPU could not
+    resume otherwise), and ``load_state_dict`` of modules and optimizers copies the values
+    onto the device of the parameters they are loaded into.
 
     Raises:
         PathError: ``path`` is missing, a directory, or not readable (permissions).
@@ -60,7 +65,7 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device | None = 
     """
     path = require_file(path, "checkpoint")
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except PermissionError as exc:
         raise PathError(f"checkpoint {path} cannot be read ({exc})") from exc
     except Exception as exc:  # RuntimeError, UnpicklingError, EOFError, OSError (a torn zip), ...
@@ -74,8 +79,8 @@ def read_checkpoint(path: str | Path, map_location: str | torch.device | None = 
     return state
 
 
-def load_checkpoint(path: str | Path | None, identity: Mapping[str, Any],
-                    map_location: str | torch.device | None = "cpu") -> dict[str, Any] | None:
+def load_checkpoint(path: str | Path | None, identity: Mapping[str, Any]
+                    ) -> dict[str, Any] | None:
     """The checkpoint at ``path`` if there is one and it belongs to the run ``identity``.
 
     Returns None when ``path`` is None or no file is there, and when the file's
@@ -85,8 +90,27 @@ def load_checkpoint(path: str | Path | None, identity: Mapping[str, Any],
     """
     if path is None or not Path(path).is_file():
         return None
-    state = read_checkpoint(path, map_location)
+    state = read_checkpoint(path)
     if state.get("identity") != identity:
         logger.warning("ignoring checkpoint %s of a different run", path)
         return None
     return state
+
+
+def global_rng_state(device: torch.device) -> dict[str, Any]:
+    """torch's global random states that dropout and drop-path draw from on ``device`` (the
+    CPU's, and the device's on CUDA), for a checkpoint: a run resumed with
+    :func:`set_global_rng_state` draws the same masks as one never stopped."""
+    state: dict[str, Any] = {"cpu": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def set_global_rng_state(state: Mapping[str, Any] | None, device: torch.device) -> None:
+    """Restore what :func:`global_rng_state` saved (nothing for ``None``: older checkpoints)."""
+    if state is None:
+        return
+    torch.set_rng_state(state["cpu"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)

@@ -273,7 +273,7 @@ def _checkpoint_file(checkpoint_dir: Path, space: str, arch: str, dataset: str, 
 def _resume(run: _Run, path: Path | None, identity: dict[str, Any], metrics: EpochMetrics,
             lrs: list[float]) -> int:
     """Load the checkpoint of this run if there is one; returns the first epoch to train."""
-    state = load_checkpoint(path, identity, run.device)
+    state = load_checkpoint(path, identity)
     if state is None:
         return 0
     run.load_state(state)

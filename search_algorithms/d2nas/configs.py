@@ -103,6 +103,11 @@ class D2nasConfig:
                 b > a or b < 1 for a, b in zip(self.candidates, self.candidates[1:])):
             raise ConfigError(f"candidates {self.candidates} must start at the op count "
                               f"{len(self.ops)} and not grow")
+        if self.hpo.grad_clip != self.retrain.grad_clip:
+            # the DASH stages clip hpo and retraining alike (DashSettings.retrain_clip);
+            # Tables 6/7 always give both the same value
+            raise ConfigError(f"hpo clipping {self.hpo.grad_clip} differs from retraining "
+                              f"clipping {self.retrain.grad_clip}; the pipeline clips both alike")
 
     @property
     def dense(self) -> bool:

@@ -33,7 +33,7 @@ import math
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -93,6 +93,7 @@ class D2nasRun(DashRun):
             self.wall_stages = dict(WALL_TITLES)
         if self.method == "DASH (natsbench)":
             self.method = f"D2NAS {self.config.name} (natsbench)"
+        self.command = "d2nas"
         super().__post_init__()
         # the DASH stages' settings take the clipping of Tables 6/7
         self.settings = self.settings.replace(grad_clip=self.config.kernel.grad_clip,
@@ -104,13 +105,18 @@ class D2nasRun(DashRun):
 
     def identity(self, stage: str, **extra: Any) -> dict[str, Any]:
         """DASH's identity plus what the stage depends on: the cell search its part of the
-        configuration and its settings and data; the later stages the whole configuration and
-        the derived cells (so changing, e.g., the retraining width never reruns the search)."""
+        configuration and its settings and data; the kernel search (DASH's ``search``) its
+        part and the cell part of the configuration and the derived cells, hpo and retraining
+        theirs and the earlier ones' (so changing, e.g., the retraining width reruns neither
+        search nor hpo)."""
         ident = super().identity(stage, **extra)
         cfg = self.config.to_dict()
         if stage != "cell":
-            ident["d2nas"] = cfg
-            ident["cells"] = _read_json(self.out / "cell" / "cell.json", "cell")["cells"]
+            # each later stage depends on the cell stage's part, its own and the earlier ones'
+            later = {"search": ("hpo", "retrain"), "hpo": ("retrain",)}.get(stage, ())
+            ident["d2nas"] = {k: v for k, v in cfg.items()
+                              if k not in ("name", "source", *later)}
+            ident["cells"] = _cells(self)
         else:
             ident["d2nas"] = {k: v for k, v in cfg.items() if k not in ("kernel", "hpo", "retrain",
                                                                         "name", "source")}
@@ -188,7 +194,7 @@ def cell_stage(run: D2nasRun, *, stop_after: int | None = None) -> dict[str, Any
     done_epochs = 0
     with run.context():
         train, arch, where = _cell_sets(run)
-        state = load_checkpoint(ckpt, identity, run.dev)
+        state = load_checkpoint(ckpt, identity)
         start_stage, start_epoch, watch = 0, 0, Stopwatch(0.0, run.dev)
         if state is not None:
             stages, history = list(state["stages"]), list(state["history"])
@@ -244,7 +250,7 @@ def cell_stage(run: D2nasRun, *, stop_after: int | None = None) -> dict[str, Any
             if start_stage >= len(cfg.cell_stages):      # killed after the last epoch's checkpoint
                 last = len(cfg.cell_stages) - 1
                 net = _build_stage_net(run, last, stages[-2]["next_candidates"] if last else None)
-                net.load_state_dict(load_checkpoint(ckpt, identity, run.dev)["net"])
+                net.load_state_dict(load_checkpoint(ckpt, identity)["net"])
             cells = derive_cells(net)
         finally:
             if bar is not None:
@@ -254,9 +260,9 @@ def cell_stage(run: D2nasRun, *, stop_after: int | None = None) -> dict[str, Any
               "cells": cells, "ops": list(cfg.ops), "steps": cfg.steps,
               "stages": [{k: v for k, v in st.items() if k != "next_candidates"} for st in stages],
               "data": where, "history": history, "wall_s": wall}
+    record_wall(run, "cell", wall)                 # before cell.json: a kill between them reruns
     _write_json(result_path, result)
     ckpt.unlink(missing_ok=True)
-    record_wall(run, "cell", wall)
     return result
 
 
@@ -268,14 +274,28 @@ def _stage_summary(net: CellSupernet, cfg: D2nasConfig, s: int) -> dict[str, Any
             "alphas": net.mixing().detach().cpu().tolist(), "next_candidates": nxt}
 
 
+def _cyclic_batches(n: int, batch_size: int, gen: torch.Generator) -> Iterator[torch.Tensor]:
+    """Endless full batches of ``min(batch_size, n)`` indices into ``0..n-1``: passes over a
+    fresh permutation each (DARTS restarts its validation loader when it runs out); a batch
+    that crosses the end of a pass takes the rest of it and the start of the next. Draws from
+    ``gen`` only when a pass starts."""
+    size = min(batch_size, n)
+    buffer = torch.empty(0, dtype=torch.int64)
+    while True:
+        while len(buffer) < size:
+            buffer = torch.cat([buffer, torch.randperm(n, generator=gen)])
+        yield buffer[:size]
+        buffer = buffer[size:]
+
+
 def _cell_epoch(net: CellSupernet, engine: _CellEngine, algo: DartsV1, opt_w: Any, train: Arrays,
                 arch: Arrays, gen: torch.Generator, c: CellSettings, stage: int, epoch: int,
                 n_sub: int, steps: int, clip: float | None, bar: Any) -> float:
     """One epoch of bi-level steps; returns the mean training loss."""
     net.train()
     order = torch.randperm(len(train), generator=gen)[:n_sub]
-    arch_order = torch.randperm(len(arch), generator=gen)
     warm = epoch < c.warmup_epochs
+    arch_batches = None if warm else _cyclic_batches(len(arch), c.batch_size, gen)
     total, seen = 0.0, 0
     for it in range(steps):
         idx = order[it * c.batch_size:(it + 1) * c.batch_size]
@@ -284,9 +304,8 @@ def _cell_epoch(net: CellSupernet, engine: _CellEngine, algo: DartsV1, opt_w: An
         for g in opt_w.param_groups:
             g["lr"] = lr
         x, y = train.batch(idx)
-        if not warm:                                   # Algorithm 1, lines 5-6 (validation)
-            a0 = (it * c.batch_size) % len(arch)
-            algo.arch_step(engine, x, y, *arch.batch(arch_order[a0:a0 + c.batch_size]))
+        if arch_batches is not None:                   # Algorithm 1, lines 5-6 (validation)
+            algo.arch_step(engine, x, y, *arch.batch(next(arch_batches)))
         opt_w.zero_grad(set_to_none=True)              # lines 7-8 (training)
         loss = engine.loss(net(x), y)
         loss.backward()
@@ -306,7 +325,16 @@ def _cell_epoch(net: CellSupernet, engine: _CellEngine, algo: DartsV1, opt_w: An
 # -- stage 2: kernel search, then DASH's hpo and retraining -----------------------------------
 
 def _cells(run: D2nasRun) -> dict[str, list]:
-    return _read_json(run.out / "cell" / "cell.json", "cell")["cells"]
+    """The derived cells of ``cell/cell.json``, which must come from this run's cell search
+    (same task, data, configuration, cell settings, seed): a later stage never builds on cells
+    searched with other options."""
+    done = _read_json(run.out / "cell" / "cell.json", "cell")
+    if done.get("identity") != run.identity("cell"):
+        raise ConfigError(f"{run.out / 'cell' / 'cell.json'} was searched with other settings "
+                          "than this run's (e.g. --cell-epochs, --config, --preset, --seed or "
+                          f"--proxy-data): rerun `natsbench d2nas {run.task.name} --stage cell` "
+                          "with this run's options, or give the options that search used")
+    return done["cells"]
 
 
 def _spec(run: D2nasRun, shape_name: str, choices: dict | None = None) -> dict[str, Any]:

@@ -33,8 +33,9 @@ def add_run_options(p: argparse.ArgumentParser, *, device_help: str, proxy_help:
 
 def check_run_options(args: argparse.Namespace, epoch_options: Sequence[str],
                       max_seed: int) -> dict[str, Any]:
-    """Check the shared options, the ``--*-epochs`` overrides named by ``epoch_options``
-    (attribute names) and ``--out``/``--data-root``; raise a ``NatsBenchError`` naming the bad
+    """Check the shared options (``--device`` too: before any data is loaded), the
+    ``--*-epochs`` overrides named by ``epoch_options`` (attribute names) and
+    ``--out``/``--data-root``; raise a ``NatsBenchError`` naming the bad
     value. Returns the keyword arguments they give the pipeline: ``feature_cache`` (for
     ``load_task``: ``None`` default cache, ``False`` off, or a folder) and ``out_of_core``."""
     from natsbench.errors import check_output, check_range, require_dir
@@ -49,6 +50,10 @@ def check_run_options(args: argparse.Namespace, epoch_options: Sequence[str],
             check_range(f"--{name.replace('_', '-')}", value, 1, 100_000)
     if args.data_root is not None:
         require_dir(args.data_root, "--data-root")
+    if args.device is not None:                      # before any data is loaded
+        from natsbench.train.trainer import resolve_device
+
+        resolve_device(args.device)
     feature_cache: Path | bool | None = None
     if args.feature_cache is not None:
         feature_cache = False if args.feature_cache == "off" else check_output(

@@ -57,7 +57,8 @@ from natsbench.tasks.configs import get_task
 from natsbench.tasks.data import TaskData
 from natsbench.tasks.networks import build_backbone
 from natsbench.tasks.objectives import make_loss
-from natsbench.train.checkpoint import read_checkpoint
+from natsbench.train.checkpoint import (global_rng_state, read_checkpoint,
+                                        set_global_rng_state)
 from natsbench.train.trainer import resolve_device, torch_settings
 from search_algorithms.dash.engine import (Arrays, Part, Stopwatch, check_indices, evaluate,
                                            load_checkpoint, run_epoch, save_checkpoint)
@@ -96,6 +97,8 @@ class DashRun:
         method: the method named in ``retrain/row.csv``.
         wall_stages: stage -> title of the rows of the wall-time table (default: DASH's;
             D2NAS adds its cell search and calls the kernel search ``search``).
+        command: the ``natsbench`` sub-command that runs this pipeline (named in the
+            errors that ask for an earlier stage).
     """
 
     data: TaskData
@@ -110,6 +113,7 @@ class DashRun:
     out_of_core: bool | None = None
     method: str = "DASH (natsbench)"
     wall_stages: dict[str, str] | None = None
+    command: str = "dash"
     dev: torch.device = field(init=False)
     indices: np.ndarray = field(init=False)
 
@@ -286,7 +290,7 @@ def search_stage(run: DashRun, backbone: nn.Module | None = None, *,
         loss_fn = make_loss(task)
         history: list[dict[str, Any]] = []
         first, watch = 0, Stopwatch(0.0, run.dev)
-        state = load_checkpoint(ckpt, identity, run.dev)
+        state = load_checkpoint(ckpt, identity)
         aggs = [m for m in net.modules() if isinstance(m, AggregatedConv)]
         if state is not None:
             net.load_state_dict(state["model"])
@@ -370,12 +374,13 @@ def _train_fixed(run: DashRun, net: nn.Module, train: Arrays, hp: dict[str, floa
     loss_fn = make_loss(run.task)
     losses: list[float] = []
     first, watch = 0, Stopwatch(0.0, run.dev)
-    state = None if ckpt is None else load_checkpoint(ckpt, identity, run.dev)
+    state = None if ckpt is None else load_checkpoint(ckpt, identity)
     if state is not None:
         net.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         scaler.load_state_dict(state["scaler"])
         gen.set_state(state["generator"])
+        set_global_rng_state(state.get("global_rng"), run.dev)   # dropout / drop-path masks
         losses, first = list(state["losses"]), int(state["epoch"]) + 1
         watch = Stopwatch(float(state["wall"]), run.dev)
     steps = math.ceil(len(train) / s.batch_size)
@@ -391,6 +396,7 @@ def _train_fixed(run: DashRun, net: nn.Module, train: Arrays, hp: dict[str, floa
                 save_checkpoint(ckpt, {"identity": identity, "epoch": epoch,
                                        "model": net.state_dict(), "opt": opt.state_dict(),
                                        "scaler": scaler.state_dict(), "generator": gen.get_state(),
+                                       "global_rng": global_rng_state(run.dev),
                                        "losses": losses, "wall": watch.elapsed()})
             if bar is not None:
                 bar.set_postfix(epoch=epoch + 1, loss=f"{losses[-1]:.4f}")
@@ -469,10 +475,12 @@ def searched_choices(run: DashRun, command: str = "dash", stage: str = "search"
 
 def _best_hp(run: DashRun) -> dict[str, float]:
     path = run.out / "hpo" / "hpo.json"
-    if not path.is_file() or "best" not in json.loads(path.read_text()):
-        raise ConfigError(f"{path} does not exist: run `natsbench dash {run.task.name} --stage "
+    done = json.loads(path.read_text()) if path.is_file() else {}
+    if "best" not in done:
+        what = "is unfinished (a killed hpo stage)" if path.is_file() else "does not exist"
+        raise ConfigError(f"{path} {what}: run `natsbench {run.command} {run.task.name} --stage "
                           "hpo` (or --stage all) first")
-    return json.loads(path.read_text())["best"]
+    return done["best"]
 
 
 def retrain_stage(run: DashRun, choices: dict[str, dict] | None = None,

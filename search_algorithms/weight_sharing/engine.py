@@ -469,7 +469,7 @@ def run_search(algorithm: str, dataset: str, config: SearchConfig, seed: int, be
                 else _checkpoint_path(Path(checkpoint_dir), algorithm, dataset, config, int(seed),
                                       on_missing, space))
         if ckpt is not None and ckpt.exists():
-            payload = read_checkpoint(ckpt, dev)
+            payload = read_checkpoint(ckpt)
             engine.load_state(payload["engine"])
             rows, start_epoch, elapsed = list(payload["rows"]), int(payload["epoch"]), float(payload["elapsed"])
             logger.info("resumed %s after epoch %d from %s", algorithm, start_epoch, ckpt)
