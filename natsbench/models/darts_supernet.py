@@ -46,13 +46,10 @@ from torch import nn
 from natsbench.errors import InvalidArchError
 from natsbench.models.cell_net import apply_head, check_reduction_layers, make_head, make_stem
 from natsbench.models.ops import FactorizedReduce, ReLUConvBN, layers_nd, make_op, zeros_like_output
-from natsbench.spaces._cells import CELL_TYPES, EDGES, OPS
+from natsbench.spaces._cells import CELL_TYPES, D2NAS_OPS, EDGES, OPS
 
 __all__ = ["DartsSupernet", "StrengthSupernet", "SupernetCell", "MixedEdge", "check_op_set", "D2NAS_OPS",
            "cell_edges"]
-
-#: the op set of D2NAS' cell stage (Lee et al. 2024), an example of a reduced op set
-D2NAS_OPS: tuple[str, ...] = ("none", "skip_connect", "avg_pool_3x3", "sep_conv_3x3", "dil_conv_5x5")
 
 
 def cell_edges(steps: int = 4) -> tuple[tuple[int, int], ...]:

@@ -33,6 +33,8 @@ OPS: tuple[str, ...] = ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect", 
                         "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5")
 #: The operations a genotype may contain (all but 'none').
 CELL_OPS: tuple[str, ...] = OPS[1:]
+#: D2NAS' reduced cell-search op set (Lee et al. 2024, sec. V-A1)
+D2NAS_OPS: tuple[str, ...] = ("none", "skip_connect", "avg_pool_3x3", "sep_conv_3x3", "dil_conv_5x5")
 CELL_TYPES: tuple[str, ...] = ("normal", "reduce")
 NUM_INPUT_NODES = 2
 INTERMEDIATE_NODES: tuple[int, ...] = (2, 3, 4, 5)

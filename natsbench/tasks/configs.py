@@ -23,7 +23,7 @@ from natsbench.errors import ConfigError
 
 __all__ = ["TaskConfig", "TASKS", "NB360_TASKS", "OFFLINE_TASKS", "LOSSES", "METRICS",
            "OUTPUTS", "KERNELS_2D", "DILATIONS_2D", "KERNELS_1D", "DILATIONS_1D", "get_task",
-           "task_names"]
+           "task_names", "PRESETS", "resolve_preset"]
 
 #: DASH's 2D and 1D search spaces (D2NAS Table 4 / sec. IV; DASH sec. 3.3)
 KERNELS_2D: tuple[int, ...] = (3, 5, 7, 9)
@@ -210,3 +210,17 @@ def get_task(name: str) -> TaskConfig:
     if key not in TASKS:
         raise ConfigError(f"unknown task {name!r}; valid: {', '.join(TASKS)}")
     return TASKS[key]
+
+
+#: training presets of the pipelines on a task (DASH, D2NAS): the papers' settings or the
+#: scaled-down offline ones
+PRESETS: tuple[str, ...] = ("full", "quick")
+
+
+def resolve_preset(task: TaskConfig, preset: str | None = None) -> str:
+    """``preset`` checked ("full" or "quick"); ``None``: quick for offline tasks (digits, the
+    generated tasks), full (the papers' settings) otherwise."""
+    preset = preset or ("quick" if task.offline else "full")
+    if preset not in PRESETS:
+        raise ConfigError(f"preset {preset!r} is not valid; use one of {', '.join(PRESETS)}")
+    return preset

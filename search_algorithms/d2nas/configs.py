@@ -36,7 +36,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from natsbench.errors import ConfigError
-from natsbench.tasks.configs import TaskConfig, get_task
+from natsbench.spaces._cells import D2NAS_OPS
+from natsbench.tasks.configs import PRESETS, TaskConfig, get_task, resolve_preset
 
 __all__ = ["StageShape", "D2nasConfig", "CellSettings", "CONFIG_NAMES", "TASK_TYPES",
            "D2NAS_CELL_OPS", "JOINT_OTHER_OPS", "task_type", "get_config", "cell_settings",
@@ -44,11 +45,10 @@ __all__ = ["StageShape", "D2nasConfig", "CellSettings", "CONFIG_NAMES", "TASK_TY
 
 CONFIG_NAMES: tuple[str, ...] = ("common", "custom")
 TASK_TYPES: tuple[str, ...] = ("2D", "2D Dense", "1D")
-CELL_PRESETS: tuple[str, ...] = ("full", "quick")
+CELL_PRESETS: tuple[str, ...] = PRESETS
 
 #: the cell-search op set (sec. V-A1), the column order of the architecture parameters
-D2NAS_CELL_OPS: tuple[str, ...] = ("none", "skip_connect", "avg_pool_3x3", "sep_conv_3x3",
-                                   "dil_conv_5x5")
+D2NAS_CELL_OPS: tuple[str, ...] = D2NAS_OPS
 #: the non-convolution ops of the joint space of sec. III-A (AvgPool, MaxPool, identity, zero)
 JOINT_OTHER_OPS: tuple[str, ...] = ("avg_pool_3x3", "max_pool_3x3", "skip_connect", "none")
 #: candidates per edge in each P-DARTS stage (sec. V-A2: 5 in stage 1, 3 in stage 2)
@@ -234,9 +234,7 @@ def preset_config(config: D2nasConfig, task: TaskConfig, preset: str | None = No
     """``config`` for a training preset: unchanged for ``full``; for ``quick`` (default on the
     offline tasks) the hpo and retraining networks keep the kernel search's width, as DASH's
     quick preset retrains WRN-16-1 (its search width) instead of WRN-16-4."""
-    preset = preset or ("quick" if task.offline else "full")
-    if preset not in CELL_PRESETS:
-        raise ConfigError(f"preset {preset!r} is not valid; use one of {CELL_PRESETS}")
+    preset = resolve_preset(task, preset)
     if preset == "full":
         return config
     width = config.kernel.channels
@@ -249,9 +247,7 @@ def cell_settings(task: TaskConfig, preset: str | None = None) -> CellSettings:
     """P-DARTS' settings (``full``) or the offline ones (``quick``: 6 epochs per stage on half
     the weight examples each, 2 of them without architecture steps -- P-DARTS' 10/25 share of
     warm-up rounded down); default: quick for offline tasks, full otherwise."""
-    preset = preset or ("quick" if task.offline else "full")
-    if preset not in CELL_PRESETS:
-        raise ConfigError(f"preset {preset!r} is not valid; use one of {CELL_PRESETS}")
+    preset = resolve_preset(task, preset)
     full = CellSettings(batch_size=task.batch_size)
     return full if preset == "full" else full.replace(epochs=6, warmup_epochs=2, subsample=0.5)
 

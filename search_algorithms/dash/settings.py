@@ -30,12 +30,11 @@ from typing import Any
 
 from natsbench.errors import ConfigError
 from natsbench.ops.aggregated_conv import MODES, WEIGHT_SAMPLINGS
-from natsbench.tasks.configs import TaskConfig
+from natsbench.tasks.configs import PRESETS, TaskConfig, resolve_preset
 
-__all__ = ["DashSettings", "full_settings", "quick_settings", "settings_for", "PRESETS",
+__all__ = ["DashSettings", "full_settings", "quick_settings", "settings_for", "resolve_preset", "PRESETS",
            "hpo_subsample_ratio", "scaled_milestones"]
 
-PRESETS: tuple[str, ...] = ("full", "quick")
 
 
 @dataclass(frozen=True)
@@ -168,9 +167,7 @@ def quick_settings(task: TaskConfig) -> DashSettings:
 
 def settings_for(task: TaskConfig, preset: str | None = None) -> DashSettings:
     """``preset`` ("full" or "quick"); default: quick for offline tasks, full otherwise."""
-    preset = preset or ("quick" if task.offline else "full")
-    if preset not in PRESETS:
-        raise ConfigError(f"preset {preset!r} is not valid; use one of {PRESETS}")
+    preset = resolve_preset(task, preset)
     return quick_settings(task) if preset == "quick" else full_settings(task)
 
 
