@@ -152,6 +152,17 @@ def test_pipeline_end_to_end_and_no_test_set_in_search(tmp_path):
     assert not (tmp_path / "search" / "checkpoint.pt").exists()
     table = (tmp_path / "wall_times.md").read_text()
     assert "| local1d |" in table and "Hyperparameter Tuning" in table
+    # the result-file row rebuilds the retrained network from the folder and loads its weights
+    from natsbench.models.costs import count_params
+    from search_algorithms.d2nas.report import summarize
+    from search_algorithms.dash.stages import retrain_network
+
+    row = summarize(tmp_path)
+    assert (row["method"], row["task"], row["test_value"]) == ("DASH", "local1d",
+                                                               res["test_error_pct"])
+    net = retrain_network(data.task, data.input_shape[0], settings.retrain_widen, 0.0,
+                          meta["choices"])
+    assert row["params_M"] == pytest.approx(count_params(net))       # millions
 
 
 def test_killed_search_resumes_to_the_same_result(tmp_path):

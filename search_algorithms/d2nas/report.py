@@ -23,12 +23,11 @@ require("torch", extra="train")  # the networks it rebuilds need torch: a missin
 
 from natsbench.errors import ConfigError
 from natsbench.models.costs import count_flops, count_params
-from natsbench.models.wrn import apply_kernel_choices
 from natsbench.store.records import atomic_write_bytes
 from natsbench.tasks import get_task
-from natsbench.tasks.networks import build_backbone
 from natsbench.train.checkpoint import read_checkpoint
 from search_algorithms.d2nas.network import build_network
+from search_algorithms.dash.stages import retrain_network
 
 __all__ = ["summarize", "write_rows", "COLUMNS"]
 
@@ -60,11 +59,8 @@ def summarize(out: str | Path) -> dict[str, Any]:
         settings = info["settings"]
         task = get_task(info["name"])
         meta = read_checkpoint(out / "search" / "searched.pt")["meta"]
-        net = build_backbone(task, "retrain", in_channels=int(meta["in_channels"]),
-                             widen_factor=settings.get("retrain_widen"),
-                             dropout=float(result["hp"]["dropout"]))
-        apply_kernel_choices(net, {n: {"k": c["k"], "d": c["d"]}
-                                   for n, c in meta["choices"].items()})
+        net = retrain_network(task, int(meta["in_channels"]), settings.get("retrain_widen"),
+                              float(result["hp"]["dropout"]), meta["choices"])
         method, config = "DASH", "-"
     net.load_state_dict(read_checkpoint(out / "retrain" / "model.pt"))
     shape = (1, *info["input_shape"]) if "input_shape" in info else None

@@ -66,6 +66,7 @@ from search_algorithms.dash.settings import (DashSettings, hpo_subsample_ratio, 
                                              scaled_milestones)
 
 __all__ = ["STAGES", "DashRun", "search_stage", "save_searched", "load_searched", "hpo_stage",
+           "retrain_network",
            "retrain_stage", "baseline_stage", "run_pipeline", "default_hp", "write_wall_times",
            "record_wall", "searched_choices"]
 
@@ -346,17 +347,26 @@ def default_hp(settings: DashSettings) -> dict[str, float]:
     return {"lr": settings.search_lr, "weight_decay": 5e-4, "momentum": 0.9, "dropout": 0.0}
 
 
+def retrain_network(task: Any, in_channels: int, widen: int | None, dropout: float,
+                    choices: dict[str, dict] | None, seed: int = 0) -> nn.Module:
+    """The task's retraining backbone with the searched ``(k, d)`` per layer (full
+    convolutions, as DASH retrains) or, with ``choices=None``, its default kernels; ``seed``
+    initialises the replaced convolutions. Also rebuilds a finished run's network to load its
+    ``retrain/model.pt`` into."""
+    net = build_backbone(task, "retrain", dropout=dropout, in_channels=in_channels,
+                         widen_factor=widen)
+    if choices is not None:
+        apply_kernel_choices(net, {n: {"k": c["k"], "d": c["d"]} for n, c in choices.items()},
+                             seed=seed)
+    return net
+
+
 def _retrain_builder(run: DashRun, choices: dict[str, dict] | None, widen: int | None
                      ) -> Callable[[float], nn.Module]:
-    """``dropout -> network``: the task's retraining backbone with the searched ``(k, d)`` (full
-    convolutions, as DASH retrains) or, with ``choices=None``, its default kernels."""
+    """``dropout -> network`` (:func:`retrain_network` for this run)."""
     def build(dropout: float) -> nn.Module:
-        net = build_backbone(run.task, "retrain", dropout=dropout,
-                             in_channels=run.data.input_shape[0], widen_factor=widen)
-        if choices is not None:
-            apply_kernel_choices(net, {n: {"k": c["k"], "d": c["d"]} for n, c in choices.items()},
-                                 seed=run.seed)
-        return net
+        return retrain_network(run.task, run.data.input_shape[0], widen, dropout, choices,
+                               seed=run.seed)
     return build
 
 
