@@ -18,6 +18,8 @@ from natsbench.tasks.data import ArraySet  # noqa: E402
 from natsbench.tasks.loaders import load_task  # noqa: E402
 from tests.test_fsd50k import CLIPS, write_layout  # noqa: E402
 
+#: the build locks a finished cache folder keeps (feature_cache: one per array, left in place)
+LOCKS = ["test.lock", "train.lock", "valid.lock"]
 N_CHUNKS = {p: sum(n for _, (q, _, n) in CLIPS.items() if q == p) for p in ("tr", "val", "eval")}
 
 
@@ -53,8 +55,8 @@ def test_second_load_hits_the_cache_and_reads_no_wav(tmp_path, reads, monkeypatc
     first = load_task("fsd50k", tmp_path / "data")
     assert reads["n"] == sum(N_CHUNKS.values()) == 11
     (folder,) = _cache_folders(cache)
-    assert sorted(p.name for p in folder.iterdir()) == ["key.json", "test.npy", "train.npy",
-                                                        "valid.npy"]
+    assert sorted(p.name for p in folder.iterdir()) == ["key.json", *LOCKS, "test.npy",
+                                                        "train.npy", "valid.npy"]
     assert json.loads((folder / "key.json").read_text())["features"] == audio.feature_settings()
     for wav in _wavs(tmp_path / "data"):                            # no WAV left to read
         wav.unlink()
@@ -131,8 +133,8 @@ def test_a_killed_build_resumes_at_its_last_block(tmp_path, reads, monkeypatch):
     reads.update(n=0, fail_at=None)
     data = load_task("fsd50k", tmp_path / "data")
     assert reads["n"] == 2 + N_CHUNKS["val"] + N_CHUNKS["eval"]       # only the last train block
-    assert sorted(p.name for p in folder.iterdir()) == ["key.json", "test.npy", "train.npy",
-                                                        "valid.npy"]
+    assert sorted(p.name for p in folder.iterdir()) == ["key.json", *LOCKS, "test.npy",
+                                                        "train.npy", "valid.npy"]
     fresh = load_task("fsd50k", tmp_path / "data", feature_cache=False)
     np.testing.assert_array_equal(data.train.x, fresh.train.x.astype(np.float16))
 
