@@ -277,3 +277,47 @@ def test_dash_trains_and_scores_clips_on_the_layout(tmp_path):
     mean = np.stack([logits[data.test.groups == c].mean(axis=0) for c in clips])
     labels = np.stack([data.test.y[data.test.groups == c][0] for c in clips])
     assert score == pytest.approx(compute_metric("1-mAP", mean, labels))
+
+
+# -- where manifest paths resolve ------------------------------------------------------------
+
+def _wav_file(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"RIFF")                                       # only existence matters here
+    return path
+
+
+def test_manifest_paths_never_leave_the_root_through_dotdot(tmp_path):
+    from natsbench.tasks.fsd50k import ChunkResolver
+
+    root = tmp_path / "data"
+    inside = _wav_file(root / "dev_chunks" / "101_0000.wav")
+    _wav_file(tmp_path / "outside" / "dev_chunks" / "101_0000.wav")  # what `..` would reach
+    resolve = ChunkResolver(root, "somewhere")
+    manifest = root / "chunks" / "tr.csv"
+    assert resolve("../outside/dev_chunks/101_0000.wav", manifest, 2) == inside
+    assert resolve("dev_chunks/../../outside/dev_chunks/101_0000.wav", manifest, 3) == inside
+    _wav_file(tmp_path / "secret.wav")
+    with pytest.raises(DatasetError, match=r"tr.csv, line 4: chunk '../secret.wav' exists "
+                                           r"neither as written nor below"):
+        resolve("../secret.wav", manifest, 4)                       # exists only outside
+
+
+def test_absolute_manifest_paths_prefer_the_root(tmp_path, caplog):
+    from natsbench.tasks.fsd50k import ChunkResolver
+
+    root = tmp_path / "data"
+    outside = _wav_file(tmp_path / "old" / "fsd50k" / "dev_chunks" / "101_0000.wav")
+    inside = _wav_file(root / "dev_chunks" / "101_0000.wav")
+    only_outside = _wav_file(tmp_path / "old" / "fsd50k" / "dev_chunks" / "102_0000.wav")
+    resolve = ChunkResolver(root, "somewhere")
+    manifest = root / "chunks" / "tr.csv"
+    with caplog.at_level("WARNING", logger="natsbench.tasks.fsd50k"):
+        assert resolve(str(outside), manifest, 2) == inside         # the suffix below the root
+        assert not caplog.records
+        assert resolve(str(inside), manifest, 3) == inside          # absolute, inside the root
+        assert resolve(str(only_outside), manifest, 4) == only_outside   # no suffix below root
+        assert resolve(str(only_outside), manifest, 5) == only_outside
+    (record,) = caplog.records                                      # logged once
+    assert "line 4" in record.getMessage() and "outside --data-root" in record.getMessage()
+    assert str(only_outside) in record.getMessage()
