@@ -252,6 +252,22 @@ def test_holdout_keeps_groups_whole():
     assert len(tr) + len(va) == 30
 
 
+def test_holdout_counts_groups_not_examples():
+    """The "too few" check of a grouped set counts groups: 30 examples are plenty to hold out
+    90 %, but 90 % of 3 groups rounds to all 3, which leaves no training group."""
+    task = get_task("fsd50k")
+    s = ArraySet(np.zeros((30, 1, 2, 2), np.float32), np.zeros((30, 200), np.float32),
+                 groups=np.repeat(np.array(["a", "b", "c"]), 10))
+    with pytest.raises(DatasetError, match=r"3 group\(s\) of training examples are too few to "
+                                           r"hold out a validation set of 3 whole group"):
+        holdout(task, s, 0.9)
+    tr, va = holdout(task, s, 0.5)                   # 2 of 3 groups held out (1.5 rounds to 2)
+    assert len(set(va.groups)) == 2 and len(set(tr.groups)) == 1 and len(va) == 20
+    one = ArraySet(s.x, s.y, groups=np.full(30, "a"))
+    with pytest.raises(DatasetError, match=r"1 group\(s\) of training examples are too few"):
+        holdout(task, one, 0.1)
+
+
 # -- the DASH pipeline on the tiny layout -----------------------------------------------------
 
 def test_dash_trains_and_scores_clips_on_the_layout(tmp_path):
