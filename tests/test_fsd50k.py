@@ -242,6 +242,40 @@ def test_map_averages_chunk_logits_per_clip():
     assert compute_metric("1-mAP", out, y) == pytest.approx(0.3)
 
 
+def _group_mean_by_add_at(outputs: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """The former formula: per-example unbuffered adds in example order, then / count."""
+    _, inverse = np.unique(groups, return_inverse=True)
+    sums = np.zeros((inverse.max(initial=-1) + 1,) + outputs.shape[1:])
+    np.add.at(sums, inverse, np.asarray(outputs, dtype=np.float64))
+    return sums / np.bincount(inverse).reshape((-1,) + (1,) * (outputs.ndim - 1))
+
+
+@pytest.mark.parametrize("shape", [(4000, 7), (4000,), (600, 3, 4), (1, 5), (0, 5)])
+def test_group_mean_equals_per_example_adds_bit_for_bit(shape):
+    """group_mean sums a group's examples in example order from 0, as np.add.at does: the same
+    float64 bits, on values whose sums round (magnitudes 1e-6..1e6, so the summation order
+    matters), unsorted interleaved groups of 1 to ~40 examples, and the first example's
+    targets of each group in sorted group order."""
+    from natsbench.tasks.objectives import group_mean
+
+    rng = np.random.default_rng(7)
+    n = shape[0]
+    outputs = rng.standard_normal(shape) * 10.0 ** rng.uniform(-6, 6, shape)
+    groups = rng.choice(np.array([f"clip{i}" for i in range(250)]), n)   # shuffled, gaps
+    targets = np.arange(n) * 10
+    mean, first = group_mean(outputs, targets, groups)
+    want = _group_mean_by_add_at(outputs, groups)
+    assert mean.dtype == np.float64 and mean.shape == want.shape
+    np.testing.assert_array_equal(mean, want)
+    ids = np.unique(groups)
+    assert first.tolist() == [10 * groups.tolist().index(g) for g in ids]
+    if n > 1:   # the order matters on these values: another summation order differs somewhere
+        _, inverse = np.unique(groups, return_inverse=True)
+        order = np.argsort(inverse, kind="stable")[::-1]          # each group backwards
+        backwards = _group_mean_by_add_at(outputs[order], groups[order])
+        assert not np.array_equal(backwards, want)
+
+
 def test_holdout_keeps_groups_whole():
     task = get_task("fsd50k")
     groups = np.repeat(np.array([f"c{i}" for i in range(10)]), 3)
