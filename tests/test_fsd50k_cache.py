@@ -204,6 +204,29 @@ def test_out_of_core_batches_equal_in_memory_ones(tmp_path):
     torch.testing.assert_close(host.inputs(3, 9), torch.from_numpy(want_x[3:9]), rtol=0, atol=0)
 
 
+def test_keep_on_host_counts_the_targets_device_bytes(monkeypatch):
+    """On CUDA a set stays on the host when its device copy exceeds DEVICE_DATA_FRACTION of
+    the free memory; that copy holds float32 inputs and float32 multi-label targets (4 bytes
+    each, not 8) or int64 class ids. No GPU needed: the free memory is stubbed."""
+    from search_algorithms.dash import engine
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((10, 1, 4, 4)).astype(np.float16)         # 16 inputs a row
+    multi = ArraySet(x, (rng.random((10, 200)) < 0.1).astype(np.float32))
+    classes = ArraySet(x, rng.integers(0, 5, 10))
+    free = {"bytes": 0}
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (free["bytes"], 1 << 40))
+    cuda = torch.device("cuda")
+    for s, device_bytes in ((multi, 10 * (16 * 4 + 200 * 4)), (classes, 10 * (16 * 4 + 8))):
+        free["bytes"] = int(device_bytes / engine.DEVICE_DATA_FRACTION)   # fits exactly
+        assert not engine.keep_on_host([(s, None)], cuda)
+        free["bytes"] -= 2                                                 # 1 byte short
+        assert engine.keep_on_host([(s, None)], cuda)
+    free["bytes"] = int(10 * (16 * 4 + 200 * 4) / engine.DEVICE_DATA_FRACTION)
+    assert not engine.keep_on_host([(multi, np.arange(10))], cuda)
+    assert engine.keep_on_host([(multi, np.arange(10)), (multi, np.arange(1))], cuda)   # 11 rows
+
+
 def _tiny_net(dropout: float = 0.0) -> "torch.nn.Module":
     from torch import nn
 
