@@ -6,7 +6,8 @@ A cache is a folder ``<base>/<namespace>-<digest>/`` where ``<base>`` is
 ``$NATSBENCH_CACHE`` or ``~/.cache/natsbench``) unless the caller names another, and
 ``<digest>`` is a SHA-1 of the key (a JSON object: what the arrays are computed from and how), so
 any change of the key lands in another folder and the old one is never read. The folder holds
-``key.json`` (the key, readable) and one ``<name>.npy`` per array.
+``key.json`` (the key, readable) and one ``<name>.npy`` per array (and its build lock,
+``<name>.lock``).
 
 Building (:meth:`FeatureCache.build`) writes ``<name>.npy.partial`` (a complete ``.npy`` header
 and data area from the start, :func:`numpy.lib.format.open_memmap`) block by block: after every
@@ -14,6 +15,9 @@ block the data is flushed and ``<name>.progress.json`` (the number of finished r
 rewritten atomically; a killed build continues from the last finished block. The finished file
 is fsynced and renamed to ``<name>.npy`` (atomic), so a ``.npy`` in the folder is always whole.
 Later loads open it with ``np.load(mmap_mode="r")``: no copy, pages are read on first touch.
+A ``.npy`` whose header, dtype, shape or size is wrong (truncated, overwritten) is a
+:class:`~natsbench.errors.DatasetError` naming it; delete it to rebuild. The contents are not
+checksummed (that would read the whole array on every load).
 
 Concurrency: a build holds an exclusive ``flock(2)`` on ``<name>.lock`` in the folder (created on
 first use and left there) from before it touches ``<name>.npy.partial`` until the finished file
@@ -27,9 +31,6 @@ bytes needed, not a ``SIGBUS`` when a page of the sparse memory map is first wri
 ``posix_fallocate`` is missing (macOS) or the filesystem does not support it, nothing is
 reserved. Other ``OSError`` s of the cache's own files (folder, partial file, progress, rename)
 are ``DatasetError`` s naming the path.
-A ``.npy`` whose header, dtype, shape or size is wrong (truncated, overwritten) is a
-:class:`~natsbench.errors.DatasetError` naming it; delete it to rebuild. The contents are not
-checksummed (that would read the whole array on every load).
 """
 from __future__ import annotations
 
@@ -85,7 +86,12 @@ def _build_lock(path: Path) -> Iterator[None]:
     with _disk(path, "opening the feature cache lock"):
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            logger.warning("waiting for another process that is building %s", path.with_suffix(
+                ".npy"))
+            fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
         os.close(fd)  # releases the lock
