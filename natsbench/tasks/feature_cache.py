@@ -104,8 +104,9 @@ def _reserve(path: Path) -> None:
     fallocate = getattr(os, "posix_fallocate", None)
     if fallocate is None:  # pragma: no cover - macOS, Windows
         return
-    size = path.stat().st_size
-    fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    with _disk(path, "opening"):
+        size = path.stat().st_size
+        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
     try:
         fallocate(fd, 0, size)
     except OSError as exc:
