@@ -242,6 +242,40 @@ def test_map_averages_chunk_logits_per_clip():
     assert compute_metric("1-mAP", out, y) == pytest.approx(0.3)
 
 
+def _group_mean_by_add_at(outputs: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """The former formula: per-example unbuffered adds in example order, then / count."""
+    _, inverse = np.unique(groups, return_inverse=True)
+    sums = np.zeros((inverse.max(initial=-1) + 1,) + outputs.shape[1:])
+    np.add.at(sums, inverse, np.asarray(outputs, dtype=np.float64))
+    return sums / np.bincount(inverse).reshape((-1,) + (1,) * (outputs.ndim - 1))
+
+
+@pytest.mark.parametrize("shape", [(4000, 7), (4000,), (600, 3, 4), (1, 5), (0, 5)])
+def test_group_mean_equals_per_example_adds_bit_for_bit(shape):
+    """group_mean sums a group's examples in example order from 0, as np.add.at does: the same
+    float64 bits, on values whose sums round (magnitudes 1e-6..1e6, so the summation order
+    matters), unsorted interleaved groups of 1 to ~40 examples, and the first example's
+    targets of each group in sorted group order."""
+    from natsbench.tasks.objectives import group_mean
+
+    rng = np.random.default_rng(7)
+    n = shape[0]
+    outputs = rng.standard_normal(shape) * 10.0 ** rng.uniform(-6, 6, shape)
+    groups = rng.choice(np.array([f"clip{i}" for i in range(250)]), n)   # shuffled, gaps
+    targets = np.arange(n) * 10
+    mean, first = group_mean(outputs, targets, groups)
+    want = _group_mean_by_add_at(outputs, groups)
+    assert mean.dtype == np.float64 and mean.shape == want.shape
+    np.testing.assert_array_equal(mean, want)
+    ids = np.unique(groups)
+    assert first.tolist() == [10 * groups.tolist().index(g) for g in ids]
+    if n > 1:   # the order matters on these values: another summation order differs somewhere
+        _, inverse = np.unique(groups, return_inverse=True)
+        order = np.argsort(inverse, kind="stable")[::-1]          # each group backwards
+        backwards = _group_mean_by_add_at(outputs[order], groups[order])
+        assert not np.array_equal(backwards, want)
+
+
 def test_holdout_keeps_groups_whole():
     task = get_task("fsd50k")
     groups = np.repeat(np.array([f"c{i}" for i in range(10)]), 3)
@@ -250,6 +284,22 @@ def test_holdout_keeps_groups_whole():
     tr, va = holdout(task, s, 0.2)
     assert set(tr.groups).isdisjoint(va.groups) and len(set(va.groups)) == 2
     assert len(tr) + len(va) == 30
+
+
+def test_holdout_counts_groups_not_examples():
+    """The "too few" check of a grouped set counts groups: 30 examples are plenty to hold out
+    90 %, but 90 % of 3 groups rounds to all 3, which leaves no training group."""
+    task = get_task("fsd50k")
+    s = ArraySet(np.zeros((30, 1, 2, 2), np.float32), np.zeros((30, 200), np.float32),
+                 groups=np.repeat(np.array(["a", "b", "c"]), 10))
+    with pytest.raises(DatasetError, match=r"3 group\(s\) of training examples are too few to "
+                                           r"hold out a validation set of 3 whole group"):
+        holdout(task, s, 0.9)
+    tr, va = holdout(task, s, 0.5)                   # 2 of 3 groups held out (1.5 rounds to 2)
+    assert len(set(va.groups)) == 2 and len(set(tr.groups)) == 1 and len(va) == 20
+    one = ArraySet(s.x, s.y, groups=np.full(30, "a"))
+    with pytest.raises(DatasetError, match=r"1 group\(s\) of training examples are too few"):
+        holdout(task, one, 0.1)
 
 
 # -- the DASH pipeline on the tiny layout -----------------------------------------------------
@@ -277,3 +327,47 @@ def test_dash_trains_and_scores_clips_on_the_layout(tmp_path):
     mean = np.stack([logits[data.test.groups == c].mean(axis=0) for c in clips])
     labels = np.stack([data.test.y[data.test.groups == c][0] for c in clips])
     assert score == pytest.approx(compute_metric("1-mAP", mean, labels))
+
+
+# -- where manifest paths resolve ------------------------------------------------------------
+
+def _wav_file(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"RIFF")                                       # only existence matters here
+    return path
+
+
+def test_manifest_paths_never_leave_the_root_through_dotdot(tmp_path):
+    from natsbench.tasks.fsd50k import ChunkResolver
+
+    root = tmp_path / "data"
+    inside = _wav_file(root / "dev_chunks" / "101_0000.wav")
+    _wav_file(tmp_path / "outside" / "dev_chunks" / "101_0000.wav")  # what `..` would reach
+    resolve = ChunkResolver(root, "somewhere")
+    manifest = root / "chunks" / "tr.csv"
+    assert resolve("../outside/dev_chunks/101_0000.wav", manifest, 2) == inside
+    assert resolve("dev_chunks/../../outside/dev_chunks/101_0000.wav", manifest, 3) == inside
+    _wav_file(tmp_path / "secret.wav")
+    with pytest.raises(DatasetError, match=r"tr.csv, line 4: chunk '../secret.wav' exists "
+                                           r"neither as written nor below"):
+        resolve("../secret.wav", manifest, 4)                       # exists only outside
+
+
+def test_absolute_manifest_paths_prefer_the_root(tmp_path, caplog):
+    from natsbench.tasks.fsd50k import ChunkResolver
+
+    root = tmp_path / "data"
+    outside = _wav_file(tmp_path / "old" / "fsd50k" / "dev_chunks" / "101_0000.wav")
+    inside = _wav_file(root / "dev_chunks" / "101_0000.wav")
+    only_outside = _wav_file(tmp_path / "old" / "fsd50k" / "dev_chunks" / "102_0000.wav")
+    resolve = ChunkResolver(root, "somewhere")
+    manifest = root / "chunks" / "tr.csv"
+    with caplog.at_level("WARNING", logger="natsbench.tasks.fsd50k"):
+        assert resolve(str(outside), manifest, 2) == inside         # the suffix below the root
+        assert not caplog.records
+        assert resolve(str(inside), manifest, 3) == inside          # absolute, inside the root
+        assert resolve(str(only_outside), manifest, 4) == only_outside   # no suffix below root
+        assert resolve(str(only_outside), manifest, 5) == only_outside
+    (record,) = caplog.records                                      # logged once
+    assert "line 4" in record.getMessage() and "outside --data-root" in record.getMessage()
+    assert str(only_outside) in record.getMessage()

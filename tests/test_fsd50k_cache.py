@@ -18,6 +18,8 @@ from natsbench.tasks.data import ArraySet  # noqa: E402
 from natsbench.tasks.loaders import load_task  # noqa: E402
 from tests.test_fsd50k import CLIPS, write_layout  # noqa: E402
 
+#: the build locks a finished cache folder keeps (feature_cache: one per array, left in place)
+LOCKS = ["test.lock", "train.lock", "valid.lock"]
 N_CHUNKS = {p: sum(n for _, (q, _, n) in CLIPS.items() if q == p) for p in ("tr", "val", "eval")}
 
 
@@ -53,8 +55,8 @@ def test_second_load_hits_the_cache_and_reads_no_wav(tmp_path, reads, monkeypatc
     first = load_task("fsd50k", tmp_path / "data")
     assert reads["n"] == sum(N_CHUNKS.values()) == 11
     (folder,) = _cache_folders(cache)
-    assert sorted(p.name for p in folder.iterdir()) == ["key.json", "test.npy", "train.npy",
-                                                        "valid.npy"]
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        ["key.json", *LOCKS, "test.npy", "train.npy", "valid.npy"])
     assert json.loads((folder / "key.json").read_text())["features"] == audio.feature_settings()
     for wav in _wavs(tmp_path / "data"):                            # no WAV left to read
         wav.unlink()
@@ -131,8 +133,8 @@ def test_a_killed_build_resumes_at_its_last_block(tmp_path, reads, monkeypatch):
     reads.update(n=0, fail_at=None)
     data = load_task("fsd50k", tmp_path / "data")
     assert reads["n"] == 2 + N_CHUNKS["val"] + N_CHUNKS["eval"]       # only the last train block
-    assert sorted(p.name for p in folder.iterdir()) == ["key.json", "test.npy", "train.npy",
-                                                        "valid.npy"]
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        ["key.json", *LOCKS, "test.npy", "train.npy", "valid.npy"])
     fresh = load_task("fsd50k", tmp_path / "data", feature_cache=False)
     np.testing.assert_array_equal(data.train.x, fresh.train.x.astype(np.float16))
 
@@ -200,6 +202,29 @@ def test_out_of_core_batches_equal_in_memory_ones(tmp_path):
         torch.testing.assert_close(xh, xm, rtol=0, atol=0)
         torch.testing.assert_close(yh, ym, rtol=0, atol=0)
     torch.testing.assert_close(host.inputs(3, 9), torch.from_numpy(want_x[3:9]), rtol=0, atol=0)
+
+
+def test_keep_on_host_counts_the_targets_device_bytes(monkeypatch):
+    """On CUDA a set stays on the host when its device copy exceeds DEVICE_DATA_FRACTION of
+    the free memory; that copy holds float32 inputs and float32 multi-label targets (4 bytes
+    each, not 8) or int64 class ids. No GPU needed: the free memory is stubbed."""
+    from search_algorithms.dash import engine
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((10, 1, 4, 4)).astype(np.float16)         # 16 inputs a row
+    multi = ArraySet(x, (rng.random((10, 200)) < 0.1).astype(np.float32))
+    classes = ArraySet(x, rng.integers(0, 5, 10))
+    free = {"bytes": 0}
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (free["bytes"], 1 << 40))
+    cuda = torch.device("cuda")
+    for s, device_bytes in ((multi, 10 * (16 * 4 + 200 * 4)), (classes, 10 * (16 * 4 + 8))):
+        free["bytes"] = int(device_bytes / engine.DEVICE_DATA_FRACTION)   # fits exactly
+        assert not engine.keep_on_host([(s, None)], cuda)
+        free["bytes"] -= 2                                                 # 1 byte short
+        assert engine.keep_on_host([(s, None)], cuda)
+    free["bytes"] = int(10 * (16 * 4 + 200 * 4) / engine.DEVICE_DATA_FRACTION)
+    assert not engine.keep_on_host([(multi, np.arange(10))], cuda)
+    assert engine.keep_on_host([(multi, np.arange(10)), (multi, np.arange(1))], cuda)   # 11 rows
 
 
 def _tiny_net(dropout: float = 0.0) -> "torch.nn.Module":

@@ -309,6 +309,26 @@ def test_prepared_npz_tasks(tmp_path):
     assert load_task("psicov", tmp_path).test.y.shape == (2, 1, 8, 8)
 
 
+def test_a_feature_cache_with_prepared_fsd50k_arrays_is_reported_unused(tmp_path, caplog):
+    """The prepared FSD50K arrays are features already: a feature cache folder given for them
+    is not used, and a warning says so (none for the default or for 'off')."""
+    (tmp_path / "fsd50k").mkdir()
+    rng = np.random.default_rng(0)
+    for part in ("train", "val", "test"):
+        np.savez(tmp_path / f"fsd50k/fsd50k_{part}.npz", x=rng.standard_normal((3, 96, 101)),
+                 y=rng.integers(0, 2, (3, 200)))
+    with caplog.at_level("WARNING", logger="natsbench.tasks.loaders"):
+        for quiet in (None, False):
+            load_task("fsd50k", tmp_path, feature_cache=quiet)
+        assert not caplog.records
+        data = load_task("fsd50k", tmp_path, feature_cache=tmp_path / "features")
+    (record,) = caplog.records
+    message = record.getMessage()
+    assert f"feature_cache={tmp_path / 'features'} is not used" in message
+    assert "fsd50k/fsd50k_train.npz" in message
+    assert not (tmp_path / "features").exists() and data.train.x.shape == (3, 1, 96, 101)
+
+
 class _Evil:
     def __reduce__(self):
         return (print, ("pwned",))

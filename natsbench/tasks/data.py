@@ -97,24 +97,30 @@ def holdout(task: TaskConfig, train: ArraySet, fraction: float,
     Stratified by class for classification tasks, a seeded permutation otherwise, whole groups
     (``train.groups``, e.g. a clip's chunks) when the set has them; a function of the task
     name, the targets (or groups) and ``seed`` only.
+
+    Raises:
+        DatasetError: ``round(fraction * count)`` (at least 1) would leave nothing to train on,
+            ``count`` being the number of groups when the set has them, else of examples.
     """
     if not 0.0 < fraction < 1.0:
         raise ConfigError(f"validation fraction must be in (0, 1), got {fraction!r}")
+    rng = split_rng(f"{task.name}:holdout", seed)
+    if train.groups is not None:   # whole recordings: no clip has chunks on both sides
+        keys, inverse = np.unique(train.groups, return_inverse=True)
+        g = len(keys)
+        kg = max(1, int(round(fraction * g)))
+        if kg >= g:
+            raise DatasetError(f"task {task.name!r}: {g} group(s) of training examples are too "
+                               f"few to hold out a validation set of {kg} whole group(s) "
+                               f"(fraction {fraction})")
+        held = rng.permutation(g)[:kg]
+        mask = np.isin(inverse, held)
+        return train.take(np.flatnonzero(~mask)), train.take(np.flatnonzero(mask))
     n = len(train)
     k = max(1, int(round(fraction * n)))
     if k >= n:
         raise DatasetError(f"task {task.name!r}: {n} training examples are too few to hold out "
                            f"a validation set of {k}")
-    rng = split_rng(f"{task.name}:holdout", seed)
-    if train.groups is not None:   # whole recordings: no clip has chunks on both sides
-        keys, inverse = np.unique(train.groups, return_inverse=True)
-        if len(keys) < 2:
-            raise DatasetError(f"task {task.name!r}: {len(keys)} group(s) are too few to hold "
-                               "out a validation set")
-        held = rng.permutation(len(keys))[:min(len(keys) - 1,
-                                               max(1, int(round(fraction * len(keys)))))]
-        mask = np.isin(inverse, held)
-        return train.take(np.flatnonzero(~mask)), train.take(np.flatnonzero(mask))
     if task.output == "classes":
         valid_idx, train_idx = stratified_split(train.y, [k, n - k], rng)
     else:

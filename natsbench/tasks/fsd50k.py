@@ -15,10 +15,11 @@ audio_dataset.py`` and the FSD50K baseline preprocessing they build on, SarthakY
 * ``noise_22050/*.wav``: background noise that DASH mixes into training features
   (``BackgroundAddMixer``, probability 0.75); not read here (no augmentation, see below).
 
-A manifest path that does not exist as written is looked up below ``--data-root`` by its
-longest suffix that exists there (``/old/machine/data/dev_chunks/64760_0000.wav`` ->
-``ROOT/dev_chunks/64760_0000.wav``); the number of leading parts dropped is remembered, so a
-whole manifest costs about one lookup per row.
+A manifest path is looked up below ``--data-root`` by its longest suffix that exists there
+(``/old/machine/data/dev_chunks/64760_0000.wav`` -> ``ROOT/dev_chunks/64760_0000.wav``; ``..``
+parts are dropped, so no suffix leaves the root); the number of leading parts dropped is
+remembered, so a whole manifest costs about one lookup per row. Only an absolute path none of
+whose suffixes exists below the root is read where it is written (outside the root; logged).
 
 Sets: ``train`` = every chunk of ``tr.csv``, ``valid`` = ``val.csv``, ``test`` = ``eval.csv``;
 inputs ``[N, 1, 96, 101]`` log-mel features (:mod:`natsbench.tasks.audio`), targets multi-hot
@@ -122,17 +123,24 @@ def read_manifest(path: Path, label_map: dict[str, int]) -> list[ChunkRow]:
 
 
 class ChunkResolver:
-    """Finds the WAV of a manifest path below ``root`` (as written, else its longest suffix
-    that exists below ``root``; the number of leading parts dropped is tried first next time)."""
+    """Finds the WAV of a manifest path: the path as written if it is absolute and inside
+    ``root``, else its longest suffix that exists below ``root`` (``..`` parts dropped, so no
+    suffix leads outside ``root``; the number of leading parts dropped is tried first next
+    time), else, for an absolute path outside ``root`` that exists, that path (logged, once
+    per resolver)."""
 
     def __init__(self, root: Path, source: str) -> None:
         self.root, self.source, self._drop = root, source, None
+        self._outside = 0          #: chunks read from absolute paths outside ``root``
+        self._resolved_root = root.resolve()
 
     def __call__(self, raw: str, manifest: Path, line: int) -> Path:
         written = Path(raw).expanduser()
-        if written.is_absolute() and written.is_file():
-            return written
-        parts = [p for p in PurePath(raw.replace("\\", "/")).parts if p not in ("/", ".", "")]
+        if written.is_absolute() and written.is_file() \
+                and written.resolve().is_relative_to(self._resolved_root):
+            return written                                    # as written, inside the root
+        parts = [p for p in PurePath(raw.replace("\\", "/")).parts
+                 if p not in ("/", ".", "", "..")]
         order = list(range(len(parts)))
         if self._drop is not None and self._drop < len(parts):
             order.insert(0, self._drop)
@@ -141,6 +149,13 @@ class ChunkResolver:
             if candidate.is_file():
                 self._drop = drop
                 return candidate
+        if written.is_absolute() and written.is_file():
+            self._outside += 1
+            if self._outside == 1:
+                logger.warning("%s, line %d: chunk %s is read from outside --data-root %s (no "
+                               "suffix of it exists there); later such chunks are not logged",
+                               manifest, line, written, self.root)
+            return written
         raise DatasetError(f"{manifest}, line {line}: chunk {raw!r} exists neither as written "
                            f"nor below {self.root} (tried every suffix of the path); the data "
                            f"comes from {self.source}")

@@ -212,7 +212,8 @@ FSD50K_PREPARED = ("fsd50k/fsd50k_train.npz", "fsd50k/fsd50k_val.npz", "fsd50k/f
 def _fsd50k(task: TaskConfig, root: Path, feature_cache: str | Path | bool | None = None) -> Sets:
     """The published chunk layout (:mod:`natsbench.tasks.fsd50k`; log-mel features computed
     with torch, cached in ``feature_cache``) when ``chunks/tr.csv`` exists, else the prepared
-    ``.npz`` arrays."""
+    ``.npz`` arrays (a ``feature_cache`` folder, or ``True``, is then unused: a warning says
+    so; not an error, so one command line serves both layouts)."""
     from natsbench.tasks.fsd50k import FSD50K_MANIFESTS
 
     if (root / FSD50K_MANIFESTS["train"]).is_file():
@@ -224,6 +225,10 @@ def _fsd50k(task: TaskConfig, root: Path, feature_cache: str | Path | bool | Non
             f"task {task.name!r}: found neither the published layout ({root / 'chunks'}/"
             "{tr,val,eval}.csv, lbl_map.json and the chunk WAVs they list) nor the prepared "
             f"arrays ({', '.join(FSD50K_PREPARED)}); the data comes from {task.source}")
+    if feature_cache not in (None, False):   # the prepared arrays are features already
+        logger.warning("task %r: feature_cache=%s is not used: %s holds the prepared arrays "
+                       "(%s), whose features are read as they are, not computed nor cached",
+                       task.name, feature_cache, root, ", ".join(FSD50K_PREPARED))
     tr, va, te = _xy_npz(task, root, FSD50K_PREPARED, add_channel=True)
     return tr, va, te
 

@@ -49,22 +49,28 @@ def _rows(s: ArraySet, rows: np.ndarray | None) -> int:
 def keep_on_host(parts: Sequence[Part], device: torch.device) -> bool:
     """Whether :class:`Arrays` keeps ``parts`` on the host (out of core): when an input or
     target array is memory-mapped (``np.memmap``, e.g. a feature cache), or, on CUDA, when the
-    float32 copy would take more than :data:`DEVICE_DATA_FRACTION` of the free device memory."""
+    device copy (float32 inputs; int64 class ids or float32 targets) would take more than
+    :data:`DEVICE_DATA_FRACTION` of the free device memory."""
     if any(isinstance(a, np.memmap) for s, _ in parts for a in (s.x, s.y)):
         return True
     if device.type != "cuda":
         return False
-    per_row = sum(4 * int(np.prod(s.x.shape[1:])) + 8 * int(np.prod(s.y.shape[1:]))
+    per_row = sum(4 * int(np.prod(s.x.shape[1:]))
+                  + _target_dtype(s.y).itemsize * int(np.prod(s.y.shape[1:]))
                   for s, _ in parts[:1])
     nbytes = per_row * sum(_rows(s, r) for s, r in parts)
     free, _total = torch.cuda.mem_get_info(device)
     return nbytes > DEVICE_DATA_FRACTION * free
 
 
+def _target_dtype(y: np.ndarray) -> np.dtype:
+    """The dtype targets ``y`` take on the device: int64 class ids, float32 otherwise."""
+    return np.dtype(np.int64 if y.dtype.kind in "iu" and y.ndim == 1 else np.float32)
+
+
 def _targets(y: np.ndarray) -> np.ndarray:
     """Class ids as int64, every other target as float32 (no copy when already so)."""
-    return y.astype(np.int64, copy=False) if y.dtype.kind in "iu" and y.ndim == 1 \
-        else y.astype(np.float32, copy=False)
+    return y.astype(_target_dtype(y), copy=False)
 
 
 def _host_field(parts: Sequence[Part], name: str) -> np.ndarray | None:
