@@ -15,8 +15,6 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from natsbench.datasets import load_dataset  # noqa: E402
-from natsbench.datasets.core import ImageSet, LoadedDataset  # noqa: E402
 from natsbench.errors import QueryError  # noqa: E402
 from natsbench.resources import BUNDLED_TSS, bundled_path  # noqa: E402
 from natsbench.spaces import tss  # noqa: E402
@@ -32,19 +30,6 @@ BENCH = bundled_path(*BUNDLED_TSS)
 TINY = dict(epochs=2, C=4, N=1, batch_size=16, eval_batch_size=16, num_candidates=4,
             controller_steps=2, controller_aggregate=3)
 TIME_COLS = ("search_time",)
-
-
-@pytest.fixture(scope="module")
-def tiny_data() -> LoadedDataset:
-    """digits at 8x8 cut to 48 train / 32 x-valid images; the test sets carry labels no
-    classifier has (99), so a test image reaching a loss would raise."""
-    full = load_dataset("digits", image_size=8)
-    valid = full.eval_sets["x-valid"]
-    poison = {name: ImageSet(s.images, np.full_like(s.labels, 99))
-              for name, s in full.eval_sets.items() if name != "x-valid"}
-    return LoadedDataset(spec=full.spec, train=full.train.take(np.arange(48)),
-                         eval_sets={"x-valid": valid.take(np.arange(32)), **poison},
-                         mean=full.mean, std=full.std, provenance=full.provenance)
 
 
 def _search(algo, data, seed=777, **kw):

@@ -16,7 +16,6 @@ from natsbench.resources import BUNDLED_SSS, BUNDLED_TSS, bundled_path  # noqa: 
 from natsbench.spaces import sss  # noqa: E402
 from search_algorithms.weight_sharing import get_config, run_search  # noqa: E402
 from search_algorithms.weight_sharing.engine import ROW_COLUMNS, row_columns  # noqa: E402
-from tests.test_search_ws import tiny_data  # noqa: E402,F401  (48 train / 32 x-valid digits)
 
 BENCH = bundled_path(*BUNDLED_SSS)
 SSS_ALGOS = ("tas", "fbnetv2", "tunas")

@@ -46,7 +46,7 @@ from torch import nn
 from natsbench.errors import InvalidArchError
 from natsbench.models.cell_net import apply_head, check_reduction_layers, make_head, make_stem
 from natsbench.models.ops import FactorizedReduce, ReLUConvBN, layers_nd, make_op, zeros_like_output
-from natsbench.spaces._cells import CELL_TYPES, D2NAS_OPS, EDGES, OPS
+from natsbench.spaces._cells import CELL_TYPES, D2NAS_OPS, EDGE_INDEX, EDGES, OPS
 
 __all__ = ["DartsSupernet", "StrengthSupernet", "SupernetCell", "MixedEdge", "check_op_set", "D2NAS_OPS",
            "cell_edges"]
@@ -293,7 +293,7 @@ class StrengthSupernet(nn.Module):
                 if op not in column:
                     raise InvalidArchError(f"op {op!r} of {arch!r} is not in the supernet's op set "
                                            f"{list(self.body.ops)}")
-                w[c, EDGES.index((dst, src)), column[op]] = 1.0
+                w[c, EDGE_INDEX[(dst, src)], column[op]] = 1.0
         return w
 
     def forward(self, x: torch.Tensor, mode: str = "mixed", weights: torch.Tensor | None = None,

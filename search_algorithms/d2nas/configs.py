@@ -37,18 +37,15 @@ from typing import Any
 
 from natsbench.errors import ConfigError
 from natsbench.spaces._cells import D2NAS_OPS
-from natsbench.tasks.configs import PRESETS, TaskConfig, get_task, resolve_preset
+from natsbench.tasks.configs import TaskConfig, get_task, resolve_preset
 
 __all__ = ["StageShape", "D2nasConfig", "CellSettings", "CONFIG_NAMES", "TASK_TYPES",
-           "D2NAS_CELL_OPS", "JOINT_OTHER_OPS", "task_type", "get_config", "cell_settings",
-           "reduction_layers", "space_counts", "CELL_PRESETS", "preset_config"]
+           "JOINT_OTHER_OPS", "task_type", "get_config", "cell_settings",
+           "reduction_layers", "space_counts", "preset_config"]
 
 CONFIG_NAMES: tuple[str, ...] = ("common", "custom")
 TASK_TYPES: tuple[str, ...] = ("2D", "2D Dense", "1D")
-CELL_PRESETS: tuple[str, ...] = PRESETS
 
-#: the cell-search op set (sec. V-A1), the column order of the architecture parameters
-D2NAS_CELL_OPS: tuple[str, ...] = D2NAS_OPS
 #: the non-convolution ops of the joint space of sec. III-A (AvgPool, MaxPool, identity, zero)
 JOINT_OTHER_OPS: tuple[str, ...] = ("avg_pool_3x3", "max_pool_3x3", "skip_connect", "none")
 #: candidates per edge in each P-DARTS stage (sec. V-A2: 5 in stage 1, 3 in stage 2)
@@ -90,7 +87,7 @@ class D2nasConfig:
     kernel: StageShape
     hpo: StageShape
     retrain: StageShape
-    ops: tuple[str, ...] = D2NAS_CELL_OPS
+    ops: tuple[str, ...] = D2NAS_OPS     # sec. V-A1; the column order of the arch parameters
     candidates: tuple[int, ...] = STAGE_CANDIDATES
     steps: int = 4
     source: str = ""

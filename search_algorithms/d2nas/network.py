@@ -27,6 +27,7 @@ from natsbench.errors import ConfigError
 from natsbench.models.cell_net import CellNetwork, build_darts_network
 from natsbench.models.darts_supernet import DartsSupernet
 from natsbench.models.wrn import apply_kernel_choices
+from natsbench.spaces._cells import CELL_TYPES
 from natsbench.spaces.darts import derive_darts_cell
 from search_algorithms.d2nas.configs import D2nasConfig, reduction_layers
 from search_algorithms.weight_sharing.strengths import SoftmaxStrength
@@ -35,7 +36,6 @@ __all__ = ["CellSupernet", "MaskedSoftmaxStrength", "derive_cells", "network_spe
            "build_network", "SPEC_FORMAT", "CELL_TYPES"]
 
 SPEC_FORMAT = "natsbench-d2nas-network/1"
-CELL_TYPES: tuple[str, ...] = ("normal", "reduce")
 
 
 class MaskedSoftmaxStrength(SoftmaxStrength):

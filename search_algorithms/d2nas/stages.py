@@ -52,8 +52,8 @@ from search_algorithms.d2nas.network import (CellSupernet, build_network, derive
                                              network_spec, prune_candidates)
 from search_algorithms.dash.engine import (Arrays, Stopwatch, check_indices, load_checkpoint,
                                            save_checkpoint)
-from search_algorithms.dash.stages import (DashRun, searched_choices, hpo_stage, record_wall,
-                                           retrain_stage, search_stage)
+from search_algorithms.dash.stages import (DashRun, hpo_stage, record_wall, retrain_stage,
+                                           search_stage, searched_choices, write_json)
 from search_algorithms.weight_sharing.darts import DartsV1
 
 __all__ = ["STAGES", "WALL_TITLES", "D2nasRun", "cell_stage", "kernel_stage", "d2nas_hpo_stage",
@@ -126,10 +126,6 @@ class D2nasRun(DashRun):
                                     int(zlib.crc32(self.arch_indices.tobytes())))
             ident["weight_subset"] = int(zlib.crc32(self.cell_indices.tobytes()))
         return json.loads(json.dumps(ident))      # as stored in JSON files (tuples -> lists)
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2) + "\n").encode())
 
 
 def _read_json(path: Path, stage: str) -> dict[str, Any]:
@@ -261,7 +257,7 @@ def cell_stage(run: D2nasRun, *, stop_after: int | None = None) -> dict[str, Any
               "stages": [{k: v for k, v in st.items() if k != "next_candidates"} for st in stages],
               "data": where, "history": history, "wall_s": wall}
     record_wall(run, "cell", wall)                 # before cell.json: a kill between them reruns
-    _write_json(result_path, result)
+    write_json(result_path, result)
     ckpt.unlink(missing_ok=True)
     return result
 
@@ -351,7 +347,7 @@ def kernel_stage(run: D2nasRun) -> dict[str, Any]:
         base = build_network(spec)
     meta = search_stage(run, backbone=base)
     (run.out / "kernel").mkdir(parents=True, exist_ok=True)
-    _write_json(run.out / "kernel" / "network.json",
+    write_json(run.out / "kernel" / "network.json",
                 {**_spec(run, "kernel", meta["choices"]), "weights": "search/searched.pt"})
     return meta
 
@@ -385,9 +381,9 @@ def d2nas_retrain_stage(run: D2nasRun) -> dict[str, Any]:
     net = build_network(spec, seed=run.seed)
     costs = {"params_M": count_params(net),
              "flops_M": count_flops(net, (1, *run.data.input_shape))}
-    _write_json(run.out / "network.json", {**spec, "weights": "retrain/model.pt", **costs})
+    write_json(run.out / "network.json", {**spec, "weights": "retrain/model.pt", **costs})
     result = {**result, **costs}
-    _write_json(run.out / "retrain" / "result.json", result)
+    write_json(run.out / "retrain" / "result.json", result)
     return result
 
 
@@ -428,7 +424,7 @@ def run_pipeline(run: D2nasRun, stages: tuple[str, ...] = STAGES) -> dict[str, A
             raise ConfigError(f"{path} does not exist: run `natsbench d2nas {run.task.name} "
                               f"--stage {before}` (or --stage all) with the same --out first")
     run.out.mkdir(parents=True, exist_ok=True)
-    _write_json(run.out / "d2nas.json", {
+    write_json(run.out / "d2nas.json", {
         **run.task.describe(), "data": run.data.provenance, "config": run.config.to_dict(),
         "cell_settings": run.cell.to_dict(), "dash_settings": run.settings.to_dict(),
         "seed": run.seed, "device": str(run.dev)})
@@ -436,7 +432,7 @@ def run_pipeline(run: D2nasRun, stages: tuple[str, ...] = STAGES) -> dict[str, A
     for stage in stages:
         if stage == "cell":
             results["cell"] = cell_stage(run)
-            _write_json(run.out / "space_counts.json", _counts(run))
+            write_json(run.out / "space_counts.json", _counts(run))
         elif stage == "kernel":
             results["kernel"] = kernel_stage(run)
         elif stage == "hpo":

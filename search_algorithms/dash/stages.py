@@ -68,7 +68,7 @@ from search_algorithms.dash.settings import (DashSettings, hpo_subsample_ratio, 
 __all__ = ["STAGES", "DashRun", "search_stage", "save_searched", "load_searched", "hpo_stage",
            "retrain_network",
            "retrain_stage", "baseline_stage", "run_pipeline", "default_hp", "write_wall_times",
-           "record_wall", "searched_choices"]
+           "record_wall", "searched_choices", "write_json"]
 
 logger = logging.getLogger(__name__)
 
@@ -159,8 +159,9 @@ class DashRun:
         return stack
 
 
-def _write_json(path: Path, obj: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode())
+def write_json(path: Path, obj: Any) -> None:
+    """``obj`` as indented JSON at ``path``, written atomically (the stages' result files)."""
+    atomic_write_bytes(path, (json.dumps(obj, indent=2) + "\n").encode())
 
 
 def record_wall(run: DashRun, stage: str, seconds: float) -> None:
@@ -168,7 +169,7 @@ def record_wall(run: DashRun, stage: str, seconds: float) -> None:
     path = run.out / "wall_times.json"
     times = json.loads(path.read_text()) if path.is_file() else {}
     times[stage] = float(seconds)
-    _write_json(path, times)
+    write_json(path, times)
     write_wall_times(run.out, run.task.name, times, run.wall_stages)
 
 
@@ -224,7 +225,7 @@ def save_searched(supernet: nn.Module, path: Path, meta: dict[str, Any]) -> dict
     meta = {**meta, "choices": {n: {k: v for k, v in c.items() if k != "weights"}
                                 for n, c in choices.items()}}
     save_checkpoint(path, {"meta": meta, "state_dict": net.state_dict()})
-    _write_json(path.with_suffix(".json"), {**meta, "choices": choices})
+    write_json(path.with_suffix(".json"), {**meta, "choices": choices})
     return meta
 
 
@@ -456,13 +457,13 @@ def hpo_stage(run: DashRun, choices: dict[str, dict] | None = None, *,
                                    f"dash hpo {task.name} {i + 1}/{len(grid)}")
             score = evaluate(net, valid, task.metric, s.eval_batch_size)
             rows.append({**hp, f"valid_{task.metric}": score, "wall_s": wall})
-            _write_json(path, {"identity": identity, "rows": rows})
+            write_json(path, {"identity": identity, "rows": rows})
     key = f"valid_{task.metric}"
     best = min(rows, key=lambda r: r[key] if math.isfinite(r[key]) else math.inf)
     result = {"identity": identity, "rows": rows, "metric": task.metric,
               "best": {k_: best[k_] for k_ in ("lr", "weight_decay", "momentum", "dropout")},
               "n_train": k, "n_valid": len(run.data.valid)}
-    _write_json(path, result)
+    write_json(path, result)
     buf = io.StringIO(newline="")
     w = csv.DictWriter(buf, fieldnames=list(rows[0]))
     w.writeheader()
@@ -534,7 +535,7 @@ def retrain_stage(run: DashRun, choices: dict[str, dict] | None = None,
     result = {"identity": identity, "task": task.name, "metric": task.metric,
               f"test_{task.metric}": score, "hp": hp, "losses": losses, "wall_s": wall,
               "params": int(params), "n_train": len(run.indices) + len(run.data.valid)}
-    _write_json(result_path, result)
+    write_json(result_path, result)
     _write_row(out / "row.csv", run.method if name == "retrain" else f"WRN ({name})",
                task, score)
     (out / "checkpoint.pt").unlink(missing_ok=True)
@@ -572,7 +573,7 @@ def run_pipeline(run: DashRun, stages: tuple[str, ...] = STAGES) -> dict[str, An
     if "hpo" not in stages and "retrain" in stages:
         _best_hp(run)
     run.out.mkdir(parents=True, exist_ok=True)
-    _write_json(run.out / "task.json", {**run.task.describe(), "data": run.data.provenance,
+    write_json(run.out / "task.json", {**run.task.describe(), "data": run.data.provenance,
                                         "settings": run.settings.to_dict(), "seed": run.seed,
                                         "device": str(run.dev)})
     results: dict[str, Any] = {}

@@ -105,7 +105,6 @@ STRENGTH_ALGORITHMS = {"btnas": "btnas", "darts": "darts-topk", "darts-elu": "da
                        "fairdarts": "fairdarts-topk"}
 
 
-#: the bundled ExtCell digits benchmarks, by operation budget k (resource parts)
 def search_strengths(strength: str, dataset: str, config: Any, seed: int, bench: Any, **kwargs: Any
                      ) -> tuple[list[dict[str, Any]], Any, tuple[str, ...]]:
     """One strength search on the engine: ``(rows, final strengths [2, 14, K], op set)``.

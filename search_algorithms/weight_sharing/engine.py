@@ -51,7 +51,7 @@ from search_algorithms.weight_sharing.spaces import (SpaceAdapter, get_space_ada
                                                      manifest_net_config)
 
 __all__ = ["Engine", "BenchOracle", "run_search", "ROW_COLUMNS", "row_columns",
-           "arch_summary", "algorithms_for_space", "check_algorithm_space", "check_warmup"]
+           "algorithms_for_space", "check_algorithm_space", "check_warmup"]
 
 logger = logging.getLogger(__name__)
 
@@ -68,12 +68,6 @@ WEIGHT_SET, ARCH_SET = "train", "x-valid"
 def row_columns(space: str) -> tuple[str, ...]:
     """The columns of a row of ``space``: :data:`ROW_COLUMNS`, then the space's own."""
     return ROW_COLUMNS + get_space_adapter(space).summary_columns
-
-
-def arch_summary(arch: str, space: str = "tss") -> dict[str, int | float]:
-    """The space's own row columns of ``arch`` (tss: numbers of ``skip_connect``/``none``
-    edges)."""
-    return get_space_adapter(space).summary(arch)
 
 
 def algorithms_for_space(space: str) -> tuple[str, ...]:

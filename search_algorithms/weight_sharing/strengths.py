@@ -66,7 +66,6 @@ class Strength(nn.Module):
     """Base class (module docstring). ``shape``: ``(2, 14, K)``."""
 
     name = "base"
-    stochastic = False
 
     def __init__(self, shape: tuple[int, int, int], generator: torch.Generator | None = None) -> None:
         super().__init__()
@@ -154,7 +153,6 @@ class BetaStrength(Strength):
     """BtNAS: ``theta ~ Beta(1 + m + softplus(a), 1 + m + softplus(b))`` per op (module docstring)."""
 
     name = "btnas"
-    stochastic = True
 
     def __init__(self, shape: tuple[int, int, int], generator: torch.Generator | None = None,
                  kl_weight: float = 1e-3) -> None:
