@@ -85,6 +85,9 @@ class D2nasRun(DashRun):
     cell: CellSettings = field(default_factory=CellSettings)
     cell_indices: np.ndarray | None = None
     arch_indices: np.ndarray | None = None
+    #: the derived cells once read and checked (:func:`_cells`); ``cell.json`` does not change
+    #: after the cell stage
+    derived_cells: dict[str, list] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.config is None:
@@ -183,7 +186,9 @@ def cell_stage(run: D2nasRun, *, stop_after: int | None = None) -> dict[str, Any
     if result_path.is_file():
         done = json.loads(result_path.read_text())
         if done.get("identity") == identity:
+            run.derived_cells = done["cells"]
             return done
+    run.derived_cells = None
     loss_fn = make_loss(run.task)
     stages: list[dict[str, Any]] = []
     history: list[dict[str, Any]] = []
@@ -259,6 +264,7 @@ def cell_stage(run: D2nasRun, *, stop_after: int | None = None) -> dict[str, Any
     record_wall(run, "cell", wall)                 # before cell.json: a kill between them reruns
     write_json(result_path, result)
     ckpt.unlink(missing_ok=True)
+    run.derived_cells = cells
     return result
 
 
@@ -324,13 +330,16 @@ def _cells(run: D2nasRun) -> dict[str, list]:
     """The derived cells of ``cell/cell.json``, which must come from this run's cell search
     (same task, data, configuration, cell settings, seed): a later stage never builds on cells
     searched with other options."""
+    if run.derived_cells is not None:
+        return run.derived_cells
     done = _read_json(run.out / "cell" / "cell.json", "cell")
     if done.get("identity") != run.identity("cell"):
         raise ConfigError(f"{run.out / 'cell' / 'cell.json'} was searched with other settings "
                           "than this run's (e.g. --cell-epochs, --config, --preset, --seed or "
                           f"--proxy-data): rerun `natsbench d2nas {run.task.name} --stage cell` "
                           "with this run's options, or give the options that search used")
-    return done["cells"]
+    run.derived_cells = done["cells"]
+    return run.derived_cells
 
 
 def _spec(run: D2nasRun, shape_name: str, choices: dict | None = None) -> dict[str, Any]:
@@ -352,8 +361,8 @@ def kernel_stage(run: D2nasRun) -> dict[str, Any]:
     return meta
 
 
-def _choices(run: D2nasRun) -> dict[str, dict]:
-    choices = searched_choices(run, "d2nas", "kernel")
+def _choices(run: D2nasRun, choices: dict[str, dict] | None = None) -> dict[str, dict]:
+    choices = searched_choices(run, "d2nas", "kernel") if choices is None else choices
     return {n: {"k": c["k"], "d": c["d"]} for n, c in choices.items()}
 
 
@@ -365,17 +374,20 @@ def _builder(run: D2nasRun, shape_name: str, choices: dict[str, dict]) -> Any:
     return build
 
 
-def d2nas_hpo_stage(run: D2nasRun) -> dict[str, Any]:
-    """DASH's hyperparameter grid on the searched network at Table 6's hpo width."""
-    choices = _choices(run)
+def d2nas_hpo_stage(run: D2nasRun, choices: dict[str, dict] | None = None) -> dict[str, Any]:
+    """DASH's hyperparameter grid on the searched network at Table 6's hpo width (``choices``:
+    the kernel search's, read from its file when not given)."""
+    choices = _choices(run, choices)
     return hpo_stage(run, choices, build=_builder(run, "hpo", choices))
 
 
-def d2nas_retrain_stage(run: D2nasRun) -> dict[str, Any]:
+def d2nas_retrain_stage(run: D2nasRun, choices: dict[str, dict] | None = None,
+                        hp: dict[str, float] | None = None) -> dict[str, Any]:
     """DASH's retraining at Table 6's retrain width, then params and FLOPs of the final network
-    (``network.json``: the spec it is rebuilt from; ``retrain/model.pt``: its weights)."""
-    choices = _choices(run)
-    result = retrain_stage(run, choices, build=_builder(run, "retrain", choices))
+    (``network.json``: the spec it is rebuilt from; ``retrain/model.pt``: its weights).
+    ``choices``/``hp``: the earlier stages' results, read from their files when not given."""
+    choices = _choices(run, choices)
+    result = retrain_stage(run, choices, hp, build=_builder(run, "retrain", choices))
     hp = result["hp"]
     spec = {**_spec(run, "retrain", choices), "dropout": float(hp["dropout"])}
     net = build_network(spec, seed=run.seed)
@@ -436,9 +448,10 @@ def run_pipeline(run: D2nasRun, stages: tuple[str, ...] = STAGES) -> dict[str, A
         elif stage == "kernel":
             results["kernel"] = kernel_stage(run)
         elif stage == "hpo":
-            results["hpo"] = d2nas_hpo_stage(run)
+            results["hpo"] = d2nas_hpo_stage(run, results.get("kernel", {}).get("choices"))
         else:
-            results["retrain"] = d2nas_retrain_stage(run)
+            results["retrain"] = d2nas_retrain_stage(
+                run, results.get("kernel", {}).get("choices"), results.get("hpo", {}).get("best"))
     return results
 
 

@@ -568,10 +568,10 @@ def run_pipeline(run: DashRun, stages: tuple[str, ...] = STAGES) -> dict[str, An
     bad = [s for s in stages if s not in STAGES]
     if bad:
         raise ConfigError(f"stages {bad} are not valid; use {STAGES}")
-    if "search" not in stages and ("hpo" in stages or "retrain" in stages):
-        searched_choices(run)                 # before anything is written
-    if "hpo" not in stages and "retrain" in stages:
-        _best_hp(run)
+    # what a stage needs from the earlier ones is read once, and before anything is written
+    choices = (searched_choices(run) if "search" not in stages
+               and ("hpo" in stages or "retrain" in stages) else None)
+    hp = _best_hp(run) if "hpo" not in stages and "retrain" in stages else None
     run.out.mkdir(parents=True, exist_ok=True)
     write_json(run.out / "task.json", {**run.task.describe(), "data": run.data.provenance,
                                         "settings": run.settings.to_dict(), "seed": run.seed,
@@ -579,8 +579,10 @@ def run_pipeline(run: DashRun, stages: tuple[str, ...] = STAGES) -> dict[str, An
     results: dict[str, Any] = {}
     if "search" in stages:
         results["search"] = search_stage(run)
+        choices = results["search"]["choices"]
     if "hpo" in stages:
-        results["hpo"] = hpo_stage(run)
+        results["hpo"] = hpo_stage(run, choices)
+        hp = results["hpo"]["best"]
     if "retrain" in stages:
-        results["retrain"] = retrain_stage(run)
+        results["retrain"] = retrain_stage(run, choices, hp)
     return results
