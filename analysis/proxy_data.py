@@ -10,10 +10,9 @@ reported.
 """
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
-from analysis.tables import require_columns
+from analysis.tables import mean_std_cells, require_columns
 from natsbench.errors import ArchiveError, QueryError
 
 __all__ = ["PROXY_COLUMNS", "proxy_size_table", "proxy_size_curves", "published_comparison"]
@@ -66,9 +65,8 @@ def published_comparison(table: pd.DataFrame, published: pd.DataFrame) -> pd.Dat
     require_columns(published, ("selection", "dataset", "proxy_percent", "test_error_pct"),
                     "the published table")
     measured = table.dropna(subset=["proxy_percent"]).copy()
-    measured["measured error (mean ± std)"] = [
-        f"{m:.2f} ± {s:.2f}" if np.isfinite(s) else f"{m:.2f}"
-        for m, s in zip(measured["error_mean"], measured["error_std"])]
+    measured["measured error (mean ± std)"] = mean_std_cells(measured["error_mean"],
+                                                             measured["error_std"])
     wide = published.pivot_table(index=["selection", "proxy_percent"], columns="dataset",
                                  values="test_error_pct", aggfunc="first")
     wide.columns = [f"thesis {c} error" for c in wide.columns]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
-from analysis.tables import require_columns
+from analysis.tables import mean_std_cells, require_columns
 from natsbench.datasets.specs import TEST_SET_PREFERENCE
 from natsbench.errors import ArchiveError, ConfigError, QueryError, check_range, require_file
 from natsbench.resources import BUNDLED_TSS, EXTCELL_SAMPLES, PUBLISHED, bundled_path
@@ -502,9 +502,8 @@ def nats_weightsharing(rows: pd.DataFrame, out_dir: str | Path, *, band: str = "
         curves.append(curve.assign(figure=fig))
         final = ws.final_table(part).assign(figure=fig)
         finals.append(final)
-        shown = final.drop(columns=["figure"]).assign(**{"final (mean ± std)": [
-            f"{m:.2f} ± {s:.2f}" if np.isfinite(s) else f"{m:.2f}"
-            for m, s in zip(final["mean"], final["std"])]})
+        shown = final.drop(columns=["figure"]).assign(**{
+            "final (mean ± std)": mean_std_cells(final["mean"], final["std"])})
         warm = sorted(set(ws.warmup_of(part)))
         lines += [f"## Fig. {fig} ({titles[fig]}): final reported accuracy (last epoch of each "
                   "seed)", ""]
@@ -628,7 +627,7 @@ def _ws_run(args: argparse.Namespace, out: Path) -> Result:
     workers = args.workers or max(1, min(max(len(g[2]) for g in groups), os.cpu_count() or 1))
     # checkpoints go to the final folder (args.out), not the staging one: a killed or failed
     # run leaves them there and the same command resumes every search after its last epoch
-    final_out = Path(args.out) if getattr(args, "out", None) is not None else out
+    final_out = _final_out(args, out)
     frames = [grid.run_grid(jobs, cfg, bundled_path(*get_space_adapter(space).bundled),
                             device="cpu", checkpoint_dir=final_out / "checkpoints",
                             workers=workers, threads=1, progress=True, on_missing=on_missing)
@@ -760,6 +759,12 @@ def na_table_3_1(rows: pd.DataFrame, out_dir: str | Path, *,
     return _finish(result, lines)
 
 
+def _final_out(args: argparse.Namespace, out: Path) -> Path:
+    """The folder a resumable run keeps its state in: the user's ``--out`` (``out`` may be a
+    temporary folder that is moved there at the end), else ``out``."""
+    return Path(args.out) if getattr(args, "out", None) is not None else out
+
+
 def _na31_args(parser: argparse.ArgumentParser) -> None:
     from analysis.proxy_data import PROXY_COLUMNS
 
@@ -822,7 +827,7 @@ def _na31_run(args: argparse.Namespace, out: Path) -> Result:
     if bad or not selections:
         raise ConfigError(f"--selections {args.selections!r}: unknown {bad}; valid: "
                           f"{', '.join(SELECTIONS)}")
-    final_out = Path(args.out) if getattr(args, "out", None) is not None else out
+    final_out = _final_out(args, out)
     rows = run_proxy_size_grid(final_out / "grid", config, bundled_path(*BUNDLED_TSS),
                                sizes=sizes, selections=selections, seeds=seeds,
                                algorithm=algorithm, baseline=not args.no_baseline,
@@ -834,7 +839,7 @@ def _na31_run(args: argparse.Namespace, out: Path) -> Result:
 
 
 # --------------------------------------------------------------------------------------------
-# na-table-4-2: Na (2022) Table 4.2 (and, later, the proxy-size curve of Table 3.1)
+# na-table-4-2: Na (2022) Table 4.2 and the proxy-size curve of Table 3.1
 NA_STRENGTHS: tuple[str, ...] = ("btnas", "darts", "darts-elu", "fairdarts")
 NA_KS: tuple[int, ...] = (10, 12, 14, 16)
 NA_DEFAULT_SEEDS = "777,888"
@@ -861,8 +866,7 @@ def na_table_4_2(cells: pd.DataFrame, out_dir: str | Path, *,
              .agg(mean="mean", std="std", seeds="count").reset_index())
     _write_csv(stats, out / "table.csv", result)
     _write_csv(cells, out / "cells.csv", result)
-    wide = stats.assign(cell=[f"{m:.2f} ± {s:.2f}" if np.isfinite(s) else f"{m:.2f}"
-                              for m, s in zip(stats["mean"], stats["std"])])
+    wide = stats.assign(cell=mean_std_cells(stats["mean"], stats["std"]))
     wide["method"] = wide["strength"] + np.where(wide["actall"].astype(bool), "+ActAll", "")
     ours = wide.pivot(index="method", columns="k", values="cell")
     ours.columns = [f"k={k}" for k in ours.columns]
@@ -922,12 +926,15 @@ def _na_run(args: argparse.Namespace, out: Path) -> Result:
     published = read_table(bundled_path(*PUBLISHED, NA_PUBLISHED))
     if args.no_proxy_curve and args.proxy_rows is not None:
         raise ConfigError("--proxy-rows and --no-proxy-curve exclude each other")
-    if args.proxy_rows is not None:   # a bad file fails before any search
-        _read_input_table(args.proxy_rows, "--proxy-rows", _proxy_columns())
+    proxy_rows = None
+    if args.proxy_rows is not None:   # read once; a bad file fails before any search
+        from analysis.proxy_data import PROXY_COLUMNS
+
+        proxy_rows = _read_input_table(args.proxy_rows, "--proxy-rows", PROXY_COLUMNS)
     if args.cells is not None:
         cells = _read_input_table(args.cells, "--cells", NA_CELL_COLUMNS)
         result = na_table_4_2(cells, out, published=published)
-        return _with_proxy_curve(result, args, out, run_grid=False)
+        return _with_proxy_curve(result, args, out, proxy_rows, run_grid=False)
     from search_algorithms.weight_sharing import get_config
     from search_algorithms.weight_sharing.grid import parse_seeds
 
@@ -948,32 +955,29 @@ def _na_run(args: argparse.Namespace, out: Path) -> Result:
     from search_algorithms.weight_sharing.btnas import table_cells
 
     # state (cells, checkpoints) lives in the final folder: a killed run resumes from it
-    final_out = Path(args.out) if getattr(args, "out", None) is not None else out
+    final_out = _final_out(args, out)
     cells = table_cells(strengths, ks, seeds, state_dir=final_out / "state", config=config,
                         actall=(False, True) if args.actall else (False,),
                         train=not args.no_train, progress=True)
     result = na_table_4_2(pd.DataFrame(cells), out, published=published)
-    return _with_proxy_curve(result, args, out, run_grid=True)
+    return _with_proxy_curve(result, args, out, proxy_rows, run_grid=True)
 
 
-def _proxy_columns() -> tuple[str, ...]:
-    from analysis.proxy_data import PROXY_COLUMNS
-
-    return tuple(PROXY_COLUMNS)
-
-
-def _with_proxy_curve(result: Result, args: argparse.Namespace, out: Path, *,
+def _with_proxy_curve(result: Result, args: argparse.Namespace, out: Path, proxy_rows: Any, *,
                       run_grid: bool) -> Result:
     """Table 4.2's second part: the Table 3.1 proxy-size curve (na-table-3-1) in
-    ``out/proxy-size``, drawn from ``--proxy-rows`` or, when ``run_grid``, from its grid run with
-    na-table-3-1's defaults (resumable in the final folder's ``proxy-size/grid``)."""
-    if args.no_proxy_curve or (args.proxy_rows is None and not run_grid):
+    ``out/proxy-size``, drawn from the ``--proxy-rows`` frame or, when ``run_grid``, from its
+    grid run with na-table-3-1's defaults (resumable in the final folder's ``proxy-size/grid``)."""
+    if args.no_proxy_curve or (proxy_rows is None and not run_grid):
         return result
-    final = Path(args.out) if getattr(args, "out", None) is not None else out
-    na31 = argparse.Namespace(rows=args.proxy_rows, sizes=None, selections=None, seeds=None,
-                              epochs=None, algorithm=None, workers=None, no_baseline=False,
-                              out=final / "proxy-size")
-    proxy = _na31_run(na31, out / "proxy-size")
+    if proxy_rows is not None:
+        proxy = na_table_3_1(proxy_rows, out / "proxy-size")
+    else:
+        parser = argparse.ArgumentParser()
+        _na31_args(parser)                      # na-table-3-1's own defaults
+        na31 = parser.parse_args([])
+        na31.out = _final_out(args, out) / "proxy-size"    # where its grid keeps its state
+        proxy = _na31_run(na31, out / "proxy-size")
     result.files += proxy.files
     result.data["proxy_size"] = proxy.data.get("table")
     return result

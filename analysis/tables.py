@@ -17,3 +17,11 @@ def require_columns(frame: pd.DataFrame, columns: Sequence[str], what: str, *,
         raise error(f"{what} lacks columns {missing}; required {list(columns)}, "
                     f"found {list(frame.columns)}")
     return frame
+
+
+def mean_std_cells(means: Sequence[float], stds: Sequence[float]) -> list[str]:
+    """Table cells ``"mean ± std"`` with 2 decimals (only the mean where the std is not
+    finite, e.g. one seed)."""
+    import math
+
+    return [f"{m:.2f} ± {s:.2f}" if math.isfinite(s) else f"{m:.2f}" for m, s in zip(means, stds)]

@@ -100,3 +100,25 @@ def test_grid_runs_resumes_and_labels(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(grid_mod, "_search", lambda *a, **k: pytest.fail("searched again"))
     again = run_proxy_size_grid(tmp_path / "g", cfg, bundled_path(*BUNDLED_TSS), **kw)
     pd.testing.assert_frame_equal(rows, again)
+
+
+def test_table_4_2_draws_the_proxy_curve_from_given_rows(tmp_path):
+    """`reproduce na-table-4-2 --cells C --proxy-rows R`: Table 4.2 from the cells and the
+    Table 3.1 curve from the rows, no search; the two options that exclude each other fail."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    cells, rows = repo / "data/results/na-table-4-2-cells.csv", repo / "data/results/na31-digits-grid.parquet"
+    cmd = [sys.executable, "-m", "natsbench.cli", "reproduce", "na-table-4-2", "--cells", str(cells),
+           "--proxy-rows", str(rows)]
+    env = {**__import__("os").environ, "PYTHONPATH": str(repo)}
+    done = subprocess.run(cmd + ["--out", str(tmp_path / "out")], capture_output=True, text=True,
+                          env=env)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / "table.csv").is_file()
+    assert (tmp_path / "out" / "proxy-size" / "comparison.csv").is_file()
+    bad = subprocess.run(cmd + ["--no-proxy-curve", "--out", str(tmp_path / "bad")],
+                         capture_output=True, text=True, env=env)
+    assert bad.returncode == 2 and "exclude each other" in bad.stderr
