@@ -83,7 +83,6 @@ def test_grid_runs_resumes_and_labels(tmp_path: Path, monkeypatch) -> None:
     from search_algorithms.weight_sharing import get_config
     from search_algorithms.weight_sharing.proxy_grid import run_proxy_size_grid
 
-    monkeypatch.setenv("NATSBENCH_CACHE", str(tmp_path / "cache"))
     cfg = get_config("digits", epochs=1, C=4, N=1, batch_size=64, eval_batch_size=64)
     kw = dict(sizes=["5%", "100%"], selections=["random", "p1"], seeds=[3], baseline=True,
               aux=AuxSettings(channels=4, cells=1, epochs=1, batch_size=64), progress=False)

@@ -48,9 +48,8 @@ def _wavs(root: Path) -> list[Path]:
     return sorted(root.glob("*_chunks/*.wav"))
 
 
-def test_second_load_hits_the_cache_and_reads_no_wav(tmp_path, reads, monkeypatch):
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("NATSBENCH_CACHE", str(cache))
+def test_second_load_hits_the_cache_and_reads_no_wav(tmp_path, isolated_cache, reads, monkeypatch):
+    cache = isolated_cache
     write_layout(tmp_path / "data")
     first = load_task("fsd50k", tmp_path / "data")
     assert reads["n"] == sum(N_CHUNKS.values()) == 11
@@ -74,7 +73,6 @@ def test_second_load_hits_the_cache_and_reads_no_wav(tmp_path, reads, monkeypatc
 def test_float16_rounding_of_the_features(tmp_path, monkeypatch):
     """The cache stores float16: each value is the float32 feature rounded to nearest, at most
     1/32 dB off (|x| < 128 dB: float16 spacing 1/16 there) and on average far less."""
-    monkeypatch.setenv("NATSBENCH_CACHE", str(tmp_path / "cache"))
     write_layout(tmp_path / "data")
     exact = load_task("fsd50k", tmp_path / "data", feature_cache=False)
     cached = load_task("fsd50k", tmp_path / "data")
@@ -91,9 +89,8 @@ def test_float16_rounding_of_the_features(tmp_path, monkeypatch):
         assert np.abs(x16.astype(np.float64).mean(axis=(1, 2, 3))).max() < 2.0 ** -5
 
 
-def test_changed_feature_parameters_or_manifests_miss_the_cache(tmp_path, reads, monkeypatch):
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("NATSBENCH_CACHE", str(cache))
+def test_changed_feature_parameters_or_manifests_miss_the_cache(tmp_path, isolated_cache, reads, monkeypatch):
+    cache = isolated_cache
     write_layout(tmp_path / "data")
     base = load_task("fsd50k", tmp_path / "data")
     assert reads["n"] == 11 and len(_cache_folders(cache)) == 1
@@ -119,9 +116,8 @@ def test_changed_feature_parameters_or_manifests_miss_the_cache(tmp_path, reads,
     np.testing.assert_array_equal(own.valid.x, fewer.valid.x)
 
 
-def test_a_killed_build_resumes_at_its_last_block(tmp_path, reads, monkeypatch):
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("NATSBENCH_CACHE", str(cache))
+def test_a_killed_build_resumes_at_its_last_block(tmp_path, isolated_cache, reads, monkeypatch):
+    cache = isolated_cache
     monkeypatch.setattr(fsd50k, "_CACHE_BLOCK", 2)                  # train: blocks of 2, 2, 2
     write_layout(tmp_path / "data")
     reads["fail_at"] = 5                                             # inside the third block
@@ -139,9 +135,8 @@ def test_a_killed_build_resumes_at_its_last_block(tmp_path, reads, monkeypatch):
     np.testing.assert_array_equal(data.train.x, fresh.train.x.astype(np.float16))
 
 
-def test_a_corrupt_cache_file_is_named(tmp_path, monkeypatch):
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("NATSBENCH_CACHE", str(cache))
+def test_a_corrupt_cache_file_is_named(tmp_path, isolated_cache, monkeypatch):
+    cache = isolated_cache
     write_layout(tmp_path / "data")
     load_task("fsd50k", tmp_path / "data")
     (folder,) = _cache_folders(cache)
@@ -242,7 +237,6 @@ def test_hpo_and_retraining_out_of_core_equal_in_memory(tmp_path, monkeypatch):
     from search_algorithms.dash.settings import settings_for
     from search_algorithms.dash.stages import DashRun, hpo_stage, retrain_stage
 
-    monkeypatch.setenv("NATSBENCH_CACHE", str(tmp_path / "cache"))
     write_layout(tmp_path / "data")
     data = load_task("fsd50k", tmp_path / "data")
     assert isinstance(data.train.x, np.memmap)
@@ -275,7 +269,6 @@ def test_search_out_of_core_equals_in_memory(tmp_path, monkeypatch):
     from search_algorithms.dash.settings import settings_for
     from search_algorithms.dash.stages import DashRun, search_stage
 
-    monkeypatch.setenv("NATSBENCH_CACHE", str(tmp_path / "cache"))
     write_layout(tmp_path / "data")
     data = load_task("fsd50k", tmp_path / "data")
     settings = settings_for(data.task, "quick").replace(search_epochs=2, search_subsample=1.0,

@@ -291,10 +291,9 @@ def _cli(*args: str) -> int:
 
 
 @needs_torch
-def test_cli_end_to_end_on_digits(tmp_path, monkeypatch, capsys) -> None:
+def test_cli_end_to_end_on_digits(tmp_path, isolated_cache, monkeypatch, capsys) -> None:
     import pandas as pd
 
-    monkeypatch.setenv("NATSBENCH_CACHE", str(tmp_path / "cache"))
     aux = ["--aux-epochs", "1", "--aux-channels", "4", "--aux-cells", "1", "--image-size", "8",
            "--no-progress"]
     out = tmp_path / "p1.json"
@@ -304,7 +303,7 @@ def test_cli_end_to_end_on_digits(tmp_path, monkeypatch, capsys) -> None:
     doc = json.loads(out.read_text())
     assert doc["k"] == 129 and doc["selection"] == "p1" and doc["parameters"]["weights"] == "w1"
     assert doc["seed"] == 3 and doc["natsbench"] and doc["date"] and doc["split"]
-    assert list((tmp_path / "cache" / "proxy-entropy").glob("digits-*.npz"))
+    assert list((isolated_cache / "proxy-entropy").glob("digits-*.npz"))
     again = tmp_path / "again.json"
     assert _cli("proxy-data", "--dataset", "digits", "--selection", "p1", "--size", "10%",
                 "--seed", "3", "--out", str(again), *aux) == 0

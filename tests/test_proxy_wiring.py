@@ -35,10 +35,9 @@ def digits_labels() -> np.ndarray:
     return load_dataset("digits", image_size=8).train.labels
 
 
-def test_btnas_searches_on_the_selection_only(tmp_path, digits_labels, monkeypatch) -> None:
+def test_btnas_searches_on_the_selection_only(tmp_path, digits_labels) -> None:
     import torch
 
-    monkeypatch.setenv("NATSBENCH_CACHE", str(tmp_path / "cache"))
     chosen = np.sort(np.random.default_rng(1).choice(len(digits_labels), 40, replace=False))
     sel = _selection(tmp_path / "sel.json", digits_labels, chosen)
     out = tmp_path / "run"
