@@ -142,6 +142,14 @@ class SssSupernet(nn.Module):
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(W, num_classes)
         self.register_buffer("width_masks", width_masks(cands, W), persistent=False)
+        # TAS's channel maps, built once: [i, j] is interp_matrix(c_i, c_j) zero-padded to
+        # [W, W] for c_i <= c_j (K x K x W x W floats; 1 MiB for the 8 widths at W = 64)
+        bank = torch.zeros(len(cands), len(cands), W, W)
+        for i, ci in enumerate(cands):
+            for j, cj in enumerate(cands):
+                if ci <= cj:
+                    bank[i, j, :cj, :ci] = interp_matrix(ci, cj)
+        self.register_buffer("interp_bank", bank, persistent=False)
         self.arch_logits = nn.Parameter(1e-3 * torch.randn(NUM_POSITIONS, len(cands)))
 
     # -- the weight-sharing engine's supernet interface ---------------------------------------
@@ -201,12 +209,9 @@ class SssSupernet(nn.Module):
     def _interp_fn(self, widths: Sequence[int], p: torch.Tensor):
         """TAS's mix on one layer as one channel map ``[W, W]``: ``sum_i p[i] CWI(h[:, :c_i],
         max(c))`` zero-padded to ``W`` (rows beyond ``max(c)`` zero); a 1x1 convolution."""
-        W, c = self.max_width, max(widths)
-        parts = []
-        for ci in widths:
-            a = torch.zeros(W, W)
-            a[:c, :ci] = interp_matrix(ci, c)
-            parts.append(a.to(p.device, p.dtype))
+        k = [self.candidates.index(ci) for ci in widths]
+        top = max(k)                                   # candidates increase
+        parts = [self.interp_bank[i, top].to(p.device, p.dtype) for i in k]
         matrix = sum((p[i] * a for i, a in enumerate(parts[1:], 1)), p[0] * parts[0])
         return lambda h: F.conv2d(h, matrix[:, :, None, None].to(h.dtype))
 
