@@ -225,8 +225,15 @@ class RandomStream:
         d = len(num_choices)
         if k <= 0 or d == 0:
             return [()] * max(k, 0)
-        codes = self.uniforms(k * d).reshape(k, d) * np.asarray(num_choices, dtype=np.float64)
-        return list(map(tuple, codes.astype(np.int64).tolist()))
+        return list(map(tuple, self.codes_array(num_choices, k).tolist()))
+
+    def codes_array(self, num_choices: Sequence[int], k: int) -> np.ndarray:
+        """:meth:`codes_batch` as an int64 array ``[k, len(num_choices)]``."""
+        d = len(num_choices)
+        if k <= 0:
+            return np.zeros((0, d), dtype=np.int64)
+        return (self.uniforms(k * d).reshape(k, d)
+                * np.asarray(num_choices, dtype=np.float64)).astype(np.int64)
 
     def other_than(self, n: int, current: int) -> int:
         """An integer uniform in [0, n) excluding ``current`` (requires n >= 2)."""

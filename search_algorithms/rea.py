@@ -160,14 +160,10 @@ class RegularizedEvolution(Algorithm):
         grid."""
         if self.through_space:
             raise RuntimeError("draws_ahead() needs a grid encoding")
-        s, d, size = self.sample_size, len(self.num_choices), self.population_size
+        s, size = self.sample_size, self.population_size
         r = max(0, min(k, max(size, workers) - first))
         m = k - r
-        if r:
-            codes = (self.stream.uniforms(r * d).reshape(r, d)
-                     * np.asarray(self.num_choices, dtype=np.float64)).astype(np.int64)
-        else:
-            codes = np.zeros((0, d), dtype=np.int64)
+        codes = self.stream.codes_array(self.num_choices, r)
         full = size + workers - 1               # the first ask of a full population
         start = first + r
         if start >= full:                       # every population full
