@@ -83,20 +83,28 @@ class DifferentiableAlgorithm(WSAlgorithm):
 
     has_arch_step = True
     arch_mode = "soft"
+    #: the field of the search config holding the architecture Adam's weight decay
+    arch_weight_decay_field = "arch_weight_decay"
 
     def setup(self, engine: Any) -> None:
         c = engine.config
-        self.a_optimizer = torch.optim.Adam(engine.net.arch_parameters(), lr=c.arch_lr,
-                                            betas=c.arch_betas, weight_decay=c.arch_weight_decay)
+        self.a_optimizer = torch.optim.Adam(
+            engine.net.arch_parameters(), lr=c.arch_lr, betas=c.arch_betas,
+            weight_decay=getattr(c, self.arch_weight_decay_field))
 
     def arch_forward(self, engine: Any, x: torch.Tensor) -> torch.Tensor:
         """The forward of the architecture step (default: soft mixing)."""
         return engine.net(x, "soft")
 
+    def arch_loss(self, engine: Any, xv: torch.Tensor, yv: torch.Tensor) -> torch.Tensor:
+        """The loss the architecture step minimises (default: the loss of
+        :meth:`arch_forward` on the x-valid batch); subclasses add their regularisers."""
+        return engine.loss(self.arch_forward(engine, xv), yv)
+
     def arch_step(self, engine: Any, x: torch.Tensor, y: torch.Tensor, xv: torch.Tensor,
                   yv: torch.Tensor) -> None:
         self.a_optimizer.zero_grad(set_to_none=True)
-        engine.loss(self.arch_forward(engine, xv), yv).backward()
+        self.arch_loss(engine, xv, yv).backward()
         self.a_optimizer.step()
         engine.net.zero_grad(set_to_none=True)   # the weights' grads of this step are unused
 

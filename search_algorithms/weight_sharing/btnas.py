@@ -70,13 +70,8 @@ class StrengthSearch(DifferentiableAlgorithm):
     def weight_forward(self, engine: Any, x: torch.Tensor) -> torch.Tensor:
         return self.mixed(engine, x)
 
-    def arch_step(self, engine: Any, x: torch.Tensor, y: torch.Tensor, xv: torch.Tensor,
-                  yv: torch.Tensor) -> None:
-        self.a_optimizer.zero_grad(set_to_none=True)
-        loss = engine.loss(self.mixed(engine, xv), yv) + engine.net.strength.regularizer()
-        loss.backward()
-        self.a_optimizer.step()
-        engine.net.zero_grad(set_to_none=True)
+    def arch_loss(self, engine: Any, xv: torch.Tensor, yv: torch.Tensor) -> torch.Tensor:
+        return engine.loss(self.mixed(engine, xv), yv) + engine.net.strength.regularizer()
 
     def derive(self, engine: Any) -> tuple[str, dict[str, float]]:
         c, net = engine.config, engine.net

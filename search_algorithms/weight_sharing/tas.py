@@ -74,19 +74,14 @@ class TAS(SizeAlgorithm):
                                      self.num_samples)
         return net(x, "interp", index=index, probs=probs)
 
-    def arch_step(self, engine: Any, x: torch.Tensor, y: torch.Tensor, xv: torch.Tensor,
-                  yv: torch.Tensor) -> None:
+    def arch_loss(self, engine: Any, xv: torch.Tensor, yv: torch.Tensor) -> torch.Tensor:
+        loss = super().arch_loss(engine, xv, yv)
         if self.flops is None:
-            return super().arch_step(engine, x, y, xv, yv)
+            return loss
         c = engine.config
         logits = engine.net.arch_logits
-        self.a_optimizer.zero_grad(set_to_none=True)
-        loss = engine.loss(self.arch_forward(engine, xv), yv)
         expected = self.flops.expected(torch.softmax(logits, dim=-1))
         actual = self.flops.of_index(logits.detach().argmax(dim=-1).tolist())
-        loss = loss + c.flops_weight * cost_loss(expected, actual, c.flops_target,
-                                                 c.flops_tolerance)
-        loss.backward()
-        self.a_optimizer.step()
-        engine.net.zero_grad(set_to_none=True)
         self.last_cost = actual
+        return loss + c.flops_weight * cost_loss(expected, actual, c.flops_target,
+                                                 c.flops_tolerance)

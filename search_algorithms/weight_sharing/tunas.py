@@ -29,11 +29,10 @@ def sample_widths(logits: torch.Tensor, generator: torch.Generator) -> list[int]
 
 
 class TuNAS(SizeAlgorithm):
+    arch_weight_decay_field = "tunas_arch_weight_decay"
+
     def setup(self, engine: Any) -> None:
-        c = engine.config
-        self.a_optimizer = torch.optim.Adam(engine.net.arch_parameters(), lr=c.arch_lr,
-                                            betas=c.arch_betas,
-                                            weight_decay=c.tunas_arch_weight_decay)
+        super().setup(engine)
         self.numerator, self.denominator = 0.0, 0.0
 
     def search_forward(self, engine: Any, x: torch.Tensor) -> torch.Tensor:
