@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from natsbench._optional import require
@@ -63,7 +63,7 @@ from natsbench.models.ops import (OPS, FactorizedReduce, Identity, ReLUConvBN, l
 __all__ = [
     "SearchedCell", "CellNetwork", "active_nodes", "drop_path", "build_darts_network",
     "build_extcell_network", "darts_reduction_layers", "check_reduction_layers", "make_stem",
-    "make_head", "apply_head",
+    "make_head", "apply_head", "build_cell_stack",
 ]
 
 logger = logging.getLogger(__name__)
@@ -223,6 +223,35 @@ class SearchedCell(nn.Module):
         return f"{kind}, c={self.c}, steps={self.steps}, concat={self.concat}"
 
 
+def build_cell_stack(net: nn.Module, make_cell: Callable[..., nn.Module], *, num_classes: int,
+                     C: int, layers: int, in_channels: int, stem_multiplier: int, dims: int,
+                     reduction_layers: Sequence[int] | None, dense: bool) -> None:
+    """The DARTS skeleton shared by :class:`CellNetwork` and the supernets: sets ``net.stem``
+    (width ``stem_multiplier * C``), ``net.cells`` (``layers`` cells, the width doubling at each
+    reduction cell, each cell fed by the two before it) and the head (:func:`make_head`), in
+    that order (the order the parameters are created and initialised in).
+
+    ``make_cell(i, c_prev_prev, c_prev, c_curr, reduction, reduction_prev)`` builds cell ``i``;
+    it must have ``out_dim`` (its output channels).
+    """
+    c_curr = stem_multiplier * C
+    net.stem = make_stem(in_channels, c_curr, dims)
+    reductions = check_reduction_layers(reduction_layers, layers, dense)
+    c_prev_prev, c_prev, c_curr = c_curr, c_curr, C
+    reduction_prev = False
+    cells = []
+    for i in range(layers):
+        reduction = i in reductions
+        if reduction:
+            c_curr *= 2
+        cell = make_cell(i, c_prev_prev, c_prev, c_curr, reduction, reduction_prev)
+        cells.append(cell)
+        reduction_prev = reduction
+        c_prev_prev, c_prev = c_prev, cell.out_dim
+    net.cells = nn.ModuleList(cells)
+    make_head(net, c_prev, num_classes, dims, dense)
+
+
 class CellNetwork(nn.Module):
     """A DARTS-style network of stacked normal and reduction cells.
 
@@ -263,30 +292,21 @@ class CellNetwork(nn.Module):
         if not 0.0 <= drop_path_prob < 1.0:
             raise InvalidArchError(f"drop_path_prob must be in [0, 1); got {drop_path_prob}")
         self.drop_path_prob = float(drop_path_prob)
-        c_curr = stem_multiplier * C
-        self.stem = make_stem(in_channels, c_curr, dims)
-        reductions = check_reduction_layers(reduction_layers, layers, dense)
-        c_prev_prev, c_prev, c_curr = c_curr, c_curr, C
-        reduction_prev = False
-        cells: list[SearchedCell] = []
-        for i in range(layers):
-            reduction = i in reductions
-            if reduction:
-                c_curr *= 2
-            cell = SearchedCell(
-                reduce if reduction else normal, steps, c_prev_prev, c_prev, c_curr,
-                reduction, reduction_prev, dims,
-            )
+
+        def make_cell(i: int, c_pp: int, c_p: int, c: int, reduction: bool,
+                      reduction_prev: bool) -> SearchedCell:
+            cell = SearchedCell(reduce if reduction else normal, steps, c_pp, c_p, c,
+                                reduction, reduction_prev, dims)
             if not cell.concat:
                 logger.warning(
                     "cell %d (%s) has no active intermediate node; it outputs zeros", i,
                     "reduce" if reduction else "normal",
                 )
-            cells.append(cell)
-            reduction_prev = reduction
-            c_prev_prev, c_prev = c_prev, cell.out_dim
-        self.cells = nn.ModuleList(cells)
-        make_head(self, c_prev, num_classes, dims, dense)
+            return cell
+
+        build_cell_stack(self, make_cell, num_classes=num_classes, C=C, layers=layers,
+                         in_channels=in_channels, stem_multiplier=stem_multiplier, dims=dims,
+                         reduction_layers=reduction_layers, dense=dense)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s0 = s1 = self.stem(x)

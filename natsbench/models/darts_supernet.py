@@ -44,7 +44,7 @@ import torch  # noqa: E402
 from torch import nn
 
 from natsbench.errors import InvalidArchError
-from natsbench.models.cell_net import apply_head, check_reduction_layers, make_head, make_stem
+from natsbench.models.cell_net import apply_head, build_cell_stack
 from natsbench.models.ops import FactorizedReduce, ReLUConvBN, layers_nd, make_op, zeros_like_output
 from natsbench.spaces._cells import CELL_TYPES, D2NAS_OPS, EDGE_INDEX, EDGES, OPS
 
@@ -177,23 +177,12 @@ class DartsSupernet(nn.Module):
         if steps < 1:
             raise InvalidArchError(f"steps must be >= 1, got {steps}")
         self.steps, self.edge_list = steps, cell_edges(steps)
-        c_curr = stem_multiplier * C
-        self.stem = make_stem(in_channels, c_curr, dims)
-        reductions = check_reduction_layers(reduction_layers, layers, dense)
-        c_prev_prev, c_prev, c_curr = c_curr, c_curr, C
-        reduction_prev = False
-        cells = []
-        for i in range(layers):
-            reduction = i in reductions
-            if reduction:
-                c_curr *= 2
-            cell = SupernetCell(self.ops, c_prev_prev, c_prev, c_curr, reduction, reduction_prev,
-                                steps, dims)
-            cells.append(cell)
-            reduction_prev = reduction
-            c_prev_prev, c_prev = c_prev, cell.out_dim
-        self.cells = nn.ModuleList(cells)
-        make_head(self, c_prev, num_classes, dims, dense)
+        build_cell_stack(
+            self, lambda i, c_pp, c_p, c, red, red_prev: SupernetCell(
+                self.ops, c_pp, c_p, c, red, red_prev, steps, dims),
+            num_classes=num_classes, C=C, layers=layers, in_channels=in_channels,
+            stem_multiplier=stem_multiplier, dims=dims, reduction_layers=reduction_layers,
+            dense=dense)
 
     @property
     def num_ops(self) -> int:
